@@ -1,0 +1,43 @@
+import { Elysia } from 'elysia';
+import { Type } from '@sinclair/typebox';
+import { headerAuth } from '../../platform/header-auth.ts';
+import { EmptyBody, ErrorBody, jsonResponse } from '../../platform/http-schemas.ts';
+import { DomainError } from '../../platform/errors.ts';
+import { Item } from './contract/index.ts';
+import type { User } from '../user/contract/index.ts';
+import type { ItemUseCases } from './use-cases.ts';
+
+const ItemWithAlarm = Type.Composite([Item, Type.Object({ is_alarm_set: Type.Boolean() })]);
+const headers = Type.Object({ 'user-token': Type.String({ description: 'The caller\'s access token' }) });
+
+/** Path ids: decimal digits within the safe integer range; anything else is an unknown item. */
+function itemIdOf(raw: string): number {
+  const id = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : 0;
+  if (id < 1) throw new DomainError('ITEM.NOT_FOUND', `no item ${raw}`);
+  return id;
+}
+
+export function itemHttp(useCases: ItemUseCases, authenticate: (token: string) => User | Promise<User>) {
+  return new Elysia({ name: 'item.http' })
+    .use(headerAuth({ name: 'item.auth', header: 'USER-TOKEN', authenticate }))
+    .get('/', async ({ user }) => jsonResponse(await useCases.listItems(user.id)), {
+      headers,
+      response: {
+        200: Type.Object({ count: Type.Integer(), payload: Type.Array(ItemWithAlarm) }),
+        401: ErrorBody,
+        503: ErrorBody,
+      },
+      detail: { summary: 'Every item, id descending, with is_alarm_set for the caller', tags: ['item'] },
+    })
+    .get('/:item_id', async ({ user, params }) => jsonResponse(await useCases.viewItem(user.id, itemIdOf(params.item_id))), {
+      headers,
+      params: Type.Object({ item_id: Type.String() }),
+      response: {
+        200: Type.Object({ payload: ItemWithAlarm }),
+        401: ErrorBody,
+        404: EmptyBody,
+        503: ErrorBody,
+      },
+      detail: { summary: 'One item with is_alarm_set; records a visit of the caller', tags: ['item'] },
+    });
+}

@@ -1,0 +1,51 @@
+import { ALARMS_BUCKET, AlarmSet, alarmSubjects } from '../alarm/contract/index.ts';
+import { USERS_BUCKET, User, byToken, userSubjects } from '../user/contract/index.ts';
+import type { Bus, Replica } from '../../platform/bus/types.ts';
+import { DomainError } from '../../platform/errors.ts';
+import { parserOf } from '../../platform/schema.ts';
+
+type Alarms = AlarmSet & { set: ReadonlySet<number> };
+const parseUser = parserOf(User);
+const parseAlarmSet = parserOf(AlarmSet);
+
+/**
+ * What the item domain knows of other domains: local copies of the user and alarm snapshots,
+ * and the owners' services for when a copy cannot answer.
+ */
+export async function watchPeers(bus: Bus) {
+  const users: Replica<User> = await bus.replica(USERS_BUCKET, { parse: parseUser, indexes: { token: byToken } });
+  const alarms: Replica<Alarms> = await bus.replica(ALARMS_BUCKET, {
+    parse: (v) => {
+      const a = parseAlarmSet(v);
+      return { ...a, set: new Set(a.itemIds) };
+    },
+  });
+
+  return {
+    /** The caller behind a USER-TOKEN: from the copy; from the user service while the copy is empty. */
+    authenticate(token: string): User | Promise<User> {
+      if (users.ready && users.size > 0) {
+        const user = users.findBy('token', token);
+        if (!user) throw new DomainError('ITEM.UNAUTHORIZED', 'USER-TOKEN is not a known access token');
+        return user;
+      }
+      return bus.request(userSubjects.authenticate, { token }, { timeoutMs: 500 }).then(parseUser);
+    },
+    /**
+     * The items the user has an alarm on. Waits (bounded) until every alarm write acknowledged
+     * before this call is in the copy, so a user sees the alarm they just set.
+     */
+    async alarmsOf(userId: number): Promise<ReadonlySet<number>> {
+      if (alarms.ready) {
+        await alarms.sync(300);
+        return alarms.get(String(userId))?.set ?? new Set();
+      }
+      const a = parseAlarmSet(await bus.request(alarmSubjects.ofUser, { userId }, { timeoutMs: 500 }));
+      return new Set(a.itemIds);
+    },
+    stop: async () => {
+      await users.stop();
+      await alarms.stop();
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import { DomainError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { LocalCopy } from './replica.ts';
+import type {
+  BucketEntry,
+  Bus,
+  Consumer,
+  ConsumerSpec,
+  DeliveredEvent,
+  Replica,
+  ReplicaOptions,
+  ServiceHandle,
+  ServiceSpec,
+  SnapshotBucket,
+  StreamSpec,
+} from './types.ts';
+
+/** JSON round trip, so that in process nothing is shared by reference that NATS would copy. */
+const wire = (v: unknown): unknown => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
+
+/** NATS subject matching: `*` one token, `>` the rest. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+interface Stored {
+  seq: number;
+  subject: string;
+  msgId: string;
+  payload: unknown;
+}
+
+interface StreamState {
+  spec: StreamSpec;
+  messages: Stored[];
+  ids: Set<string>;
+  consumers: Map<string, DurableState>;
+}
+
+interface DurableState {
+  /** Every sequence up to this one is acknowledged. */
+  ackFloor: number;
+  handler?: ConsumerSpec['handler'];
+  filter?: string;
+  running: boolean;
+  waiters: { seq: number; resolve: (ok: boolean) => void }[];
+  retryTimer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The bus in process: same semantics as the NATS one, held in memory. Streams and buckets live
+ * as long as the process; the owners' outboxes and start-up snapshots refill them after a restart.
+ */
+export class MemoryBus implements Bus {
+  readonly kind = 'memory' as const;
+  readonly connected = true;
+  private readonly endpoints = new Map<string, (payload: unknown) => Promise<unknown>>();
+  private readonly buckets = new Map<string, { revision: number; entries: Map<string, BucketEntry>; copies: Set<LocalCopy<any>> }>();
+  private readonly streams = new Map<string, StreamState>();
+  private closed = false;
+
+  constructor(private readonly log: Logger) {}
+
+  async addService(spec: ServiceSpec): Promise<ServiceHandle> {
+    for (const e of spec.endpoints) {
+      if (this.endpoints.has(e.subject)) throw new Error(`subject ${e.subject} is already served`);
+      this.endpoints.set(e.subject, e.handler);
+    }
+    return {
+      stop: async () => {
+        for (const e of spec.endpoints) this.endpoints.delete(e.subject);
+      },
+    };
+  }
+
+  async request<T>(subject: string, payload: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+    const handler = this.endpoints.get(subject);
+    if (!handler) throw new DomainError('BUS.NO_RESPONDERS', `no service answers ${subject}`);
+    const timeoutMs = options.timeoutMs ?? 2000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DomainError('BUS.TIMEOUT', `${subject} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return wire(await Promise.race([handler(wire(payload)), timeout])) as T;
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      throw new DomainError('BUS.INTERNAL', error instanceof Error ? error.message : String(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private bucketState(name: string) {
+    let b = this.buckets.get(name);
+    if (!b) this.buckets.set(name, (b = { revision: 0, entries: new Map(), copies: new Set() }));
+    return b;
+  }
+
+  async bucket(name: string): Promise<SnapshotBucket> {
+    const state = this.bucketState(name);
+    const write = (key: string, value: unknown) => {
+      const entry = { key, value: wire(value), revision: ++state.revision };
+      state.entries.set(key, entry);
+      for (const c of state.copies) c.apply(key, entry.value, entry.revision);
+      return entry.revision;
+    };
+    return {
+      name,
+      put: async (key, value) => write(key, value),
+      get: async (key) => {
+        const e = state.entries.get(key);
+        return e && e.value !== null ? { ...e } : null;
+      },
+      delete: async (key) => void write(key, null),
+      keys: async () => [...state.entries.values()].filter((e) => e.value !== null).map((e) => e.key),
+    };
+  }
+
+  async replica<T>(bucket: string, options: ReplicaOptions<T>): Promise<Replica<T>> {
+    const state = this.bucketState(bucket);
+    const copy: LocalCopy<T> = new LocalCopy<T>(
+      bucket,
+      options,
+      this.log,
+      async () => true, // puts are applied synchronously: every acknowledged write is already here
+      async () => void state.copies.delete(copy),
+    );
+    for (const e of [...state.entries.values()].sort((a, b) => a.revision - b.revision)) {
+      copy.apply(e.key, e.value, e.revision);
+    }
+    copy.markReady();
+    state.copies.add(copy);
+    return copy;
+  }
+
+  async ensureStream(spec: StreamSpec): Promise<void> {
+    const s = this.streams.get(spec.name);
+    if (s) s.spec = spec;
+    else this.streams.set(spec.name, { spec, messages: [], ids: new Set(), consumers: new Map() });
+  }
+
+  async publish(subject: string, payload: unknown, { msgId }: { msgId: string }): Promise<void> {
+    const stream = [...this.streams.values()].find((s) => s.spec.subjects.some((p) => subjectMatches(p, subject)));
+    if (!stream) throw new DomainError('BUS.NO_RESPONDERS', `no stream captures ${subject}`);
+    if (stream.ids.has(msgId)) return;
+    stream.ids.add(msgId);
+    stream.messages.push({ seq: stream.messages.length + 1, subject, msgId, payload: wire(payload) });
+    for (const d of stream.consumers.values()) this.drive(stream, d);
+  }
+
+  async consume(spec: ConsumerSpec): Promise<Consumer> {
+    const stream = this.streams.get(spec.stream);
+    if (!stream) throw new Error(`stream ${spec.stream} does not exist`);
+    let d = stream.consumers.get(spec.durable);
+    if (!d) stream.consumers.set(spec.durable, (d = { ackFloor: 0, running: false, waiters: [] }));
+    if (d.handler) throw new Error(`durable ${spec.durable} already has a handler in this process`);
+    d.handler = spec.handler;
+    d.filter = spec.filterSubject;
+    const durable = d;
+    this.drive(stream, durable);
+    return {
+      caughtUp: (timeoutMs) => {
+        const target = stream.messages.length;
+        if (durable.ackFloor >= target) return Promise.resolve(true);
+        return new Promise((resolve) => {
+          const waiter = { seq: target, resolve };
+          durable.waiters.push(waiter);
+          setTimeout(() => {
+            durable.waiters = durable.waiters.filter((w) => w !== waiter);
+            resolve(false);
+          }, timeoutMs);
+        });
+      },
+      stop: async () => {
+        durable.handler = undefined;
+        clearTimeout(durable.retryTimer);
+      },
+    };
+  }
+
+  /** Delivers in order, one at a time; a failed event is retried with backoff before the next. */
+  private drive(stream: StreamState, d: DurableState, attempt = 1) {
+    if (d.running || !d.handler || this.closed) return;
+    d.running = true;
+    void (async () => {
+      try {
+        while (d.handler && d.ackFloor < stream.messages.length) {
+          const m = stream.messages[d.ackFloor]!;
+          if (!d.filter || subjectMatches(d.filter, m.subject)) {
+            const event: DeliveredEvent = { subject: m.subject, msgId: m.msgId, payload: wire(m.payload), seq: m.seq, attempt };
+            try {
+              await d.handler(event);
+            } catch (error) {
+              this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId: m.msgId, attempt, error });
+              d.running = false;
+              d.retryTimer = setTimeout(() => this.drive(stream, d, attempt + 1), Math.min(100 * 2 ** attempt, 5000));
+              return;
+            }
+          }
+          attempt = 1;
+          d.ackFloor = m.seq;
+          d.waiters = d.waiters.filter((w) => (w.seq <= d.ackFloor ? (w.resolve(true), false) : true));
+        }
+        d.running = false;
+      } catch (error) {
+        d.running = false;
+        this.log.error('in-process consumer stopped', { error });
+      }
+    })();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.streams.values()) for (const d of s.consumers.values()) clearTimeout(d.retryTimer);
+  }
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/** What the platform needs to know of a module to configure it (no module code is imported). */
+export interface ModuleInfo {
+  name: string;
+  defaultPort: number;
+}
+
+export interface ModuleConfig {
+  name: string;
+  port: number;
+  /** Postgres URL; undefined means an embedded PGlite database under `dataDir`. */
+  databaseUrl: string | undefined;
+}
+
+export interface Config {
+  dataDir: string;
+  natsUrl: string | undefined;
+  /** Prefix for every subject, bucket and stream; lets tests share one NATS server. */
+  natsNamespace: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  modules: ModuleConfig[];
+  /** Host the HTTP servers bind to. */
+  host: string;
+  /** Free-form extra settings read by modules (validated by them). */
+  env: Record<string, string | undefined>;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const postgresUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL')
+  .refine((s) => URL.canParse(s), 'is not a valid URL');
+const natsUrl = z
+  .string()
+  .refine((s) => s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()) || /^[\w.-]+:\d+$/.test(u.trim())), 'must be nats://host:port (comma-separated for a cluster)');
+
+function check<T>(variable: string, schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ConfigError(variable, `${result.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(value)})`);
+  }
+  return result.data;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/**
+ * Reads the process configuration once, at start. Any bad value throws a ConfigError naming
+ * the variable; the entry point prints it and exits.
+ */
+export function parseConfig(env: Record<string, string | undefined>, known: readonly ModuleInfo[]): Config {
+  const names = known.map((m) => m.name);
+  const requested = nonEmpty(env.MODULES)?.split(',').map((s) => s.trim()).filter(Boolean) ?? names;
+  if (requested.length === 0) throw new ConfigError('MODULES', 'names no module');
+  for (const name of requested) {
+    if (!names.includes(name)) throw new ConfigError('MODULES', `unknown module "${name}" (known: ${names.join(', ')})`);
+  }
+  if (new Set(requested).size !== requested.length) throw new ConfigError('MODULES', 'names a module twice');
+
+  const nats = nonEmpty(env.NATS_URL);
+  if (nats !== undefined) check('NATS_URL', natsUrl, nats);
+  const runsAll = names.every((n) => requested.includes(n));
+  if (nats === undefined && !runsAll) {
+    throw new ConfigError(
+      'NATS_URL',
+      `is unset, so modules talk in process, but MODULES runs only ${requested.join(', ')}; ` +
+        'the other modules would be unreachable. Set NATS_URL, or run every module in this process.',
+    );
+  }
+
+  const modules = requested.map((name): ModuleConfig => {
+    const info = known.find((m) => m.name === name)!;
+    const upper = name.toUpperCase();
+    const portVar = `${upper}_PORT`;
+    const dbVar = `${upper}_DATABASE_URL`;
+    const rawPort = nonEmpty(env[portVar]);
+    const rawDb = nonEmpty(env[dbVar]);
+    return {
+      name,
+      port: rawPort === undefined ? info.defaultPort : check(portVar, port, rawPort),
+      databaseUrl: rawDb === undefined ? undefined : check(dbVar, postgresUrl, rawDb),
+    };
+  });
+
+  const namespace = nonEmpty(env.NATS_NAMESPACE) ?? '';
+  if (!/^[A-Za-z0-9_-]*$/.test(namespace)) {
+    throw new ConfigError('NATS_NAMESPACE', 'may hold only letters, digits, _ and -');
+  }
+
+  return {
+    dataDir: nonEmpty(env.DATA_DIR) ?? './.data',
+    natsUrl: nats,
+    natsNamespace: namespace,
+    logLevel: check('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error']), nonEmpty(env.LOG_LEVEL) ?? 'info'),
+    modules,
+    host: nonEmpty(env.HOST) ?? '0.0.0.0',
+    env,
+  };
+}

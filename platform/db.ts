@@ -1,0 +1,146 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Migrator, type Migration } from 'kysely/migration';
+import pg from 'pg';
+import { DomainError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { loadDump, type SqlRunner } from './pg-dump.ts';
+import { platformMigrations } from './migrations.ts';
+
+export type DatabaseKind = 'pg' | 'pglite';
+
+export interface ModuleDatabase {
+  /** The module's own Kysely instance; typed by the module, `any` here. */
+  db: Kysely<any>;
+  kind: DatabaseKind;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  module: string;
+  /** Postgres URL; undefined → embedded PGlite under `dataDir/<module>`. */
+  url: string | undefined;
+  dataDir: string;
+  /** Text of the module's init_database.sql, loaded into an empty embedded database. */
+  initSql?: string;
+  migrations: Record<string, Migration>;
+  log: Logger;
+}
+
+// int8 (ids, counts) as numbers: every id in both products fits in 2^53.
+const int8 = (v: string) => Number(v);
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? int8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * Opens a module's database, loads its init_database.sql when the embedded database is new, and
+ * runs the platform's migrations (outbox) and then the module's own.
+ */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<ModuleDatabase> {
+  const { module, url, log } = options;
+  if (url) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      // A stopped database must turn into a fast 503, never a hanging request.
+      connectionTimeoutMillis: 700,
+      query_timeout: 5000,
+      types: pgTypes,
+    });
+    pool.on('error', (error) => log.warn('database connection lost', { error }));
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await migrate(db, module, options.migrations, log);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    return { db, kind: 'pg', close: () => db.destroy() };
+  }
+
+  const dir = resolve(join(options.dataDir, module));
+  await mkdir(dir, { recursive: true });
+  const pglite = new PGlite(dir);
+  await pglite.waitReady;
+  if (options.initSql && (await isEmpty((q) => pglite.query(q)))) {
+    log.info('loading init_database.sql into new embedded database', { dir });
+    await pglite.transaction(async (tx) => {
+      await loadDump({ exec: async (s) => void (await tx.exec(s)), query: async (s, p) => void (await tx.query(s, p)) }, options.initSql!);
+    });
+    // pg_dump files empty the search_path for the session; PGlite has only this one session.
+    await pglite.exec('RESET ALL');
+  }
+  const db = new Kysely<any>({ dialect: new PGliteDialect({ pglite }) });
+  await migrate(db, module, options.migrations, log);
+  return { db, kind: 'pglite', close: () => db.destroy() };
+}
+
+async function isEmpty(query: (q: string) => Promise<{ rows: unknown[] }>): Promise<boolean> {
+  const { rows } = await query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' LIMIT 1`);
+  return rows.length === 0;
+}
+
+/**
+ * Loads a dump into a Postgres database if it has no table yet (what the Postgres image's
+ * entrypoint does with /docker-entrypoint-initdb.d). Used by the local split command and tests.
+ * Returns true when it loaded the file.
+ */
+export async function loadInitSqlIfEmpty(url: string, initSql: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    if (!(await isEmpty((q) => client.query(q)))) return false;
+    const runner: SqlRunner = {
+      exec: async (s) => void (await client.query(s)),
+      query: async (s, p) => void (await client.query(s, p)),
+    };
+    await client.query('BEGIN');
+    await loadDump(runner, initSql);
+    await client.query('COMMIT');
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+async function migrate(db: Kysely<any>, module: string, migrations: Record<string, Migration>, log: Logger) {
+  for (const [table, set] of [
+    ['platform_migration', platformMigrations],
+    [`${module}_migration`, migrations],
+  ] as const) {
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => set },
+      migrationTableName: table,
+      migrationLockTableName: `${table}_lock`,
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    for (const r of results ?? []) log.info('migration', { module, migration: r.migrationName, status: r.status });
+    if (error) throw error;
+  }
+}
+
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03']);
+
+/**
+ * Turns a driver error that means "the database is not reachable" into DATABASE.UNAVAILABLE
+ * (503); anything else is returned as it is.
+ */
+export function databaseError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: string }).code ?? '';
+  if (
+    unavailableCodes.has(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|connection timeout|timeout exceeded|Query read timeout|Client has encountered a connection error|Connection refused/i.test(error.message)
+  ) {
+    return new DomainError('DATABASE.UNAVAILABLE', 'the database of this service is not reachable');
+  }
+  return error;
+}
+
+export { sql };

@@ -1,0 +1,29 @@
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+/**
+ * Tables every module's database gets from the platform, before the module's own migrations:
+ * the transactional outbox. Frozen in time like any migration: never edit, add a new one.
+ */
+export const platformMigrations: Record<string, Migration> = {
+  '2026_11_23_0001_outbox': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('platform_outbox')
+        .ifNotExists()
+        .addColumn('id', 'bigserial', (c) => c.primaryKey())
+        // 'event': publish `payload` on `subject` with message id `msg_id`.
+        // 'snapshot': put the current value of `key` into bucket `subject` (read at relay time).
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('key', 'text')
+        .addColumn('msg_id', 'text')
+        .addColumn('payload', 'jsonb')
+        .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await sql`CREATE UNIQUE INDEX IF NOT EXISTS platform_outbox_snapshot_key
+                ON platform_outbox (subject, key) WHERE kind = 'snapshot'`.execute(db);
+    },
+  },
+};

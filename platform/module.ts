@@ -1,0 +1,39 @@
+import type { AnyElysia } from 'elysia';
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Bus } from './bus/types.ts';
+import type { Config } from './config.ts';
+import type { DatabaseKind } from './db.ts';
+import type { Logger } from './log.ts';
+import type { Outbox } from './outbox.ts';
+
+/** What the platform hands a module when it starts it. */
+export interface ModuleContext {
+  name: string;
+  db: Kysely<any>;
+  dbKind: DatabaseKind;
+  bus: Bus;
+  outbox: Outbox;
+  log: Logger;
+  config: Config;
+}
+
+/** A module as the composition root sees it: no internals, just how to start it. */
+export interface ModuleDefinition {
+  name: string;
+  product: 'homeshopping' | 'minifb';
+  /** The contract's port; `<NAME>_PORT` overrides it. Modules with the same port share one app. */
+  defaultPort: number;
+  /** Title of the port's API documentation. */
+  title: string;
+  /** Text of init_database.sql, loaded into a new embedded database. */
+  initSql?: string;
+  migrations: Record<string, Migration>;
+  start(ctx: ModuleContext): Promise<RunningModule>;
+}
+
+export interface RunningModule {
+  /** The module's HTTP adapter: a named Elysia plugin. */
+  http: AnyElysia;
+  stop(): Promise<void>;
+}
