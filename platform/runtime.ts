@@ -2,7 +2,7 @@ import type { AnyElysia } from 'elysia';
 import { MemoryBus } from './bus/memory.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
-import { openDatabase, type ModuleDatabase } from './db.ts';
+import { openDatabase, releaseClusterTemplate, type ModuleDatabase } from './db.ts';
 import { createHttpApp } from './http.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
@@ -68,6 +68,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       const outbox = new Outbox(database.db, database.kind, bus, mlog.child({ component: 'outbox' }));
       opened.push({ def, port: mc.port, database, outbox });
     }
+    releaseClusterTemplate();
     for (const m of opened) {
       m.running = await m.def.start({
         name: m.def.name,

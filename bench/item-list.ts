@@ -1,0 +1,62 @@
+/**
+ * `GET /` on the item service (100 items with is_alarm_set) against raw Bun.serve returning the
+ * same precomputed JSON, with the same load generator in the same run.
+ *
+ *   bun bench/item-list.ts                 # embedded mode (one process, PGlite, in-process bus)
+ *   bun bench/item-list.ts --split         # split mode (item/alarm/user processes, Postgres, NATS)
+ *   BENCH_SECONDS=10 BENCH_CONNECTIONS=64 bun bench/item-list.ts
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fmt, freePort, load, waitForHttp } from './load.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const split = process.argv.includes('--split');
+const token = '4a49145e-45a8-4845-af45-1af2a59bb044';
+const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
+const root = join(import.meta.dir, '..');
+const ports = { item: freePort(), alarm: freePort(), user: freePort() };
+const children: ReturnType<typeof Bun.spawn>[] = [];
+
+try {
+  const common = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ITEM_PORT: `${ports.item}`, ALARM_PORT: `${ports.alarm}`, USER_PORT: `${ports.user}` };
+  if (split) {
+    const prefix = `bench_${Date.now()}`;
+    const env = { ...common, SPLIT_DB_PREFIX: prefix, NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_NAMESPACE: prefix };
+    children.push(Bun.spawn(['bun', join(root, 'platform/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' }));
+  } else {
+    children.push(Bun.spawn(['bun', join(root, 'platform/main.ts')], { env: common, stdout: 'inherit', stderr: 'inherit' }));
+  }
+  const url = `http://127.0.0.1:${ports.item}/`;
+  const headers = { 'USER-TOKEN': token };
+  await waitForHttp(url, 60000, headers);
+  // Set one alarm so the body is the real thing: some is_alarm_set true.
+  await waitForHttp(`http://127.0.0.1:${ports.alarm}/`, 60000, headers);
+  await fetch(`http://127.0.0.1:${ports.alarm}/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"item_id":50}' });
+  const body = await (await fetch(url, { headers })).text();
+  if (!body.includes('"is_alarm_set":true')) throw new Error('the alarm did not show in GET /');
+  const bodyFile = join(dataDir, 'body.json');
+  writeFileSync(bodyFile, body);
+
+  const rawPort = freePort();
+  children.push(Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${rawPort}`, bodyFile], { stdout: 'inherit', stderr: 'inherit' }));
+  const rawUrl = `http://127.0.0.1:${rawPort}/`;
+  await waitForHttp(rawUrl);
+
+  // Warm both up, then measure each once, alternating: raw, system.
+  await load({ url: rawUrl, connections, seconds: 1 });
+  await load({ url, headers, connections, seconds: 1 });
+  const raw = await load({ url: rawUrl, connections, seconds });
+  const system = await load({ url, headers, connections, seconds });
+
+  console.log(`GET / on the item service, ${split ? 'split mode (NATS, Postgres)' : 'embedded mode'}, ${connections} connections, ${seconds} s each, body ${body.length} bytes`);
+  console.log(`raw Bun.serve  ${fmt(raw)}`);
+  console.log(`item service   ${fmt(system)}`);
+  console.log(`ratio (item / raw): ${(system.rps / raw.rps).toFixed(2)}`);
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => c.exited));
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,69 @@
+/**
+ * A small closed-loop HTTP load generator: `connections` workers, each sending the next request
+ * as soon as the previous answered, for `seconds`. The same generator measures the system and
+ * its baseline in the same run, so their ratio is what matters, not the absolute figures.
+ */
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+export async function load(opts: {
+  url: string;
+  headers?: Record<string, string>;
+  connections: number;
+  seconds: number;
+  check?: (status: number) => boolean;
+}): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const until = performance.now() + opts.seconds * 1000;
+  const check = opts.check ?? ((s) => s === 200);
+  const worker = async () => {
+    while (performance.now() < until) {
+      const t = performance.now();
+      try {
+        const res = await fetch(opts.url, { headers: opts.headers });
+        await res.arrayBuffer();
+        if (!check(res.status)) errors++;
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - t);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: opts.connections }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+}
+
+export const fmt = (r: LoadResult) =>
+  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  errors ${r.errors}`;
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+/** Polls `url` until it answers (any status) or `ms` pass. */
+export async function waitForHttp(url: string, ms = 30000, headers?: Record<string, string>) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(url, { headers });
+      return;
+    } catch {
+      await Bun.sleep(100);
+    }
+  }
+  throw new Error(`${url} did not come up within ${ms} ms`);
+}

@@ -1,0 +1,8 @@
+/** Baseline: raw Bun.serve answering every request with a fixed body (argv: port, body file). */
+const [port, file] = Bun.argv.slice(2);
+const body = await Bun.file(file!).text();
+Bun.serve({
+  port: Number(port),
+  hostname: '127.0.0.1',
+  fetch: () => new Response(body, { headers: { 'content-type': 'application/json; charset=utf-8' } }),
+});
