@@ -160,7 +160,7 @@ export function databaseError(error: unknown): unknown {
   if (
     unavailableCodes.has(code) ||
     code.startsWith('08') ||
-    /Connection terminated|connection timeout|timeout exceeded|Query read timeout|Client has encountered a connection error|Connection refused/i.test(error.message)
+    /Connection terminated|connection timeout|timeout exceeded|Query read timeout|Client has encountered a connection error|Connection refused|not currently accepting connections|does not allow connections/i.test(error.message)
   ) {
     return new DomainError('DATABASE.UNAVAILABLE', 'the database of this service is not reachable');
   }

@@ -1,0 +1,80 @@
+/**
+ * Replication lag in split mode: from sending an alarm write to the item process's copy having
+ * it. The item process answers GET / only after its copy caught up (read-your-writes barrier),
+ * so the lag is measured as the time until an independent KV watcher — the same mechanism the
+ * item process uses — sees the new revision, and as the POST → GET-shows-it round trip.
+ *
+ *   bun bench/replication-lag.ts            # uses 127.0.0.1 Postgres and NATS, 300 writes
+ */
+import { connect } from 'nats';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForHttp } from './load.ts';
+
+const writes = Number(process.env.BENCH_WRITES ?? 300);
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const prefix = `lag_${Date.now()}`;
+const dataDir = mkdtempSync(join(tmpdir(), 'lag-'));
+const ports = { item: freePort(), alarm: freePort(), user: freePort() };
+const env = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  LOG_LEVEL: 'warn',
+  SPLIT_DB_PREFIX: prefix,
+  NATS_URL: natsUrl,
+  NATS_NAMESPACE: prefix,
+  ITEM_PORT: `${ports.item}`,
+  ALARM_PORT: `${ports.alarm}`,
+  USER_PORT: `${ports.user}`,
+};
+const split = Bun.spawn(['bun', join(import.meta.dir, '..', 'platform/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' });
+const token = '4a49145e-45a8-4845-af45-1af2a59bb044';
+const headers = { 'USER-TOKEN': token, 'content-type': 'application/json' };
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+
+try {
+  await waitForHttp(`http://127.0.0.1:${ports.item}/`, 60000, headers);
+  await waitForHttp(`http://127.0.0.1:${ports.alarm}/`, 60000, headers);
+  const nc = await connect({ servers: natsUrl });
+  const kv = await nc.jetstream().views.kv(`${prefix}_alarms`);
+  const seen = new Map<number, number>();
+  const watch = await kv.watch({ key: '10' });
+  void (async () => {
+    for await (const e of watch) seen.set(e.revision, performance.now());
+  })();
+
+  const toCopy: number[] = [];
+  const toVisible: number[] = [];
+  for (let i = 0; i < writes; i++) {
+    const itemId = (i % 100) + 1;
+    const method = i % 2 === 0 ? 'POST' : 'DELETE';
+    const before = (await kv.status()).streamInfo.state.last_seq;
+    const t0 = performance.now();
+    await fetch(`http://127.0.0.1:${ports.alarm}/`, { method, headers, body: JSON.stringify({ item_id: itemId }) });
+    const body = (await (await fetch(`http://127.0.0.1:${ports.item}/${itemId}`, { headers })).json()) as { payload: { is_alarm_set: boolean } };
+    toVisible.push(performance.now() - t0);
+    if (body.payload.is_alarm_set !== (method === 'POST')) throw new Error(`write ${i} not visible`);
+    const deadline = Date.now() + 2000;
+    let at: number | undefined;
+    while (!at && Date.now() < deadline) {
+      at = [...seen.entries()].filter(([rev]) => rev > before).map(([, t]) => t)[0];
+      if (!at) await Bun.sleep(1);
+    }
+    if (at) toCopy.push(at - t0);
+  }
+  watch.stop();
+  await nc.close();
+  console.log(`${writes} alarm writes (split mode, NATS ${natsUrl})`);
+  console.log(`write sent → KV watcher has it:        p50 ${pct(toCopy, 0.5).toFixed(2)} ms  p99 ${pct(toCopy, 0.99).toFixed(2)} ms`);
+  console.log(`write sent → item GET shows it (RYW):  p50 ${pct(toVisible, 0.5).toFixed(2)} ms  p99 ${pct(toVisible, 0.99).toFixed(2)} ms`);
+} finally {
+  split.kill('SIGTERM');
+  await split.exited;
+  rmSync(dataDir, { recursive: true, force: true });
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  for (const m of ['item', 'alarm', 'user']) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
+  await admin.end();
+}

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { connect, createInbox, type NatsConnection } from 'nats';
+import pg from 'pg';
+import { eventually, PrivateNats, SplitShop } from './support/split.ts';
+
+/**
+ * The split topology for real: one process per domain, real Postgres databases, a real
+ * nats-server of our own (so it may be stopped). Each test leaves the topology running.
+ */
+const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
+let nats: PrivateNats;
+let shop: SplitShop;
+let tokens: string[] = [];
+
+const json = { 'content-type': 'application/json' };
+const get = (url: string, token = T10) => fetch(url, { headers: { 'USER-TOKEN': token } });
+const alarm = (method: 'POST' | 'DELETE', itemId: number, token = T10) =>
+  fetch(shop.url('alarm'), { method, headers: { 'USER-TOKEN': token, ...json }, body: JSON.stringify({ item_id: itemId }) });
+const alarmedIn = async (token: string) =>
+  new Set(((await (await get(shop.url('item'), token)).json()) as { payload: { id: number; is_alarm_set: boolean }[] }).payload.filter((i) => i.is_alarm_set).map((i) => i.id));
+const visits = async (token: string) => ((await (await get(shop.url('user', '/visit'), token)).json()) as { payload: { id: number }[] }).payload.map((i) => i.id);
+
+beforeAll(async () => {
+  nats = new PrivateNats();
+  await nats.start();
+  shop = new SplitShop(nats);
+  await shop.start();
+  const users = (await (await get(shop.url('user'))).json()) as { payload: { id: number; access_token: string }[] };
+  tokens = users.payload.sort((a, b) => a.id - b.id).map((u) => u.access_token);
+}, 90000);
+
+afterAll(async () => {
+  await shop?.stop();
+  await nats?.destroy();
+});
+
+/** The token of user `id` (1-based). */
+const tokenOf = (id: number) => tokens[id - 1]!;
+
+describe('split mode', () => {
+  test('each domain answers on its own port from its own process', async () => {
+    expect((await get(shop.url('item'))).status).toBe(200);
+    expect((await get(shop.url('alarm'))).status).toBe(200);
+    expect(((await (await get(shop.url('user'))).json()) as { count: number }).count).toBe(50);
+    expect(tokens).toHaveLength(50);
+  });
+
+  test('read-your-writes — 200 alarm writes are each seen by the very next GET / on the item service', async () => {
+    const token = tokenOf(11);
+    let seen = 0;
+    for (let i = 0; i < 100; i++) {
+      const itemId = (i % 100) + 1;
+      expect((await alarm('POST', itemId, token)).status).toBe(201);
+      if ((await alarmedIn(token)).has(itemId)) seen++;
+      expect((await alarm('DELETE', itemId, token)).status).toBe(200);
+      if (!(await alarmedIn(token)).has(itemId)) seen++;
+    }
+    expect(seen).toBe(200);
+  }, 60000);
+
+  test('alarm process killed — items answer with the last known is_alarm_set, /visit works', async () => {
+    const token = tokenOf(12);
+    expect((await alarm('POST', 7, token)).status).toBe(201);
+    await shop.kill('alarm');
+    try {
+      expect([...(await alarmedIn(token))]).toEqual([7]);
+      const detail = await get(shop.url('item', '/7'), token);
+      expect(detail.status).toBe(200);
+      expect(((await detail.json()) as { payload: { is_alarm_set: boolean } }).payload.is_alarm_set).toBe(true);
+      const v = await get(shop.url('user', '/visit'), token);
+      expect(v.status).toBe(200);
+      expect(await eventually(async () => (await visits(token))[0] === 7 && (await visits(token)))).toEqual([7]);
+    } finally {
+      await shop.startProcess('alarm');
+    }
+  }, 60000);
+
+  test('item process killed — alarm list and /visit keep full item fields, alarm POST on a known item works', async () => {
+    const token = tokenOf(13);
+    expect((await get(shop.url('item', '/50'), token)).status).toBe(200);
+    await shop.kill('item');
+    try {
+      expect((await alarm('POST', 50, token)).status).toBe(201);
+      const list = (await (await get(shop.url('alarm'), token)).json()) as { payload: Record<string, unknown>[] };
+      expect(list.payload).toEqual([{ id: 50, name: '[역대최다-13종]17WINTER 레그미인', broadcaster: 'cjmall', category: '패션·잡화', price: 78900 }]);
+      const v = (await (await get(shop.url('user', '/visit'), token)).json()) as { payload: Record<string, unknown>[] };
+      expect(v.payload).toEqual([{ id: 50, name: '[역대최다-13종]17WINTER 레그미인', broadcaster: 'cjmall', category: '패션·잡화', price: 78900, is_alarm_set: true }]);
+      expect((await alarm('POST', 100000, token)).status).toBe(404);
+    } finally {
+      await shop.startProcess('item');
+    }
+  }, 60000);
+
+  test('user process killed — known tokens still work and 50 visits made meanwhile all arrive, none doubled', async () => {
+    const token = tokenOf(14);
+    await shop.kill('user');
+    const sequence: number[] = [];
+    try {
+      expect((await get(shop.url('alarm'), token)).status).toBe(200);
+      for (let i = 0; i < 50; i++) {
+        const itemId = [3, 3, 9, 4, 4, 4, 8][i % 7]!;
+        sequence.push(itemId);
+        expect((await get(shop.url('item', `/${itemId}`), token)).status).toBe(200);
+      }
+    } finally {
+      await shop.startProcess('user');
+    }
+    // The rule applied to what was sent: newest first, consecutive repeats collapsed, 3 at most.
+    const expected: number[] = [];
+    for (const id of [...sequence].reverse()) if (expected[expected.length - 1] !== id) expected.push(id);
+    expect(await visits(token)).toEqual(expected.slice(0, 3));
+    const db = new pg.Client({ connectionString: shop.databaseUrl('user') });
+    await db.connect();
+    try {
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM visit WHERE user_id = 14');
+      expect(rows[0].n).toBe(50);
+    } finally {
+      await db.end();
+    }
+  }, 90000);
+
+  test('kill -9 right after a 2xx write — the write is there after restart and reached the other domains', async () => {
+    const token = tokenOf(15);
+    expect((await alarm('POST', 21, token)).status).toBe(201);
+    await shop.kill('alarm', 'SIGKILL');
+    await shop.startProcess('alarm');
+    const list = (await (await get(shop.url('alarm'), token)).json()) as { payload: { id: number }[] };
+    expect(list.payload.map((i) => i.id)).toEqual([21]);
+    expect(await eventually(async () => (await alarmedIn(token)).has(21))).toBe(true);
+  }, 60000);
+
+  test('a domain database stopped — its writes answer 503 within a second, its reads from memory still answer', async () => {
+    const token = tokenOf(16);
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    const dbName = `${shop.prefix}_alarm`;
+    try {
+      await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName]);
+      const started = performance.now();
+      const res = await alarm('POST', 5, token);
+      const elapsed = performance.now() - started;
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { result: string }).result).toBe('Service Unavailable');
+      expect(elapsed).toBeLessThan(1000);
+      // Other domains are unaffected.
+      expect((await get(shop.url('item'), token)).status).toBe(200);
+    } finally {
+      await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
+      await admin.end();
+    }
+    expect(await eventually(async () => (await alarm('POST', 5, token)).status === 201)).toBe(true);
+  }, 60000);
+
+  test('NATS stopped — reads keep answering, alarm writes succeed, and every process converges when NATS returns', async () => {
+    const token = tokenOf(17);
+    expect((await alarm('POST', 1, token)).status).toBe(201);
+    await nats.stop();
+    try {
+      expect((await get(shop.url('item'), token)).status).toBe(200);
+      expect((await get(shop.url('item', '/1'), token)).status).toBe(200);
+      expect((await get(shop.url('alarm'), token)).status).toBe(200);
+      expect((await get(shop.url('user'), token)).status).toBe(200);
+      expect((await get(shop.url('user', '/visit'), token)).status).toBe(200);
+      expect((await alarm('POST', 2, token)).status).toBe(201);
+      expect((await alarm('DELETE', 1, token)).status).toBe(200);
+    } finally {
+      await nats.start();
+    }
+    const converged = await eventually(async () => {
+      const set = await alarmedIn(token);
+      return set.has(2) && !set.has(1) && set;
+    }, 20000, 'item copy converged');
+    expect([...converged]).toEqual([2]);
+    expect(await eventually(async () => (await visits(token))[0] === 1, 20000, 'visit arrived')).toBe(true);
+  }, 90000);
+
+  describe('the NATS CLI view', () => {
+    let nc: NatsConnection;
+    beforeAll(async () => {
+      nc = await connect({ servers: nats.url });
+    });
+    afterAll(async () => {
+      await nc?.close();
+    });
+
+    const req = async (subject: string, data: unknown = {}) => {
+      const msg = await nc.request(subject, JSON.stringify(data), { timeout: 2000 });
+      return { headers: msg.headers, body: msg.data.length ? JSON.parse(new TextDecoder().decode(msg.data)) : null };
+    };
+
+    test('nats micro ls — $SRV.PING finds the item, alarm and user services', async () => {
+      const names = new Set<string>();
+      const inbox = createInbox();
+      const replies = nc.subscribe(inbox, { timeout: 1000 });
+      nc.publish('$SRV.PING', '', { reply: inbox });
+      const deadline = Date.now() + 1000;
+      for await (const m of replies) {
+        names.add(JSON.parse(new TextDecoder().decode(m.data)).name);
+        if (names.size >= 3 || Date.now() > deadline) break;
+      }
+      expect([...names].sort()).toEqual(['alarm', 'item', 'user']);
+    });
+
+    test('nats micro info item — $SRV.INFO lists the endpoints with their subjects', async () => {
+      const { body } = await req('$SRV.INFO.item');
+      expect(body.name).toBe('item');
+      expect(body.version).toBe('1.0.0');
+      expect(body.endpoints.map((e: { subject: string }) => e.subject).sort()).toEqual(['item.get', 'item.list']);
+    });
+
+    test('nats micro stats alarm — $SRV.STATS counts real requests', async () => {
+      const { body } = await req('$SRV.STATS.alarm');
+      expect(body.name).toBe('alarm');
+      expect(body.endpoints[0].subject).toBe('alarm.of-user');
+      expect(typeof body.endpoints[0].num_requests).toBe('number');
+    });
+
+    test('nats req on each documented subject answers from the domain', async () => {
+      expect((await req('item.get', { id: 50 })).body.name).toBe('[역대최다-13종]17WINTER 레그미인');
+      expect((await req('item.list')).body).toHaveLength(100);
+      expect((await req('alarm.of-user', { userId: 17 })).body).toEqual({ userId: 17, itemIds: [2] });
+      expect((await req('user.authenticate', { token: T10 })).body).toMatchObject({ id: 10, name: '박규경' });
+      expect((await req('user.recent-visits', { userId: 14 })).body.itemIds).toHaveLength(3);
+      const missing = await req('item.get', { id: 99999 });
+      expect(missing.headers?.get('Nats-Service-Error-Code')).toBe('404');
+    });
+
+    test('nats kv ls / watch — the items, alarms and users buckets hold the snapshots', async () => {
+      const js = nc.jetstream();
+      const items = await js.views.kv('items');
+      expect(((await items.get('50'))?.json() as { price: number }).price).toBe(78900);
+      expect((await (await items.status()).values)).toBeGreaterThanOrEqual(100);
+      const users = await js.views.kv('users');
+      expect(((await users.get('10'))?.json() as { access_token: string }).access_token).toBe(T10);
+      const alarms = await js.views.kv('alarms');
+      expect((await alarms.get('17'))?.json()).toEqual({ userId: 17, itemIds: [2] });
+    });
+  });
+});
