@@ -6,3 +6,4 @@ Bun.serve({
   hostname: '127.0.0.1',
   fetch: () => new Response(body, { headers: { 'content-type': 'application/json; charset=utf-8' } }),
 });
+export {};

@@ -18,3 +18,4 @@ try {
   console.error(`unhealthy: ${(error as Error).message}`);
   process.exit(1);
 }
+export {};

@@ -171,7 +171,7 @@ describe('split mode', () => {
       const set = await alarmedIn(token);
       return set.has(2) && !set.has(1) && set;
     }, 20000, 'item copy converged');
-    expect([...converged]).toEqual([2]);
+    expect([...(converged as Set<number>)]).toEqual([2]);
     expect(await eventually(async () => (await visits(token))[0] === 1, 20000, 'visit arrived')).toBe(true);
   }, 90000);
 

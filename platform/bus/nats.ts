@@ -1,0 +1,481 @@
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  Events,
+  headers as natsHeaders,
+  type JetStreamClient,
+  type JetStreamManager,
+  type KV,
+  type NatsConnection,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type Service,
+} from 'nats';
+import { DomainError, httpStatusOf } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { LocalCopy } from './replica.ts';
+import type {
+  BucketEntry,
+  Bus,
+  Consumer,
+  ConsumerSpec,
+  Replica,
+  ReplicaOptions,
+  ServiceHandle,
+  ServiceSpec,
+  SnapshotBucket,
+  StreamSpec,
+} from './types.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const encode = (v: unknown) => enc.encode(JSON.stringify(v ?? null));
+const decode = (data: Uint8Array): unknown => (data.length === 0 ? null : JSON.parse(dec.decode(data)));
+const unavailable = (what: string) => new DomainError('BUS.UNAVAILABLE', `NATS is not reachable (${what})`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The bus over NATS: services (micro) API for request/reply, JetStream KV for snapshot buckets,
+ * JetStream streams with durable pull consumers for events.
+ *
+ * The process starts whether NATS is up or not. Everything a module asked for (services,
+ * replicas, streams, consumers) is remembered and (re)applied on the first connection and
+ * after every reconnect, so a NATS restart — even one that lost its store — heals by itself.
+ * While NATS is down, requests and publishes fail fast with BUS.UNAVAILABLE; replicas keep
+ * what they hold.
+ */
+export class NatsBus implements Bus {
+  readonly kind = 'nats' as const;
+  private nc: NatsConnection | undefined;
+  private js: JetStreamClient | undefined;
+  private jsm: JetStreamManager | undefined;
+  private isConnected = false;
+  private closed = false;
+  private readonly streams = new Map<string, StreamSpec>();
+  private readonly services: { spec: ServiceSpec; service?: Service }[] = [];
+  private readonly onConnect: (() => void)[] = [];
+  private readonly stoppers = new Set<() => Promise<void>>();
+
+  private constructor(
+    private readonly namespace: string,
+    private readonly log: Logger,
+  ) {}
+
+  static async connect(opts: { servers: string; namespace: string; log: Logger; name?: string; firstConnectWaitMs?: number }): Promise<NatsBus> {
+    const bus = new NatsBus(opts.namespace, opts.log);
+    const connecting = connect({
+      servers: opts.servers.split(',').map((s) => s.trim()),
+      name: opts.name ?? `moa-${process.pid}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+      pingInterval: 5000,
+      timeout: 1000,
+    }).then((nc) => bus.attach(nc));
+    connecting.catch((error) => opts.log.error('NATS connection failed for good', { error }));
+    // Wait a little for the first connection; a NATS that is down must not stop the process.
+    await Promise.race([connecting, sleep(opts.firstConnectWaitMs ?? 2000)]);
+    if (!bus.isConnected) opts.log.warn('NATS not reachable at start; running on local state until it is', { servers: opts.servers });
+    return bus;
+  }
+
+  get connected() {
+    return this.isConnected && !this.closed;
+  }
+
+  private subject(s: string) {
+    return this.namespace ? `${this.namespace}.${s}` : s;
+  }
+
+  private named(s: string) {
+    return this.namespace ? `${this.namespace}_${s}` : s;
+  }
+
+  private async attach(nc: NatsConnection) {
+    this.nc = nc;
+    this.js = nc.jetstream();
+    this.jsm = await nc.jetstreamManager();
+    this.isConnected = true;
+    this.log.info('NATS connected', { server: nc.getServer() });
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === Events.Disconnect) {
+          this.isConnected = false;
+          this.log.warn('NATS disconnected');
+        } else if (s.type === Events.Reconnect) {
+          this.isConnected = true;
+          this.log.info('NATS reconnected');
+          await this.restoreStreams();
+        }
+      }
+    })();
+    await this.restoreStreams();
+    for (const s of this.services) await this.startService(s);
+    for (const f of this.onConnect.splice(0)) f();
+  }
+
+  /** Resolves once connected (immediately when connected). */
+  private whenConnected(): Promise<void> {
+    if (this.nc) return Promise.resolve();
+    return new Promise((resolve) => this.onConnect.push(resolve));
+  }
+
+  /** Re-creates the streams this process declared: a NATS re-created without its store lost them. */
+  private async restoreStreams() {
+    for (const spec of this.streams.values()) {
+      await this.createStream(spec).catch((error) => this.log.warn('could not ensure stream', { stream: spec.name, error }));
+    }
+  }
+
+  // ---- request/reply -------------------------------------------------------------------
+
+  async addService(spec: ServiceSpec): Promise<ServiceHandle> {
+    const entry: { spec: ServiceSpec; service?: Service } = { spec };
+    this.services.push(entry);
+    if (this.nc) await this.startService(entry);
+    return {
+      stop: async () => {
+        this.services.splice(this.services.indexOf(entry), 1);
+        await entry.service?.stop().catch(() => {});
+      },
+    };
+  }
+
+  private async startService(entry: { spec: ServiceSpec; service?: Service }) {
+    const { spec } = entry;
+    const service = await this.nc!.services.add({ name: spec.name, version: spec.version, description: spec.description, queue: 'q' });
+    for (const e of spec.endpoints) {
+      service.addEndpoint(e.name, {
+        subject: this.subject(e.subject),
+        queue: 'q',
+        // One callback per message: a failing message never ends the endpoint.
+        handler: (err, msg) => {
+          if (err) {
+            this.log.warn('service endpoint error', { subject: e.subject, error: err });
+            return;
+          }
+          void (async () => {
+            try {
+              const payload = decode(msg.data);
+              msg.respond(encode(await e.handler(payload)));
+            } catch (error) {
+              if (error instanceof DomainError) {
+                msg.respondError(httpStatusOf[error.kind], `${error.code}: ${error.message}`);
+              } else if (error instanceof SyntaxError) {
+                msg.respondError(400, `BUS.INVALID: payload is not JSON`);
+              } else {
+                this.log.error('service handler failed', { subject: e.subject, error: error as Error });
+                msg.respondError(500, `BUS.INTERNAL: ${(error as Error)?.message ?? 'internal error'}`);
+              }
+            }
+          })();
+        },
+      });
+    }
+    entry.service = service;
+  }
+
+  async request<T>(subject: string, payload: unknown, options: { timeoutMs?: number } = {}): Promise<T> {
+    if (!this.connected || !this.nc) throw unavailable(`request ${subject}`);
+    const timeout = options.timeoutMs ?? 2000;
+    let msg;
+    try {
+      msg = await this.nc.request(this.subject(subject), encode(payload), { timeout });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '503') throw new DomainError('BUS.NO_RESPONDERS', `no service answers ${subject}`);
+      if (code === 'TIMEOUT') throw new DomainError('BUS.TIMEOUT', `${subject} did not answer within ${timeout} ms`);
+      throw unavailable(`request ${subject}: ${(error as Error).message}`);
+    }
+    const errorCode = msg.headers?.get('Nats-Service-Error-Code');
+    if (errorCode) {
+      const description = msg.headers?.get('Nats-Service-Error') ?? '';
+      const m = /^([A-Z_]+\.[A-Z_]+): ([\s\S]*)$/.exec(description);
+      throw new DomainError(m ? m[1]! : 'BUS.INTERNAL', m ? m[2]! : description);
+    }
+    return decode(msg.data) as T;
+  }
+
+  // ---- snapshot buckets ----------------------------------------------------------------
+
+  private async kv(name: string): Promise<KV> {
+    if (!this.js) throw unavailable(`bucket ${name}`);
+    return this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File });
+  }
+
+  async bucket(name: string): Promise<SnapshotBucket> {
+    const guard = async () => {
+      if (!this.connected) throw unavailable(`bucket ${name}`);
+      return this.kv(name);
+    };
+    return {
+      name,
+      put: async (key, value) => (await guard()).put(key, encode(value)),
+      get: async (key): Promise<BucketEntry | null> => {
+        const e = await (await guard()).get(key);
+        if (!e || e.operation !== 'PUT') return null;
+        return { key, value: decode(e.value), revision: e.revision };
+      },
+      delete: async (key) => void (await (await guard()).delete(key)),
+      keys: async () => {
+        const out: string[] = [];
+        for await (const k of await (await guard()).keys()) out.push(k);
+        return out;
+      },
+    };
+  }
+
+  async replica<T>(bucket: string, options: ReplicaOptions<T>): Promise<Replica<T>> {
+    let stopped = false;
+    let current: { stop(): void } | undefined;
+    const streamName = `KV_${this.named(bucket)}`;
+    const lastSeq = singleFlight(async () => (await this.jsm!.streams.info(streamName)).state.last_seq);
+
+    const copy: LocalCopy<T> = new LocalCopy<T>(
+      bucket,
+      options,
+      this.log,
+      async (c, timeoutMs) => {
+        if (!this.connected || !c.ready) return false;
+        const deadline = Date.now() + timeoutMs;
+        let target: number;
+        try {
+          target = await withTimeout(lastSeq(), timeoutMs);
+        } catch {
+          return false;
+        }
+        while (c.revision < target) {
+          if (Date.now() > deadline || !this.connected) return false;
+          await sleep(1);
+        }
+        return true;
+      },
+      async () => {
+        stopped = true;
+        current?.stop();
+      },
+    );
+
+    // One watch at a time; when it ends (disconnect, stream gone) start another, resuming from
+    // the last applied revision — or from scratch when the stream was reset.
+    let streamCreated: string | undefined;
+    const run = async () => {
+      await this.whenConnected();
+      while (!stopped && !this.closed) {
+        try {
+          if (!this.connected) {
+            await sleep(200);
+            continue;
+          }
+          const kv = await this.kv(bucket);
+          const info = await this.jsm!.streams.info(streamName);
+          if ((streamCreated && info.created !== streamCreated) || info.state.last_seq < copy.revision) {
+            this.log.warn('snapshot bucket was reset; starting the copy over', { bucket });
+            copy.reset();
+          }
+          streamCreated = info.created;
+          const resume = copy.revision > 0 ? copy.revision + 1 : 0;
+          const iter = await kv.watch({
+            resumeFromRevision: resume,
+            initializedFn: () => copy.markReady(),
+          });
+          current = iter;
+          // A watcher resumed at a revision past the end gets no messages and may never call
+          // initializedFn; a copy that resumed has been warm already.
+          if (resume > 0) copy.markReady();
+          const health = setInterval(async () => {
+            if (!this.connected) return;
+            try {
+              const now = await this.jsm!.streams.info(streamName);
+              if (now.created !== streamCreated || now.state.last_seq < copy.revision) iter.stop();
+            } catch {
+              iter.stop(); // the stream is gone
+            }
+          }, 1000);
+          try {
+            for await (const e of iter) {
+              copy.apply(e.key, e.operation === 'PUT' ? decode(e.value) : null, e.revision);
+            }
+          } finally {
+            clearInterval(health);
+          }
+        } catch (error) {
+          if (!stopped) this.log.debug('snapshot watch interrupted', { bucket, error: error as Error });
+        }
+        if (!stopped) await sleep(250);
+      }
+    };
+    void run();
+    this.stoppers.add(() => copy.stop());
+    if (this.connected) await copy.waitReady(2000);
+    return copy;
+  }
+
+  // ---- streams -------------------------------------------------------------------------
+
+  async ensureStream(spec: StreamSpec): Promise<void> {
+    this.streams.set(spec.name, spec);
+    if (this.connected) await this.createStream(spec);
+  }
+
+  private async createStream(spec: StreamSpec) {
+    const config = {
+      name: this.named(spec.name),
+      subjects: spec.subjects.map((s) => this.subject(s)),
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(120_000),
+      max_age: nanos(7 * 24 * 3600_000),
+    };
+    try {
+      await this.jsm!.streams.info(config.name);
+      await this.jsm!.streams.update(config.name, config);
+    } catch (error) {
+      if ((error as { code?: string }).code === '404' || /stream not found/i.test((error as Error).message)) {
+        await this.jsm!.streams.add(config);
+      } else throw error;
+    }
+  }
+
+  async publish(subject: string, payload: unknown, { msgId }: { msgId: string }): Promise<void> {
+    if (!this.connected || !this.js) throw unavailable(`publish ${subject}`);
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', msgId);
+    try {
+      await this.js.publish(this.subject(subject), encode(payload), { msgID: msgId, headers: h, timeout: 2000 });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '503') {
+        // No stream captures it: maybe NATS lost its store. Re-create what we declared; the
+        // caller (the outbox relay) tries again.
+        await this.restoreStreams();
+        throw new DomainError('BUS.NO_RESPONDERS', `no stream captures ${subject}`);
+      }
+      throw unavailable(`publish ${subject}: ${(error as Error).message}`);
+    }
+  }
+
+  async consume(spec: ConsumerSpec): Promise<Consumer> {
+    let stopped = false;
+    let current: { stop(): void; close?(): Promise<void | Error> } | undefined;
+    const stream = this.named(spec.stream);
+    const ensureConsumer = async () => {
+      if (!this.streams.has(spec.stream)) throw new Error(`stream ${spec.stream} was not declared with ensureStream`);
+      await this.createStream(this.streams.get(spec.stream)!);
+      try {
+        await this.jsm!.consumers.info(stream, spec.durable);
+      } catch {
+        await this.jsm!.consumers.add(stream, {
+          durable_name: spec.durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          filter_subject: spec.filterSubject ? this.subject(spec.filterSubject) : undefined,
+          ack_wait: nanos(30_000),
+          max_deliver: -1,
+        });
+      }
+    };
+    const run = async () => {
+      await this.whenConnected();
+      while (!stopped && !this.closed) {
+        try {
+          if (!this.connected) {
+            await sleep(200);
+            continue;
+          }
+          await ensureConsumer();
+          const consumer = await this.js!.consumers.get(stream, spec.durable);
+          const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
+          current = messages;
+          const watchdog = setInterval(async () => {
+            if (!this.connected) return;
+            try {
+              await this.jsm!.consumers.info(stream, spec.durable);
+            } catch {
+              messages.stop(); // the consumer (or its stream) is gone: set it up again
+            }
+          }, 1000);
+          try {
+            for await (const m of messages) {
+              if (stopped) break;
+              const attempt = m.info.redeliveryCount;
+              const msgId = m.headers?.get('Nats-Msg-Id') ?? String(m.seq);
+              try {
+                await spec.handler({ subject: m.subject, msgId, payload: decode(m.data), seq: m.seq, attempt });
+                m.ack();
+              } catch (error) {
+                this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId, attempt, error: error as Error });
+                m.nak(Math.min(100 * 2 ** attempt, 5000));
+              }
+            }
+          } finally {
+            clearInterval(watchdog);
+          }
+        } catch (error) {
+          if (!stopped) this.log.debug('consumer interrupted', { stream: spec.stream, error: error as Error });
+        }
+        if (!stopped) await sleep(250);
+      }
+    };
+    void run();
+    const stop = async () => {
+      stopped = true;
+      current?.stop();
+    };
+    this.stoppers.add(stop);
+    return {
+      caughtUp: async (timeoutMs) => {
+        const deadline = Date.now() + timeoutMs;
+        while (this.connected && Date.now() <= deadline) {
+          try {
+            const info = await withTimeout(this.jsm!.consumers.info(stream, spec.durable), Math.max(1, deadline - Date.now()));
+            if (info.num_pending === 0 && info.num_ack_pending === 0) return true;
+          } catch {
+            return false;
+          }
+          await sleep(10);
+        }
+        return false;
+      },
+      stop,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const stop of this.stoppers) await stop().catch(() => {});
+    for (const s of this.services) await s.service?.stop().catch(() => {});
+    await this.nc?.drain().catch(() => this.nc?.close());
+  }
+}
+
+/**
+ * Coalesces concurrent calls: a caller gets the result of a call that STARTED after it asked
+ * (so a barrier never uses a reading older than itself), and concurrent callers share it.
+ */
+function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  let queued: Promise<T> | null = null;
+  const call = (): Promise<T> => {
+    if (!running) {
+      running = fn().finally(() => (running = null));
+      return running;
+    }
+    queued ??= running.catch(() => undefined).then(() => {
+      queued = null;
+      return call();
+    });
+    return queued;
+  };
+  return call;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
