@@ -34,7 +34,8 @@ try {
   await waitForHttp(url, 60000, headers);
   // Set one alarm so the body is the real thing: some is_alarm_set true.
   await waitForHttp(`http://127.0.0.1:${ports.alarm}/`, 60000, headers);
-  await fetch(`http://127.0.0.1:${ports.alarm}/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"item_id":50}' });
+  const set = await fetch(`http://127.0.0.1:${ports.alarm}/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"item_id":50}' });
+  if (set.status !== 201) throw new Error(`alarm POST answered ${set.status} ${await set.text()}`);
   const body = await (await fetch(url, { headers })).text();
   if (!body.includes('"is_alarm_set":true')) throw new Error('the alarm did not show in GET /');
   const bodyFile = join(dataDir, 'body.json');

@@ -37,7 +37,7 @@ export async function watchPeers(bus: Bus) {
      */
     async alarmsOf(userId: number): Promise<ReadonlySet<number>> {
       if (alarms.ready) {
-        await alarms.sync(300);
+        await alarms.sync(300, String(userId));
         return alarms.get(String(userId))?.set ?? new Set();
       }
       const a = parseAlarmSet(await bus.request(alarmSubjects.ofUser, { userId }, { timeoutMs: 500 }));

@@ -32,7 +32,7 @@ export async function watchPeers(bus: Bus) {
     /** The user's alarm set, with every alarm write acknowledged before the call applied. */
     async alarmsOf(userId: number): Promise<ReadonlySet<number>> {
       if (alarms.ready) {
-        await alarms.sync(300);
+        await alarms.sync(300, String(userId));
         return alarms.get(String(userId))?.set ?? new Set();
       }
       return new Set(parseAlarmSet(await bus.request(alarmSubjects.ofUser, { userId }, { timeoutMs: 500 })).itemIds);

@@ -232,17 +232,37 @@ export class NatsBus implements Bus {
     let current: { stop(): void } | undefined;
     const streamName = `KV_${this.named(bucket)}`;
     const lastSeq = singleFlight(async () => (await this.jsm!.streams.info(streamName)).state.last_seq);
+    // A direct get of the key's last message (answered by any replica of the stream, no
+    // consumer): its revision is what the copy must have reached.
+    let kvHandle: Promise<KV> | undefined;
+    const perKey = new Map<string, () => Promise<number>>();
+    const lastRevisionOf = (key: string) => {
+      let read = perKey.get(key);
+      if (!read) {
+        read = singleFlight(async () => {
+          kvHandle ??= this.kv(bucket).catch((error) => {
+            kvHandle = undefined;
+            throw error;
+          });
+          return (await (await kvHandle).get(key))?.revision ?? 0;
+        });
+        perKey.set(key, read);
+        // Forget idle keys so the map stays small.
+        setTimeout(() => perKey.delete(key), 10_000).unref?.();
+      }
+      return read();
+    };
 
     const copy: LocalCopy<T> = new LocalCopy<T>(
       bucket,
       options,
       this.log,
-      async (c, timeoutMs) => {
+      async (c, timeoutMs, key) => {
         if (!this.connected || !c.ready) return false;
         const deadline = Date.now() + timeoutMs;
         let target: number;
         try {
-          target = await withTimeout(lastSeq(), timeoutMs);
+          target = await withTimeout(key === undefined ? lastSeq() : lastRevisionOf(key), timeoutMs);
         } catch {
           return false;
         }

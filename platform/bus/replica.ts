@@ -18,7 +18,7 @@ export class LocalCopy<T> implements Replica<T> {
     readonly bucket: string,
     private readonly options: ReplicaOptions<T>,
     private readonly log: Logger,
-    private readonly syncImpl: (copy: LocalCopy<T>, timeoutMs: number) => Promise<boolean>,
+    private readonly syncImpl: (copy: LocalCopy<T>, timeoutMs: number, key?: string) => Promise<boolean>,
     private readonly stopImpl: () => Promise<void>,
   ) {
     for (const name of Object.keys(options.indexes ?? {})) this.indexMaps.set(name, new Map());
@@ -99,8 +99,8 @@ export class LocalCopy<T> implements Replica<T> {
     return this.data.values();
   }
 
-  sync(timeoutMs: number) {
-    return this.syncImpl(this, timeoutMs);
+  sync(timeoutMs: number, key?: string) {
+    return this.syncImpl(this, timeoutMs, key);
   }
 
   onChange(listener: (key: string, value: T | undefined) => void) {

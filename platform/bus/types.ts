@@ -91,9 +91,11 @@ export interface Replica<T> {
   /**
    * Read-your-writes barrier: resolves true once every write acknowledged before the call has
    * been applied here, false if that could not be confirmed within `timeoutMs` (bus down).
-   * Concurrent callers share one round trip.
+   * With `key`, only writes to that key are waited for (one cheap direct read of the key's
+   * last revision); without, every write to the bucket (one read of the stream's last sequence,
+   * shared by concurrent callers).
    */
-  sync(timeoutMs: number): Promise<boolean>;
+  sync(timeoutMs: number, key?: string): Promise<boolean>;
   /** Called after each applied change. */
   onChange(listener: (key: string, value: T | undefined) => void): void;
   stop(): Promise<void>;
