@@ -15,6 +15,7 @@ const PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 /** A bus whose connection can be "cut": every operation fails like a disconnected NATS would. */
 function cuttable(inner: MemoryBus) {
   let up = true;
+  const listeners: (() => void)[] = [];
   const guard = () => {
     if (!up) throw Object.assign(new Error('disconnected'), { code: 'BUS.UNAVAILABLE' });
   };
@@ -23,7 +24,11 @@ function cuttable(inner: MemoryBus) {
     get connected() {
       return up;
     },
-    cut: (v) => void (up = !v),
+    cut: (v) => {
+      up = !v;
+      if (up) for (const l of listeners) l();
+    },
+    onReconnect: (l) => void listeners.push(l),
     addService: (s) => inner.addService(s),
     request: (s, p, o) => inner.request(s, p, o),
     bucket: async (name) => {
@@ -154,6 +159,21 @@ for (const backend of ['pglite', 'pg'] as const) {
       expect(await outbox.flush(2000)).toBe(true);
       expect(seen).toEqual(['m-2']);
       expect(replica.get('2')).toEqual({ id: 2, v: 'offline' });
+    });
+
+    test('publishAll puts every key now, and again after the bus reconnects (a NATS that lost its store)', async () => {
+      const { bus, outbox, replica } = await setup();
+      await database.db.insertInto('thing').values([{ id: 10, v: 'a' }, { id: 11, v: 'b' }]).execute();
+      await outbox.publishAll('things', async () => ['10', '11']);
+      expect(await outbox.flush(2000)).toBe(true);
+      expect(replica.get('11')).toEqual({ id: 11, v: 'b' });
+      const before = (replica as unknown as { revision: number }).revision;
+      bus.cut(true);
+      bus.cut(false);
+      await Bun.sleep(0);
+      expect(await outbox.flush(2000)).toBe(true);
+      expect((replica as unknown as { revision: number }).revision).toBeGreaterThanOrEqual(before + 2);
+      await database.db.deleteFrom('thing').execute();
     });
 
     test('a relay failing midway keeps the rows it did not publish', async () => {

@@ -64,6 +64,20 @@ export class Outbox {
       .execute();
   }
 
+  /**
+   * Publishes every key of `bucket` now, and again whenever the bus reconnects: a bucket lost
+   * with its NATS store (or never written) converges on this database.
+   */
+  async publishAll(bucket: string, keys: () => Promise<string[]>): Promise<void> {
+    const enqueue = async () => this.snapshot(this.db, bucket, await keys());
+    await enqueue();
+    this.bus.onReconnect(() => {
+      enqueue()
+        .then(() => this.relay())
+        .catch((error) => this.log.warn('could not re-publish a snapshot', { bucket, error }));
+    });
+  }
+
   /** Starts the background relay (every `intervalMs`, and at once). */
   start(intervalMs = 500) {
     this.timer = setInterval(() => void this.relay(), intervalMs);

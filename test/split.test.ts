@@ -156,23 +156,51 @@ describe('split mode', () => {
     const token = tokenOf(17);
     expect((await alarm('POST', 1, token)).status).toBe(201);
     await nats.stop();
+    const t0 = performance.now();
+    const mark = (w: string) => process.env.TEST_TRACE && console.log(w, Math.round(performance.now() - t0));
     try {
       expect((await get(shop.url('item'), token)).status).toBe(200);
+      mark('item list');
       expect((await get(shop.url('item', '/1'), token)).status).toBe(200);
       expect((await get(shop.url('alarm'), token)).status).toBe(200);
       expect((await get(shop.url('user'), token)).status).toBe(200);
       expect((await get(shop.url('user', '/visit'), token)).status).toBe(200);
       expect((await alarm('POST', 2, token)).status).toBe(201);
       expect((await alarm('DELETE', 1, token)).status).toBe(200);
+      mark('writes done');
     } finally {
       await nats.start();
+      mark('nats back');
     }
     const converged = await eventually(async () => {
       const set = await alarmedIn(token);
       return set.has(2) && !set.has(1) && set;
     }, 20000, 'item copy converged');
+    mark('converged');
     expect([...(converged as Set<number>)]).toEqual([2]);
     expect(await eventually(async () => (await visits(token))[0] === 1, 20000, 'visit arrived')).toBe(true);
+  }, 90000);
+
+  test('NATS re-created without its store — owners re-publish, copies start over, visits flow again', async () => {
+    const token = tokenOf(18);
+    expect((await alarm('POST', 40, token)).status).toBe(201);
+    await nats.stop();
+    await nats.start({ emptyStore: true });
+    // Every process reconnects; owners re-publish their snapshots into the new buckets.
+    const nc = await connect({ servers: nats.url });
+    try {
+      await eventually(async () => {
+        const kv = await nc.jetstream().views.kv('alarms');
+        return (await kv.get('18'))?.json<{ itemIds: number[] }>().itemIds.includes(40);
+      }, 20000, 'alarms bucket refilled');
+      await eventually(async () => (await (await nc.jetstream().views.kv('users')).get('10')) !== null, 20000, 'users bucket refilled');
+    } finally {
+      await nc.close();
+    }
+    expect((await alarmedIn(token)).has(40)).toBe(true);
+    expect((await alarm('POST', 41, token)).status).toBe(201);
+    expect(await eventually(async () => (await alarmedIn(token)).has(41), 20000, 'new alarm seen')).toBe(true);
+    expect(await eventually(async () => (await get(shop.url('item', '/41'), token)).status === 200 && (await visits(token))[0] === 41, 20000, 'visit after reset')).toBe(true);
   }, 90000);
 
   describe('the NATS CLI view', () => {
@@ -220,6 +248,7 @@ describe('split mode', () => {
       expect((await req('item.get', { id: 50 })).body.name).toBe('[역대최다-13종]17WINTER 레그미인');
       expect((await req('item.list')).body).toHaveLength(100);
       expect((await req('alarm.of-user', { userId: 17 })).body).toEqual({ userId: 17, itemIds: [2] });
+      expect((await req('alarm.of-user', { userId: 'x' })).headers?.get('Nats-Service-Error-Code')).toBe('400');
       expect((await req('user.authenticate', { token: T10 })).body).toMatchObject({ id: 10, name: '박규경' });
       expect((await req('user.recent-visits', { userId: 14 })).body.itemIds).toHaveLength(3);
       const missing = await req('item.get', { id: 99999 });
@@ -235,6 +264,7 @@ describe('split mode', () => {
       expect(((await users.get('10'))?.json() as { access_token: string }).access_token).toBe(T10);
       const alarms = await js.views.kv('alarms');
       expect((await alarms.get('17'))?.json()).toEqual({ userId: 17, itemIds: [2] });
+      expect((await nc.jetstreamManager().then((m) => m.consumers.info('ITEM_EVENTS', 'user-visits'))).num_pending).toBe(0);
     });
   });
 });

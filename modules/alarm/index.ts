@@ -27,9 +27,10 @@ export const alarmModule: ModuleDefinition = {
     });
     // Publish every user's alarm set at start, and clear keys the database no longer backs:
     // the bucket converges on this database even if it was lost or is stale.
-    const keys = new Set((await usersWithAlarms(db)).map(String));
-    for (const key of await (await bus.bucket(ALARMS_BUCKET)).keys().catch(() => [])) keys.add(key);
-    await outbox.snapshot(db, ALARMS_BUCKET, [...keys]);
+    // Keys the bucket holds but the database no longer backs are cleared (the relay reads null).
+    const stale = await (await bus.bucket(ALARMS_BUCKET)).keys().catch(() => [] as string[]);
+    await outbox.snapshot(db, ALARMS_BUCKET, stale);
+    await outbox.publishAll(ALARMS_BUCKET, async () => (await usersWithAlarms(db)).map(String));
 
     const service = await serveAlarms(bus, useCases);
     return {

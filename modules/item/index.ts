@@ -25,8 +25,9 @@ export const itemModule: ModuleDefinition = {
 
     await bus.ensureStream({ name: ITEM_EVENTS_STREAM, subjects: ITEM_EVENTS_SUBJECTS });
     outbox.snapshotSource(ITEMS_BUCKET, (tx, key) => findItem(tx as Kysely<ItemDatabase>, Number(key)));
-    // Publish every item at start: the bucket converges on this database even if it was lost.
-    await outbox.snapshot(db, ITEMS_BUCKET, catalog.keys());
+    // Publish every item at start and after a reconnect: the bucket converges on this database
+    // even if NATS lost it.
+    await outbox.publishAll(ITEMS_BUCKET, async () => catalog.keys());
 
     const peers = await watchPeers(bus);
     const service = await serveItems(bus, catalog);

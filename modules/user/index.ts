@@ -29,7 +29,7 @@ export const userModule: ModuleDefinition = {
     log.info('users loaded', { users: users.length });
 
     outbox.snapshotSource(USERS_BUCKET, (tx, key) => findUser(tx as Kysely<UserDatabase>, Number(key)));
-    await outbox.snapshot(db, USERS_BUCKET, users.map((u) => String(u.id)));
+    await outbox.publishAll(USERS_BUCKET, async () => users.map((u) => String(u.id)));
 
     const peers = await watchPeers(bus);
     let visits: Consumer | undefined;

@@ -216,6 +216,10 @@ export class MemoryBus implements Bus {
     })();
   }
 
+  onReconnect(): void {
+    // The in-process bus never disconnects.
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const s of this.streams.values()) for (const d of s.consumers.values()) clearTimeout(d.retryTimer);

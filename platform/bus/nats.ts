@@ -57,6 +57,7 @@ export class NatsBus implements Bus {
   private readonly services: { spec: ServiceSpec; service?: Service }[] = [];
   private readonly onConnect: (() => void)[] = [];
   private readonly stoppers = new Set<() => Promise<void>>();
+  private readonly reconnectListeners: (() => void)[] = [];
 
   private constructor(
     private readonly namespace: string,
@@ -108,6 +109,7 @@ export class NatsBus implements Bus {
           this.isConnected = true;
           this.log.info('NATS reconnected');
           await this.restoreStreams();
+          for (const l of this.reconnectListeners) l();
         }
       }
     })();
@@ -328,6 +330,9 @@ export class NatsBus implements Bus {
       }
     };
     void run();
+    // A watch that lived through a disconnect waits for missed heartbeats (seconds) before it
+    // notices; start a fresh one, resuming from the last applied revision, at once.
+    this.reconnectListeners.push(() => current?.stop());
     this.stoppers.add(() => copy.stop());
     if (this.connected) await copy.waitReady(2000);
     return copy;
@@ -440,6 +445,7 @@ export class NatsBus implements Bus {
       }
     };
     void run();
+    this.reconnectListeners.push(() => current?.stop());
     const stop = async () => {
       stopped = true;
       current?.stop();
@@ -461,6 +467,10 @@ export class NatsBus implements Bus {
       },
       stop,
     };
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   async close(): Promise<void> {

@@ -33,6 +33,12 @@ export interface Bus {
   /** Consumes a stream through a durable consumer shared by every process with the same name. */
   consume(spec: ConsumerSpec): Promise<Consumer>;
 
+  /**
+   * Called after the connection came back (never in process). NATS may have been re-created
+   * without its store: owners re-publish their snapshots.
+   */
+  onReconnect(listener: () => void): void;
+
   close(): Promise<void>;
 }
 
