@@ -47,7 +47,8 @@ try {
   const toCopy: number[] = [];
   const toVisible: number[] = [];
   for (let i = 0; i < writes; i++) {
-    const itemId = (i % 100) + 1;
+    // Set then clear the same item: every write changes the user's alarm set.
+    const itemId = (Math.floor(i / 2) % 100) + 1;
     const method = i % 2 === 0 ? 'POST' : 'DELETE';
     const before = (await kv.status()).streamInfo.state.last_seq;
     const t0 = performance.now();
@@ -62,6 +63,7 @@ try {
       if (!at) await Bun.sleep(1);
     }
     if (at) toCopy.push(at - t0);
+    else console.error(`write ${i}: the watcher did not see it (before ${before}, seen ${[...seen.keys()].join(',')})`);
   }
   watch.stop();
   await nc.close();

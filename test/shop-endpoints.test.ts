@@ -252,6 +252,28 @@ for (const backend of ['pglite', 'pg'] as Backend[]) {
       }
     });
 
+    describe('the domains on the bus', () => {
+      const code = async (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code);
+      test('item.get and item.list answer what the item API shows', async () => {
+        expect(await t.system.bus.request('item.get', { id: 50 })).toEqual(ITEM50);
+        expect(await code(t.system.bus.request('item.get', { id: 999 }))).toBe('ITEM.NOT_FOUND');
+        expect(await code(t.system.bus.request('item.get', { id: 'x' }))).toBe('ITEM.INVALID');
+        expect(((await t.system.bus.request('item.list', {})) as Json[]).map((i) => i.id).slice(0, 2)).toEqual([100, 99]);
+      });
+      test('alarm.of-user answers the alarm set', async () => {
+        await alarm('POST', 3, tok(40));
+        await alarm('POST', 1, tok(40));
+        expect(await t.system.bus.request('alarm.of-user', { userId: 40 })).toEqual({ userId: 40, itemIds: [1, 3] });
+        expect(await code(t.system.bus.request('alarm.of-user', {}))).toBe('ALARM.INVALID');
+      });
+      test('user.authenticate and user.recent-visits answer for the user domain', async () => {
+        expect(await t.system.bus.request('user.authenticate', { token: T10 })).toEqual({ id: 10, name: '박규경', access_token: T10 });
+        expect(await code(t.system.bus.request('user.authenticate', { token: 'nope' }))).toBe('USER.UNAUTHORIZED');
+        await send(ITEM, 'GET', '/8', { token: tok(41) });
+        expect(await t.system.bus.request('user.recent-visits', { userId: 41 })).toEqual({ itemIds: [8] });
+      });
+    });
+
     describe('unknown routes and documentation', () => {
       test('an unknown route is 404 with the error object', async () => {
         expect(await send(USER, 'GET', '/nothing/here')).toMatchObject({ status: 404, body: { result: 'Not Found' } });
