@@ -63,7 +63,7 @@ for (const backend of ['pglite', 'pg'] as const) {
       }
       database = await openDatabase({ module: 'outboxtest', url, dataDir: dir, migrations: {}, log });
       await database.db.schema.createTable('thing').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('v', 'text').execute();
-    });
+    }, 60000);
 
     afterAll(async () => {
       await database?.close();

@@ -26,11 +26,11 @@ describe.skipIf(!existsSync(kit))("the kit's original databases", () => {
         if (run.exitCode !== 0) throw new Error(`psql failed for ${module}: ${run.stderr}`);
       },
     });
-  });
+  }, 60000);
 
   afterAll(async () => {
     await t?.stop();
-  });
+  }, 30000);
 
   test('serves the kit\'s 100 items, id descending, null categories as null', async () => {
     const { status, body } = await get(5001, '/');

@@ -52,12 +52,12 @@ describe('README examples', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'readme-'));
     system = await startSystem(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, allModules), allModules, { listen: false });
-  });
+  }, 60000);
 
   afterAll(async () => {
     await system?.stop();
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, 30000);
 
   test('there are examples for every homeshopping port', () => {
     const ports = new Set(blocks.map((b) => parse(b).port));

@@ -35,11 +35,11 @@ for (const backend of ['pglite', 'pg'] as Backend[]) {
       t = await startTestSystem(backend);
       const users = await send(USER, 'GET', '/');
       tokens = (users.body.payload as { id: number; access_token: string }[]).sort((a, b) => a.id - b.id).map((u) => u.access_token);
-    });
+    }, 60000);
 
     afterAll(async () => {
       await t?.stop();
-    });
+    }, 30000);
 
     describe('item GET /', () => {
       test('lists every item, id descending, with is_alarm_set for the caller', async () => {
@@ -251,6 +251,27 @@ for (const backend of ['pglite', 'pg'] as Backend[]) {
         });
       }
     });
+
+    if (backend === 'pg') {
+      describe('with the item database down', () => {
+        test('item reads still answer from memory and a detail view still records its visit (straight to the stream)', async () => {
+          const url = new URL(t.databaseUrl('item')!);
+          const dbName = url.pathname.slice(1);
+          const admin = new (await import('pg')).default.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+          await admin.connect();
+          try {
+            await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
+            await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName]);
+            expect((await send(ITEM, 'GET', '/', { token: tok(45) })).status).toBe(200);
+            expect((await send(ITEM, 'GET', '/66', { token: tok(45) })).status).toBe(200);
+            expect((await send(USER, 'GET', '/visit', { token: tok(45) })).body.payload.map((i: Json) => i.id)).toEqual([66]);
+          } finally {
+            await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
+            await admin.end();
+          }
+        });
+      });
+    }
 
     describe('the domains on the bus', () => {
       const code = async (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code);

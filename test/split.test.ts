@@ -32,7 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await shop?.stop();
   await nats?.destroy();
-});
+}, 60000);
 
 /** The token of user `id` (1-based). */
 const tokenOf = (id: number) => tokens[id - 1]!;

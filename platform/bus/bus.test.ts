@@ -34,7 +34,7 @@ for (const kind of ['memory', 'nats'] as const) {
 
     beforeAll(async () => {
       bus = kind === 'memory' ? new MemoryBus(log) : await NatsBus.connect({ servers: NATS, namespace: ns, log });
-    });
+    }, 30000);
 
     afterAll(async () => {
       await bus.close();
