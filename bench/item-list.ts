@@ -19,11 +19,11 @@ const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
 const root = join(import.meta.dir, '..');
 const ports = { item: freePort(), alarm: freePort(), user: freePort() };
 const children: ReturnType<typeof Bun.spawn>[] = [];
+const prefix = `bench_${Date.now()}`;
 
 try {
   const common = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ITEM_PORT: `${ports.item}`, ALARM_PORT: `${ports.alarm}`, USER_PORT: `${ports.user}` };
   if (split) {
-    const prefix = `bench_${Date.now()}`;
     const env = { ...common, SPLIT_DB_PREFIX: prefix, NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_NAMESPACE: prefix };
     children.push(Bun.spawn(['bun', join(root, 'platform/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' }));
   } else {
@@ -60,4 +60,17 @@ try {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => c.exited));
   rmSync(dataDir, { recursive: true, force: true });
+  if (split) {
+    // Leave the shared Postgres and NATS as we found them.
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    for (const m of ['item', 'alarm', 'user']) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
+    await admin.end();
+    const { connect } = await import('nats');
+    const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+    const jsm = await nc.jetstreamManager();
+    for await (const st of jsm.streams.list()) if (st.config.name.includes(prefix)) await jsm.streams.delete(st.config.name);
+    await nc.close();
+  }
 }

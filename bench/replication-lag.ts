@@ -79,4 +79,8 @@ try {
   await admin.connect();
   for (const m of ['item', 'alarm', 'user']) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
   await admin.end();
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await nc.jetstreamManager();
+  for await (const st of jsm.streams.list()) if (st.config.name.includes(prefix)) await jsm.streams.delete(st.config.name);
+  await nc.close();
 }

@@ -97,6 +97,9 @@ describe('split mode', () => {
     const sequence: number[] = [];
     try {
       expect((await get(shop.url('alarm'), token)).status).toBe(200);
+      // An unknown token is still refused: the copy's word is final while its owner is down.
+      expect((await get(shop.url('item'), 'not-a-token')).status).toBe(401);
+      expect((await get(shop.url('alarm'), 'not-a-token')).status).toBe(401);
       for (let i = 0; i < 50; i++) {
         const itemId = [3, 3, 9, 4, 4, 4, 8][i % 7]!;
         sequence.push(itemId);

@@ -1,7 +1,7 @@
 import { ALARMS_BUCKET, AlarmSet, alarmSubjects } from '../alarm/contract/index.ts';
 import { USERS_BUCKET, User, byToken, userSubjects } from '../user/contract/index.ts';
 import type { Bus, Replica } from '../../platform/bus/types.ts';
-import { DomainError } from '../../platform/errors.ts';
+import { DomainError, isUnavailable } from '../../platform/errors.ts';
 import { parserOf } from '../../platform/schema.ts';
 
 type Alarms = AlarmSet & { set: ReadonlySet<number> };
@@ -22,14 +22,20 @@ export async function watchPeers(bus: Bus) {
   });
 
   return {
-    /** The caller behind a USER-TOKEN: from the copy; from the user service while the copy is empty. */
+    /**
+     * The caller behind a USER-TOKEN, from the copy. A token the copy does not hold is checked
+     * with the user service (the copy may still be warming up); when that service is down, the
+     * copy's word is final.
+     */
     authenticate(token: string): User | Promise<User> {
-      if (users.ready && users.size > 0) {
-        const user = users.findBy('token', token);
-        if (!user) throw new DomainError('ITEM.UNAUTHORIZED', 'USER-TOKEN is not a known access token');
-        return user;
-      }
-      return bus.request(userSubjects.authenticate, { token }, { timeoutMs: 500 }).then(parseUser);
+      const user = users.findBy('token', token);
+      if (user) return user;
+      return bus.request(userSubjects.authenticate, { token }, { timeoutMs: 500 }).then(parseUser, (error) => {
+        if (isUnavailable(error) && users.ready && users.size > 0) {
+          throw new DomainError('ITEM.UNAUTHORIZED', 'USER-TOKEN is not a known access token');
+        }
+        throw error;
+      });
     },
     /**
      * The items the user has an alarm on. Waits (bounded) until every alarm write acknowledged
