@@ -48,21 +48,30 @@ export function parseDump(text: string): DumpPart[] {
   return parts;
 }
 
+const byteEscape = String.raw`(?:x[0-9a-fA-F]{1,2}|[0-7]{1,3})`;
+/** One escape: a run of byte escapes (`\xC3\xA9`, `\303\251`), or a backslash and one character. */
+const escapes = new RegExp(String.raw`\\(${byteEscape}(?:\\${byteEscape})*|.)`, 'g');
+const utf8 = new TextDecoder();
+
 /** Decodes one field of COPY's text format: `\N` is NULL, backslash escapes as Postgres reads them. */
 export function decodeCopyField(field: string): string | null {
   if (field === '\\N') return null;
   if (!field.includes('\\')) return field;
-  return field.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, esc: string) => {
-    switch (esc[0]) {
+  return field.replace(escapes, (run: string, esc: string) => {
+    if (/^(x[0-9a-fA-F]|[0-7])/.test(esc)) {
+      // Hex and octal escapes name bytes, not characters: `\xC3\xA9` is é in a UTF-8 dump.
+      const bytes = run.split('\\').slice(1).map((e) => (e[0] === 'x' ? parseInt(e.slice(1), 16) : parseInt(e, 8) & 0xff));
+      return utf8.decode(new Uint8Array(bytes));
+    }
+    switch (esc) {
       case 'b': return '\b';
       case 'f': return '\f';
       case 'n': return '\n';
       case 'r': return '\r';
       case 't': return '\t';
       case 'v': return '\v';
-      case 'x': return String.fromCharCode(parseInt(esc.slice(1), 16));
-      default:
-        return /^[0-7]+$/.test(esc) ? String.fromCharCode(parseInt(esc, 8)) : esc;
+      // Any other character (`\\`, and an `x` without hex digits) stands for itself, as in Postgres.
+      default: return esc;
     }
   });
 }

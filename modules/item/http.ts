@@ -10,9 +10,14 @@ import type { ItemUseCases } from './use-cases.ts';
 const ItemWithAlarm = Type.Composite([Item, Type.Object({ is_alarm_set: Type.Boolean() })]);
 const headers = Type.Object({ 'user-token': Type.String({ description: 'The caller\'s access token' }) });
 
-/** Path ids: decimal digits within the safe integer range; anything else is an unknown item. */
-function itemIdOf(raw: string): number {
-  const id = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : 0;
+/**
+ * Path ids: decimal digits within the safe integer range; anything else is an unknown item.
+ * `raw` is null when the path segment is not valid percent-encoding (`/%ZZ`): Elysia cannot
+ * decode it. That too is a non-numeric id, so 404 — which is why the route declares no params
+ * schema: one would turn that null into a 400 the contract does not have.
+ */
+function itemIdOf(raw: string | null): number {
+  const id = raw !== null && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : 0;
   if (id < 1) throw new DomainError('ITEM.NOT_FOUND', `no item ${raw}`);
   return id;
 }
@@ -31,7 +36,6 @@ export function itemHttp(useCases: ItemUseCases, authenticate: (token: string) =
     })
     .get('/:item_id', async ({ user, params }) => jsonResponse(await useCases.viewItem(user.id, itemIdOf(params.item_id))), {
       headers,
-      params: Type.Object({ item_id: Type.String() }),
       response: {
         200: Type.Object({ payload: ItemWithAlarm }),
         401: ErrorBody,

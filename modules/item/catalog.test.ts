@@ -1,0 +1,79 @@
+import { describe, expect, test } from 'bun:test';
+import { Catalog } from './catalog.ts';
+import type { Item } from './contract/index.ts';
+
+const items: Item[] = [
+  { id: 2, name: '22FW 오쏘몰 선크림 세트', broadcaster: 'gsshop', category: '패션·잡화', price: 251800 },
+  { id: 10, name: 'ends with a space ', broadcaster: 'cjmall', category: null, price: 0 },
+  { id: 7, name: 'quote " backslash \\ tab \t newline \n', broadcaster: 'nsmall', category: '가전·디지털', price: 1 },
+];
+
+const catalogOf = (list: Item[]) => {
+  const c = new Catalog();
+  c.replace(list);
+  return c;
+};
+
+describe('catalog', () => {
+  test('catalog list — is {count, payload}, id descending, every item with is_alarm_set false without alarms', () => {
+    const body = JSON.parse(catalogOf(items).listJson(undefined));
+    expect(body).toEqual({
+      count: 3,
+      payload: [10, 7, 2].map((id) => ({ ...items.find((i) => i.id === id)!, is_alarm_set: false })),
+    });
+    expect(JSON.parse(catalogOf(items).listJson(new Set()))).toEqual(body);
+  });
+
+  test('catalog list — sets is_alarm_set true exactly for the alarmed items', () => {
+    const body = JSON.parse(catalogOf(items).listJson(new Set([7, 99])));
+    expect(body.payload.map((i: { id: number; is_alarm_set: boolean }) => [i.id, i.is_alarm_set])).toEqual([[10, false], [7, true], [2, false]]);
+  });
+
+  test('catalog list — renders each item with exactly the contract keys, in order', () => {
+    const body = JSON.parse(catalogOf(items).listJson(undefined));
+    for (const i of body.payload) expect(Object.keys(i)).toEqual(['id', 'name', 'broadcaster', 'category', 'price', 'is_alarm_set']);
+  });
+
+  test('catalog — keeps a null category as null and names byte-exact, escapes included', () => {
+    const c = catalogOf(items);
+    expect(JSON.parse(c.detailJson(10, false)!)).toEqual({ payload: { ...items[1]!, is_alarm_set: false } });
+    expect(JSON.parse(c.detailJson(10, false)!).payload.category).toBeNull();
+    expect(JSON.parse(c.detailJson(7, true)!).payload.name).toBe(items[2]!.name);
+  });
+
+  test('catalog detail — is {payload} with the given is_alarm_set, undefined for an unknown id', () => {
+    const c = catalogOf(items);
+    expect(JSON.parse(c.detailJson(2, true)!)).toEqual({ payload: { ...items[0]!, is_alarm_set: true } });
+    expect(JSON.parse(c.detailJson(2, false)!)).toEqual({ payload: { ...items[0]!, is_alarm_set: false } });
+    expect(c.detailJson(3, false)).toBeUndefined();
+  });
+
+  test('catalog — get, keys and size answer for the items held', () => {
+    const c = catalogOf(items);
+    expect(c.get(7)).toEqual(items[2]!);
+    expect(c.get(8)).toBeUndefined();
+    expect(c.keys().sort()).toEqual(['10', '2', '7']);
+    expect(c.size).toBe(3);
+  });
+
+  test('catalog — replace swaps the whole catalog: items no longer listed are gone', () => {
+    const c = catalogOf(items);
+    c.replace([{ ...items[0]!, price: 5 }]);
+    expect(c.size).toBe(1);
+    expect(c.get(10)).toBeUndefined();
+    expect(c.detailJson(10, false)).toBeUndefined();
+    expect(JSON.parse(c.listJson(undefined))).toEqual({ count: 1, payload: [{ ...items[0]!, price: 5, is_alarm_set: false }] });
+  });
+
+  test('catalog — an empty catalog lists {count: 0, payload: []}', () => {
+    expect(JSON.parse(catalogOf([]).listJson(new Set([1])))).toEqual({ count: 0, payload: [] });
+  });
+
+  test('catalog — keeps its items when the array it was given changes later', () => {
+    const list = [...items];
+    const c = catalogOf(list);
+    list.length = 0;
+    expect(c.size).toBe(3);
+    expect(JSON.parse(c.listJson(undefined)).count).toBe(3);
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * Reading the OpenAPI documents the services publish, to hold them to what the services do:
+ * which routes they list, and whether a real response matches the schema declared for its
+ * status. The declared JSON Schema is rebuilt as a TypeBox schema and checked with Value.Check;
+ * a keyword this converter does not understand fails loudly instead of being ignored.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+type JsonSchema = Record<string, any>;
+
+/** Keywords that only describe; they constrain nothing. */
+const annotations = new Set(['description', 'examples', 'example', 'title', 'default', 'error', '$schema', 'deprecated']);
+const understood = new Set([
+  ...annotations,
+  'type', 'properties', 'required', 'additionalProperties', 'items', 'anyOf', 'oneOf',
+  'minimum', 'maximum', 'pattern', 'minLength', 'maxLength', 'enum', 'const', 'nullable',
+]);
+
+/** Rebuilds a JSON Schema (the subset OpenAPI documents use) as a TypeBox schema. */
+export function schemaFromJson(schema: JsonSchema, at = '#'): TSchema {
+  for (const key of Object.keys(schema)) {
+    if (!understood.has(key)) throw new Error(`${at}: schema keyword "${key}" is not understood by this check`);
+  }
+  const nullable = (s: TSchema) => (schema.nullable === true ? Type.Union([s, Type.Null()]) : s);
+
+  if (schema.anyOf || schema.oneOf) {
+    const list: JsonSchema[] = schema.anyOf ?? schema.oneOf;
+    return nullable(Type.Union(list.map((s, i) => schemaFromJson(s, `${at}/anyOf/${i}`))));
+  }
+  if (schema.const !== undefined) return nullable(Type.Literal(schema.const));
+  if (schema.enum) return nullable(Type.Union(schema.enum.map((v: any) => Type.Literal(v))));
+
+  const types: string[] = schema.type === undefined ? [] : [schema.type].flat();
+  if (types.length === 0) throw new Error(`${at}: schema without a type`);
+  if (types.length > 1) {
+    return nullable(Type.Union(types.map((type) => schemaFromJson({ ...schema, type }, at))));
+  }
+  const numeric = { minimum: schema.minimum, maximum: schema.maximum };
+  const strip = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  switch (types[0]) {
+    case 'string':
+      return nullable(Type.String(strip({ pattern: schema.pattern, minLength: schema.minLength, maxLength: schema.maxLength })));
+    case 'integer':
+      return nullable(Type.Integer(strip(numeric)));
+    case 'number':
+      return nullable(Type.Number(strip(numeric)));
+    case 'boolean':
+      return nullable(Type.Boolean());
+    case 'null':
+      return Type.Null();
+    case 'array':
+      if (!schema.items) throw new Error(`${at}: array without items`);
+      return nullable(Type.Array(schemaFromJson(schema.items, `${at}/items`)));
+    case 'object': {
+      const required = new Set<string>(schema.required ?? []);
+      const properties = Object.fromEntries(
+        Object.entries((schema.properties ?? {}) as Record<string, JsonSchema>).map(([k, s]) => {
+          const t = schemaFromJson(s, `${at}/properties/${k}`);
+          return [k, required.has(k) ? t : Type.Optional(t)];
+        }),
+      );
+      for (const r of required) if (!(r in properties)) throw new Error(`${at}: required "${r}" has no property schema`);
+      if (schema.additionalProperties !== undefined && typeof schema.additionalProperties !== 'boolean') {
+        throw new Error(`${at}: additionalProperties as a schema is not understood by this check`);
+      }
+      return nullable(Type.Object(properties, schema.additionalProperties === false ? { additionalProperties: false } : {}));
+    }
+    default:
+      throw new Error(`${at}: type "${types[0]}" is not understood by this check`);
+  }
+}
+
+/** The first problem of `value` against a declared JSON Schema, or null when it conforms. */
+export function conformance(schema: JsonSchema, value: unknown): string | null {
+  const t = schemaFromJson(schema);
+  if (Value.Check(t, value)) return null;
+  const first = Value.Errors(t, value).First();
+  return `${first?.path || '/'}: ${first?.message ?? 'does not match'}`;
+}
+
+/** `METHOD /path` of every operation a document lists, OpenAPI path templates as they are. */
+export function documentedRoutes(doc: JsonSchema): string[] {
+  const methods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+  return Object.entries(doc.paths ?? {})
+    .flatMap(([path, ops]) => Object.keys(ops as object).filter((m) => methods.has(m)).map((m) => `${m.toUpperCase()} ${path}`))
+    .sort();
+}
+
+/** The documented path template a concrete request path falls under (`/50` → `/{item_id}`). */
+export function templateOf(doc: JsonSchema, path: string): string | undefined {
+  const bare = path.split('?')[0]!;
+  const templates = Object.keys(doc.paths ?? {});
+  // Literal paths win over templated ones, as in the router.
+  return (
+    templates.find((t) => t === bare) ??
+    templates.find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+').replace(/\//g, '\\/')}$`).test(bare))
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * The homeshopping system in this process, for black-box tests: every module, the in-process
+ * bus, no port bound; requests go through `app.handle(new Request(...))` of the app that serves
+ * the module's port.
+ *
+ * - `pglite`: embedded databases under a fresh temporary DATA_DIR, removed on stop.
+ * - `pg`: three fresh databases on the test Postgres (`t_<random>_<module>`), dropped on stop.
+ *
+ * `data: 'project'` loads the project's own init_database.sql files (the default); `data: 'kit'`
+ * loads the kit's original files from ../shared — on Postgres with psql, exactly as the Postgres
+ * image's entrypoint would, on PGlite through the embedded loader.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { allModules } from '../../modules/index.ts';
+import { parseConfig, type Config } from '../../platform/config.ts';
+import { loadInitSqlIfEmpty } from '../../platform/db.ts';
+import type { ModuleDefinition } from '../../platform/module.ts';
+import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
+
+export type Backend = 'pglite' | 'pg';
+export type ShopData = 'project' | 'kit';
+
+/** Sends `path` (with `init`) to one module's API, as a client would. */
+export type ShopClient = (path: string, init?: RequestInit) => Promise<Response>;
+
+export interface Shop {
+  item: ShopClient;
+  alarm: ShopClient;
+  user: ShopClient;
+  system: RunningSystem;
+  /** The port each module is served on (the key of `system.apps`). */
+  ports: Record<string, number>;
+  /** Name of each module's Postgres database (pg backend only). */
+  databases: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const REPO_ROOT = join(import.meta.dir, '..', '..');
+/** The shared folder next to the repository; holds the kit's original files. */
+export const SHARED_DIR = join(REPO_ROOT, '..', 'shared');
+export const KIT_DIR = join(SHARED_DIR, 'fixtures', 'homeshopping');
+export const kitFile = (module: string) => join(KIT_DIR, module, 'init_database.sql');
+
+export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function admin(statement: string) {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+function urlOf(database: string): string {
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** `psql -q -v ON_ERROR_STOP=1 -h <host> -U <user> -d <db> -f <file>`, as the Postgres image runs it. */
+function psqlLoad(database: string, file: string) {
+  const url = new URL(PG_ADMIN_URL);
+  const args = ['psql', '-q', '-v', 'ON_ERROR_STOP=1', '-h', url.hostname, '-U', decodeURIComponent(url.username || 'postgres')];
+  if (url.port) args.push('-p', url.port);
+  args.push('-d', database, '-f', file);
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (url.password) env.PGPASSWORD = decodeURIComponent(url.password);
+  const run = Bun.spawnSync(args, { env, stdout: 'pipe', stderr: 'pipe' });
+  if (run.exitCode !== 0) throw new Error(`psql failed on ${file}: ${run.stderr.toString()}`);
+}
+
+export async function startShop(opts: { backend: Backend; data?: ShopData }): Promise<Shop> {
+  const { backend, data = 'project' } = opts;
+  if (data === 'kit' && !existsSync(KIT_DIR)) throw new Error(`the kit's files are not at ${KIT_DIR}`);
+
+  const env: Record<string, string> = { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error' };
+  let dataDir: string | undefined;
+  const databases: Record<string, string> = {};
+  let definitions: readonly ModuleDefinition[] = allModules;
+
+  const cleanUp = async () => {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    for (const database of Object.values(databases)) await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  };
+
+  let system: RunningSystem;
+  let config: Config;
+  try {
+    // Postgres needs no DATA_DIR; it still points at a scratch folder, never at ./.data.
+    dataDir = mkdtempSync(join(tmpdir(), 'shop-'));
+    env.DATA_DIR = dataDir;
+    if (backend === 'pglite') {
+      // The embedded mode loads a module's initSql into its new database: give it the kit's.
+      if (data === 'kit') definitions = allModules.map((d) => ({ ...d, initSql: readFileSync(kitFile(d.name), 'utf8') }));
+    } else {
+      const prefix = `t_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+      for (const def of allModules) {
+        const database = `${prefix}_${def.name}`;
+        await admin(`CREATE DATABASE "${database}"`);
+        databases[def.name] = database;
+        if (data === 'kit') psqlLoad(database, kitFile(def.name));
+        else if (def.initSql) await loadInitSqlIfEmpty(urlOf(database), def.initSql);
+        env[`${def.name.toUpperCase()}_DATABASE_URL`] = urlOf(database);
+      }
+    }
+    config = parseConfig(env, definitions);
+    system = await startSystem(config, definitions, { listen: false });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+
+  const ports = Object.fromEntries(config.modules.map((m) => [m.name, m.port]));
+  const client = (module: string): ShopClient => {
+    const port = ports[module]!;
+    const app = system.apps.get(port);
+    if (!app) throw new Error(`no app serves ${module} (port ${port})`);
+    return (path, init) => app.handle(new Request(`http://localhost${path}`, init));
+  };
+
+  let stopped: Promise<void> | undefined;
+  return {
+    item: client('item'),
+    alarm: client('alarm'),
+    user: client('user'),
+    system,
+    ports,
+    databases,
+    stop: () => (stopped ??= system.stop().finally(cleanUp)),
+  };
+}
