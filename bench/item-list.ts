@@ -32,10 +32,21 @@ try {
   const url = `http://127.0.0.1:${ports.item}/`;
   const headers = { 'USER-TOKEN': token };
   await waitForHttp(url, 60000, headers);
-  // Set one alarm so the body is the real thing: some is_alarm_set true.
   await waitForHttp(`http://127.0.0.1:${ports.alarm}/`, 60000, headers);
-  const set = await fetch(`http://127.0.0.1:${ports.alarm}/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{"item_id":50}' });
-  if (set.status !== 201) throw new Error(`alarm POST answered ${set.status} ${await set.text()}`);
+  await waitForHttp(`http://127.0.0.1:${ports.user}/`, 60000, headers);
+  // Every user takes turns, and every other user has an alarm of their own, so the service
+  // cannot answer from one user's state: the body is the real thing, is_alarm_set included.
+  const users = ((await (await fetch(`http://127.0.0.1:${ports.user}/`, { headers })).json()) as { payload: { id: number; access_token: string }[] }).payload;
+  for (const u of users.filter((u) => u.id % 2 === 0)) {
+    const set = await fetch(`http://127.0.0.1:${ports.alarm}/`, {
+      method: 'POST',
+      headers: { 'USER-TOKEN': u.access_token, 'content-type': 'application/json' },
+      body: JSON.stringify({ item_id: u.id }),
+    });
+    if (set.status !== 201) throw new Error(`alarm POST answered ${set.status} ${await set.text()}`);
+  }
+  const perUser = users.map((u) => ({ 'USER-TOKEN': u.access_token }));
+  const userHeaders = (n: number) => perUser[n % perUser.length]!;
   const body = await (await fetch(url, { headers })).text();
   if (!body.includes('"is_alarm_set":true')) throw new Error('the alarm did not show in GET /');
   const bodyFile = join(dataDir, 'body.json');
@@ -48,11 +59,11 @@ try {
 
   // Warm both up, then measure each once, alternating: raw, system.
   await load({ url: rawUrl, connections, seconds: 1 });
-  await load({ url, headers, connections, seconds: 1 });
+  await load({ url, headers: userHeaders, connections, seconds: 1 });
   const raw = await load({ url: rawUrl, connections, seconds });
-  const system = await load({ url, headers, connections, seconds });
+  const system = await load({ url, headers: userHeaders, connections, seconds });
 
-  console.log(`GET / on the item service, ${split ? 'split mode (NATS, Postgres)' : 'embedded mode'}, ${connections} connections, ${seconds} s each, body ${body.length} bytes`);
+  console.log(`GET / on the item service, ${split ? 'split mode (NATS, Postgres)' : 'embedded mode'}, ${connections} connections, ${users.length} users in turn, ${seconds} s each, body ${body.length} bytes`);
   console.log(`raw Bun.serve  ${fmt(raw)}`);
   console.log(`item service   ${fmt(system)}`);
   console.log(`ratio (item / raw): ${(system.rps / raw.rps).toFixed(2)}`);

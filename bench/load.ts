@@ -13,7 +13,8 @@ export interface LoadResult {
 
 export async function load(opts: {
   url: string;
-  headers?: Record<string, string>;
+  /** Request headers; a function gives each request its own (e.g. a different user's token). */
+  headers?: Record<string, string> | ((n: number) => Record<string, string>);
   connections: number;
   seconds: number;
   check?: (status: number) => boolean;
@@ -22,11 +23,13 @@ export async function load(opts: {
   let errors = 0;
   const until = performance.now() + opts.seconds * 1000;
   const check = opts.check ?? ((s) => s === 200);
+  const headersOf = typeof opts.headers === 'function' ? opts.headers : () => opts.headers as Record<string, string> | undefined;
+  let sent = 0;
   const worker = async () => {
     while (performance.now() < until) {
       const t = performance.now();
       try {
-        const res = await fetch(opts.url, { headers: opts.headers });
+        const res = await fetch(opts.url, { headers: headersOf(sent++) });
         await res.arrayBuffer();
         if (!check(res.status)) errors++;
       } catch {

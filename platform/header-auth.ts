@@ -10,6 +10,7 @@ export interface HeaderAuthOptions<U> {
   authenticate: (token: string) => U | Promise<U>;
 }
 
+/** The API documentation stays open. */
 const open = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
 function pathOf(url: string): string {
@@ -22,18 +23,27 @@ function pathOf(url: string): string {
 /**
  * Authenticates every request of the port by a header token before anything else happens to it
  * (a request without a valid token is 401 even when its body is malformed), and gives the
- * handlers `user`. The API documentation stays open.
+ * handlers `user`.
+ *
+ * Elysia hands one context object to every hook and the handler of a request, so `onRequest`
+ * sets `user` on it directly; `decorate` only declares its type. (A WeakMap from request to
+ * user and a `resolve` hook cost a tenth of the hot path's time.)
  */
 export function headerAuth<U>({ name, header, authenticate }: HeaderAuthOptions<U>) {
-  const callers = new WeakMap<Request, U>();
+  const lower = header.toLowerCase();
   return new Elysia({ name })
-    .onRequest(({ request }) => {
-      if (open(pathOf(request.url))) return;
-      const token = request.headers.get(header);
+    .decorate('user', undefined as U)
+    .onRequest((context) => {
+      if (open(pathOf(context.request.url))) return;
+      const token = context.request.headers.get(lower);
       if (!token) throw new DomainError('AUTH.UNAUTHORIZED', `${header} header is missing`);
       const found = authenticate(token);
-      if (found instanceof Promise) return found.then((u) => void callers.set(request, u));
-      callers.set(request, found);
+      if (found instanceof Promise) {
+        return found.then((user) => {
+          (context as { user?: U }).user = user;
+        });
+      }
+      (context as { user?: U }).user = found;
     })
-    .resolve({ as: 'global' }, ({ request }) => ({ user: callers.get(request) as U }));
+    .as('global');
 }

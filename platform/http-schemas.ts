@@ -1,3 +1,4 @@
+import { DomainError } from './errors.ts';
 import { Type } from '@sinclair/typebox';
 
 /** `{result, hint}`: the error body of both contracts. */
@@ -10,5 +11,23 @@ export const ErrorBody = Type.Object(
 export const EmptyBody = Type.Object({}, { additionalProperties: false, description: 'Empty object' });
 
 /** A body already rendered as JSON text. */
-export const jsonResponse = (body: string, status = 200) =>
+export const jsonResponse = (body: string | Uint8Array<ArrayBuffer>, status = 200) =>
   new Response(body, { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+
+/**
+ * A numeric id from a path segment: decimal digits within the safe integer range. Anything
+ * else names no resource, so it is `<code>` (NOT_FOUND) like an id that does not exist.
+ */
+export function pathId(raw: string | null | undefined, code: string, what: string): number {
+  const id = raw && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : 0;
+  if (id < 1) throw new DomainError(code, `no ${what} ${raw ?? ''}`.trim());
+  return id;
+}
+
+/** `METHOD /path` as the client sent it (no query), for messages that name the request. */
+export function requestLine(request: Request): string {
+  const url = request.url;
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  return `${request.method} ${start < 0 ? '/' : q < 0 ? url.slice(start) : url.slice(start, q)}`;
+}

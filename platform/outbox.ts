@@ -26,6 +26,8 @@ export class Outbox {
   private queued: Promise<boolean> | null = null;
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  /** Per bucket, the newest revision relayed that its replicas have not yet been seen to apply. */
+  private readonly unsettled = new Map<string, number>();
 
   constructor(
     private readonly db: Kysely<any>,
@@ -92,15 +94,25 @@ export class Outbox {
   }
 
   /**
-   * Relays now; resolves once a pass that started after this call has finished, true when it
-   * left nothing behind, false when it could not relay (bus down) or `timeoutMs` passed.
+   * Relays now, and waits until every replica of every bucket written has applied what was
+   * written (read-your-writes for the caller's next request, wherever it goes). Resolves true
+   * when a pass that started after this call left nothing behind and the replicas have settled;
+   * false when the bus is down or `timeoutMs` passed — the rows stay and go out later.
    */
-  flush(timeoutMs = 1000): Promise<boolean> {
+  async flush(timeoutMs = 1000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
+    const relayed = await Promise.race([
       this.relay(),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
+    if (!relayed) return false;
+    for (const [name, revision] of [...this.unsettled]) {
+      const settled = await (await this.bucketFor(name)).settled(revision, Math.max(1, deadline - Date.now()));
+      if (!settled) return false;
+      if (this.unsettled.get(name) === revision) this.unsettled.delete(name);
+    }
+    return true;
   }
 
   /** Single flight: at most one pass runs, and at most one more waits behind it. */
@@ -155,8 +167,8 @@ export class Outbox {
           if (!source) throw new Error(`no snapshot source for bucket ${row.subject}`);
           const value = await source(db, row.key);
           const bucket = await this.bucketFor(row.subject);
-          if (value === null) await bucket.delete(row.key);
-          else await bucket.put(row.key, value);
+          const revision = value === null ? await bucket.delete(row.key) : await bucket.put(row.key, value);
+          this.unsettled.set(row.subject, Math.max(revision, this.unsettled.get(row.subject) ?? 0));
         }
         await db.deleteFrom('platform_outbox').where('id', '=', row.id).where('version', '=', row.version).execute();
       }

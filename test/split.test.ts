@@ -178,10 +178,38 @@ describe('split mode', () => {
     const converged = await eventually(async () => {
       const set = await alarmedIn(token);
       return set.has(2) && !set.has(1) && set;
-    }, 20000, 'item copy converged');
+    }, 20000, 'item copy converged').catch(async (error) => {
+      const nc = await connect({ servers: nats.url });
+      const jsm = await nc.jetstreamManager();
+      console.error('DIAG KV_alarms', JSON.stringify((await jsm.streams.info('KV_alarms')).state));
+      for await (const c of jsm.consumers.list('KV_alarms')) console.error('DIAG consumer', JSON.stringify(c));
+      await nc.close();
+      const db = new pg.Client({ connectionString: shop.databaseUrl('alarm') });
+      await db.connect();
+      console.error('DIAG alarm outbox', JSON.stringify((await db.query('SELECT id, kind, subject, key, version FROM platform_outbox ORDER BY id LIMIT 20')).rows));
+      await db.end();
+      throw error;
+    });
     mark('converged');
     expect([...(converged as Set<number>)]).toEqual([2]);
-    expect(await eventually(async () => (await visits(token))[0] === 1, 20000, 'visit arrived')).toBe(true);
+    try {
+      await eventually(async () => (await visits(token))[0] === 1, 20000, 'visit arrived');
+    } catch (error) {
+      const nc = await connect({ servers: nats.url });
+      const jsm = await nc.jetstreamManager();
+      console.error('DIAG stream', JSON.stringify((await jsm.streams.info('ITEM_EVENTS')).state));
+      console.error('DIAG consumer', JSON.stringify(await jsm.consumers.info('ITEM_EVENTS', 'user-visits')));
+      await nc.close();
+      const db = new pg.Client({ connectionString: shop.databaseUrl('item') });
+      await db.connect();
+      console.error('DIAG item outbox', JSON.stringify((await db.query('SELECT id, kind, subject, key, msg_id FROM platform_outbox ORDER BY id LIMIT 20')).rows));
+      await db.end();
+      const udb = new pg.Client({ connectionString: shop.databaseUrl('user') });
+      await udb.connect();
+      console.error('DIAG user visits', JSON.stringify((await udb.query('SELECT * FROM visit WHERE user_id = 17')).rows));
+      await udb.end();
+      throw error;
+    }
   }, 90000);
 
   test('NATS re-created without its store — owners re-publish, copies start over, visits flow again', async () => {

@@ -77,3 +77,29 @@ describe('catalog', () => {
     expect(JSON.parse(c.listJson(undefined)).count).toBe(3);
   });
 });
+
+describe('catalog list bodies', () => {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+  test('catalog listBody — is listJson as UTF-8 bytes, for no alarms and for an alarm set', () => {
+    const c = catalogOf(items);
+    expect(text(c.listBody(undefined))).toBe(c.listJson(undefined));
+    expect(text(c.listBody(new Set([7])))).toBe(c.listJson(new Set([7])));
+  });
+
+  test('catalog listBody — renders a set once: the same set gives the same bytes, every empty set one shared body', () => {
+    const c = catalogOf(items);
+    const set = new Set([2]);
+    expect(c.listBody(set)).toBe(c.listBody(set));
+    expect(c.listBody(new Set())).toBe(c.listBody(undefined));
+    expect(c.listBody(new Set([2]))).not.toBe(c.listBody(set));
+  });
+
+  test('catalog listBody — a replaced catalog renders anew', () => {
+    const c = catalogOf(items);
+    const before = text(c.listBody(undefined));
+    c.replace([items[0]!]);
+    expect(text(c.listBody(undefined))).not.toBe(before);
+    expect(JSON.parse(text(c.listBody(undefined))).count).toBe(1);
+  });
+});

@@ -38,14 +38,11 @@ export async function watchPeers(bus: Bus) {
       });
     },
     /**
-     * The items the user has an alarm on. Waits (bounded) until every alarm write acknowledged
-     * before this call is in the copy, so a user sees the alarm they just set.
+     * The items the user has an alarm on, from the copy. An alarm write is answered only once
+     * every copy has applied it, so the copy already shows what the user has just set.
      */
     async alarmsOf(userId: number): Promise<ReadonlySet<number>> {
-      if (alarms.ready) {
-        await alarms.sync(300, String(userId));
-        return alarms.get(String(userId))?.set ?? new Set();
-      }
+      if (alarms.ready) return alarms.get(String(userId))?.set ?? new Set();
       const a = parseAlarmSet(await bus.request(alarmSubjects.ofUser, { userId }, { timeoutMs: 500 }));
       return new Set(a.itemIds);
     },

@@ -10,7 +10,7 @@ import type { ItemDatabase } from './schema.ts';
 
 export interface ItemUseCases {
   /** Every item, id descending, with the user's alarm state, as the response body. */
-  listItems(userId: number): Promise<string>;
+  listItems(userId: number): Promise<Uint8Array<ArrayBuffer>>;
   /** One item with the user's alarm state; records the visit. */
   viewItem(userId: number, itemId: number): Promise<string>;
 }
@@ -51,7 +51,7 @@ export function itemUseCases(deps: {
 
   return {
     async listItems(userId) {
-      return catalog.listJson(await alarmsOf(userId));
+      return catalog.listBody(await alarmsOf(userId));
     },
     async viewItem(userId, itemId) {
       if (!catalog.get(itemId)) throw new DomainError('ITEM.NOT_FOUND', `no item ${itemId}`);

@@ -29,12 +29,9 @@ export async function watchPeers(bus: Bus) {
         throw error;
       }
     },
-    /** The user's alarm set, with every alarm write acknowledged before the call applied. */
+    /** The user's alarm set, from the copy (every acknowledged alarm write is in it). */
     async alarmsOf(userId: number): Promise<ReadonlySet<number>> {
-      if (alarms.ready) {
-        await alarms.sync(300, String(userId));
-        return alarms.get(String(userId))?.set ?? new Set();
-      }
+      if (alarms.ready) return alarms.get(String(userId))?.set ?? new Set();
       return new Set(parseAlarmSet(await bus.request(alarmSubjects.ofUser, { userId }, { timeoutMs: 500 })).itemIds);
     },
     stop: async () => {

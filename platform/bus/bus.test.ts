@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { connect } from 'nats';
+import { AckPolicy, connect, nanos } from 'nats';
 import { DomainError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { MemoryBus } from './memory.ts';
@@ -97,10 +97,11 @@ for (const kind of ['memory', 'nats'] as const) {
       expect(await replica.waitReady(3000)).toBe(true);
       expect(replica.size).toBe(2);
       expect(replica.findBy('token', 'b')?.id).toBe(2);
-      await b.put('2', { id: 2, token: 'c' });
-      await b.delete('1');
-      expect(await replica.sync(2000)).toBe(true);
-      expect(await replica.sync(2000, '2')).toBe(true);
+      const put = await b.put('2', { id: 2, token: 'c' });
+      const deleted = await b.delete('1');
+      expect(deleted).toBeGreaterThan(put);
+      expect(await b.settled(deleted, 2000)).toBe(true);
+      // Settled means applied here already: no waiting for the copy.
       expect(replica.findBy('token', 'b')).toBeUndefined();
       expect(replica.findBy('token', 'c')?.id).toBe(2);
       expect(replica.get('1')).toBeUndefined();
@@ -118,9 +119,8 @@ for (const kind of ['memory', 'nats'] as const) {
         },
       });
       await b.put('x', 'text');
-      await b.put('y', 5);
-      await replica.sync(2000);
-      await eventually(() => replica.get('y') === 5);
+      expect(await b.settled(await b.put('y', 5), 2000)).toBe(true);
+      expect(replica.get('y')).toBe(5);
       expect(replica.get('x')).toBeUndefined();
       await replica.stop();
     });
@@ -159,6 +159,76 @@ for (const kind of ['memory', 'nats'] as const) {
   });
 }
 
+describe('bus (nats) across processes', () => {
+  const ns = `x${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  let writer: NatsBus;
+  let reader: NatsBus;
+
+  beforeAll(async () => {
+    writer = await NatsBus.connect({ servers: NATS, namespace: ns, log });
+    reader = await NatsBus.connect({ servers: NATS, namespace: ns, log });
+  });
+
+  afterAll(async () => {
+    await writer.close();
+    await reader.close();
+    const nc = await connect({ servers: NATS });
+    const jsm = await nc.jetstreamManager();
+    for await (const s of jsm.streams.list()) if (s.config.name.includes(ns)) await jsm.streams.delete(s.config.name);
+    await nc.close();
+  });
+
+  test('settled — once a write has settled, the copy in another process holds it; 200 writes in a row', async () => {
+    const bucket = await writer.bucket('seen');
+    const copy = await reader.replica<number>('seen', { parse: (v) => v as number });
+    for (let i = 1; i <= 200; i++) {
+      expect(await bucket.settled(await bucket.put(`k${i % 7}`, i), 2000)).toBe(true);
+      expect(copy.get(`k${i % 7}`)).toBe(i);
+    }
+    const gone = await bucket.delete('k1');
+    expect(await bucket.settled(gone, 2000)).toBe(true);
+    expect(copy.get('k1')).toBeUndefined();
+    await copy.stop();
+  });
+
+  test('settled — waits for a replica that does not apply, no longer than its timeout; a stopped replica is not waited for', async () => {
+    const bucket = await writer.bucket('stuck');
+    const copy = await reader.replica<number>('stuck', { parse: (v) => v as number });
+    const nc = await connect({ servers: NATS });
+    const jsm = await nc.jetstreamManager();
+    // A replica consumer that never acknowledges: what a hung process looks like from outside.
+    await jsm.consumers.add(`KV_${ns}_stuck`, { durable_name: 'replica_stuck_hung', ack_policy: AckPolicy.Explicit, inactive_threshold: nanos(60_000) });
+    const revision = await bucket.put('a', 1);
+    const started = Date.now();
+    expect(await bucket.settled(revision, 300)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await jsm.consumers.delete(`KV_${ns}_stuck`, 'replica_stuck_hung');
+    expect(await bucket.settled(revision, 2000)).toBe(true);
+    // A replica stopped cleanly removes its consumer: later writes do not wait for it.
+    await copy.stop();
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list(`KV_${ns}_stuck`)) names.push(c.name);
+    expect(names).toEqual([]);
+    await nc.close();
+  });
+
+  test('a new copy of a bucket warms up from the last value of every key, deletions included', async () => {
+    const bucket = await writer.bucket('resume');
+    await bucket.put('a', 1);
+    const copy = await reader.replica<number>('resume', { parse: (v) => v as number });
+    expect(copy.get('a')).toBe(1);
+    await copy.stop();
+    // A new copy of the same bucket warms up from the last values.
+    await bucket.put('a', 2);
+    await bucket.put('b', 3);
+    await bucket.put('c', 4);
+    await bucket.delete('c');
+    const again = await reader.replica<number>('resume', { parse: (v) => v as number });
+    expect([again.get('a'), again.get('b'), again.size]).toEqual([2, 3, 2]);
+    await again.stop();
+  });
+});
+
 describe('bus (nats) while NATS is unreachable', () => {
   test('starts anyway, fails fast, and reports itself disconnected', async () => {
     const bus = await NatsBus.connect({ servers: 'nats://127.0.0.1:1', namespace: '', log, firstConnectWaitMs: 200 });
@@ -171,7 +241,7 @@ describe('bus (nats) while NATS is unreachable', () => {
       expect(performance.now() - started).toBeLessThan(100);
       const replica = await bus.replica('b', { parse: (v) => v });
       expect(replica.ready).toBe(false);
-      expect(await replica.sync(50)).toBe(false);
+      expect(await (await bus.bucket('b')).settled(1, 50)).toBe(false);
     } finally {
       await bus.close();
     }

@@ -118,8 +118,10 @@ export class MemoryBus implements Bus {
         const e = state.entries.get(key);
         return e && e.value !== null ? { ...e } : null;
       },
-      delete: async (key) => void write(key, null),
+      delete: async (key) => write(key, null),
       keys: async () => [...state.entries.values()].filter((e) => e.value !== null).map((e) => e.key),
+      // Copies apply every write synchronously: an acknowledged write is everywhere already.
+      settled: async () => true,
     };
   }
 
@@ -129,7 +131,6 @@ export class MemoryBus implements Bus {
       bucket,
       options,
       this.log,
-      async () => true, // puts are applied synchronously: every acknowledged write is already here
       async () => void state.copies.delete(copy),
     );
     for (const e of [...state.entries.values()].sort((a, b) => a.revision - b.revision)) {

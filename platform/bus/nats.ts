@@ -36,6 +36,13 @@ const decode = (data: Uint8Array): unknown => (data.length === 0 ? null : JSON.p
 const unavailable = (what: string) => new DomainError('BUS.UNAVAILABLE', `NATS is not reachable (${what})`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Consumers of a bucket's stream that are replicas (writers wait for these), by name. */
+const REPLICA_PREFIX = 'replica_';
+/** How long the replica consumer of a process that died outlives it. */
+const REPLICA_INACTIVE_MS = 5000;
+/** A consumption with messages waiting on the server and none delivered for this long is restarted. */
+const STALL_MS = 3000;
+
 /**
  * The bus over NATS: services (micro) API for request/reply, JetStream KV for snapshot buckets,
  * JetStream streams with durable pull consumers for events.
@@ -58,6 +65,8 @@ export class NatsBus implements Bus {
   private readonly onConnect: (() => void)[] = [];
   private readonly stoppers = new Set<() => Promise<void>>();
   private readonly reconnectListeners: (() => void)[] = [];
+  /** Names this process's consumers apart from every other process's. */
+  private readonly instance = `${process.pid}_${crypto.randomUUID().slice(0, 8)}`;
 
   private constructor(
     private readonly namespace: string,
@@ -109,7 +118,14 @@ export class NatsBus implements Bus {
           this.isConnected = true;
           this.log.info('NATS reconnected');
           await this.restoreStreams();
-          for (const l of this.reconnectListeners) l();
+          // One failing listener must not keep the others (or later status events) from running.
+          for (const l of this.reconnectListeners) {
+            try {
+              l();
+            } catch (error) {
+              this.log.warn('reconnect listener failed', { error: error as Error });
+            }
+          }
         }
       }
     })();
@@ -220,68 +236,65 @@ export class NatsBus implements Bus {
         if (!e || e.operation !== 'PUT') return null;
         return { key, value: decode(e.value), revision: e.revision };
       },
-      delete: async (key) => void (await (await guard()).delete(key)),
+      // What kv.delete does, keeping the acknowledgement: its sequence is the deletion's revision.
+      delete: async (key) => {
+        await guard();
+        const h = natsHeaders();
+        h.set('KV-Operation', 'DEL');
+        return (await this.js!.publish(`$KV.${this.named(name)}.${key}`, new Uint8Array(0), { headers: h })).seq;
+      },
       keys: async () => {
         const out: string[] = [];
         for await (const k of await (await guard()).keys()) out.push(k);
         return out;
       },
+      settled: (revision, timeoutMs) => this.replicasSettled(name, revision, timeoutMs),
     };
+  }
+
+  /**
+   * Every replica of a bucket is a durable consumer of the bucket's stream named
+   * `replica_<bucket>_<process>`, which acknowledges an entry after applying it. A revision has
+   * reached every live copy once each such consumer's acknowledged floor is at or past it, or it
+   * has nothing left to deliver. (A consumer of a dead process disappears after
+   * REPLICA_INACTIVE_MS; until then a writer waits for it no longer than its timeout.)
+   */
+  private async replicasSettled(bucket: string, revision: number, timeoutMs: number): Promise<boolean> {
+    const stream = `KV_${this.named(bucket)}`;
+    const deadline = Date.now() + timeoutMs;
+    while (this.connected && this.jsm) {
+      try {
+        const consumers = await withTimeout(this.jsm.consumers.list(stream).next(), Math.max(1, deadline - Date.now()));
+        const behind = consumers.some(
+          (c) => c.name.startsWith(REPLICA_PREFIX) && c.ack_floor.stream_seq < revision && (c.num_pending > 0 || c.num_ack_pending > 0),
+        );
+        if (!behind) return true;
+      } catch {
+        return false;
+      }
+      if (Date.now() >= deadline) return false;
+      await sleep(1);
+    }
+    return false;
   }
 
   async replica<T>(bucket: string, options: ReplicaOptions<T>): Promise<Replica<T>> {
     let stopped = false;
     let current: { stop(): void } | undefined;
-    const streamName = `KV_${this.named(bucket)}`;
-    const lastSeq = singleFlight(async () => (await this.jsm!.streams.info(streamName)).state.last_seq);
-    // A direct get of the key's last message (answered by any replica of the stream, no
-    // consumer): its revision is what the copy must have reached.
-    let kvHandle: Promise<KV> | undefined;
-    const perKey = new Map<string, () => Promise<number>>();
-    const lastRevisionOf = (key: string) => {
-      let read = perKey.get(key);
-      if (!read) {
-        read = singleFlight(async () => {
-          kvHandle ??= this.kv(bucket).catch((error) => {
-            kvHandle = undefined;
-            throw error;
-          });
-          return (await (await kvHandle).get(key))?.revision ?? 0;
-        });
-        perKey.set(key, read);
-        // Forget idle keys so the map stays small.
-        setTimeout(() => perKey.delete(key), 10_000).unref?.();
-      }
-      return read();
-    };
+    const stream = `KV_${this.named(bucket)}`;
+    const prefix = `$KV.${this.named(bucket)}.`;
+    const durable = `${REPLICA_PREFIX}${bucket}_${this.instance}`;
+    const copy: LocalCopy<T> = new LocalCopy<T>(bucket, options, this.log, async () => {
+      stopped = true;
+      current?.stop();
+      // Writers wait for every replica consumer: leave none behind on a clean stop.
+      if (this.connected) await this.jsm?.consumers.delete(stream, durable).catch(() => {});
+    });
 
-    const copy: LocalCopy<T> = new LocalCopy<T>(
-      bucket,
-      options,
-      this.log,
-      async (c, timeoutMs, key) => {
-        if (!this.connected || !c.ready) return false;
-        const deadline = Date.now() + timeoutMs;
-        let target: number;
-        try {
-          target = await withTimeout(key === undefined ? lastSeq() : lastRevisionOf(key), timeoutMs);
-        } catch {
-          return false;
-        }
-        while (c.revision < target) {
-          if (Date.now() > deadline || !this.connected) return false;
-          await sleep(1);
-        }
-        return true;
-      },
-      async () => {
-        stopped = true;
-        current?.stop();
-      },
-    );
-
-    // One watch at a time; when it ends (disconnect, stream gone) start another, resuming from
-    // the last applied revision — or from scratch when the stream was reset.
+    // One consumption at a time; when it ends (disconnect, consumer or stream gone) start
+    // another: our durable resumes at its acknowledged floor; a new one starts after the last
+    // revision applied, or — for a new copy, or a stream that was reset — at the last value of
+    // every key (the warm-up).
     let streamCreated: string | undefined;
     const run = async () => {
       await this.whenConnected();
@@ -291,47 +304,65 @@ export class NatsBus implements Bus {
             await sleep(200);
             continue;
           }
-          const kv = await this.kv(bucket);
-          const info = await this.jsm!.streams.info(streamName);
+          await this.kv(bucket); // creates the bucket when nobody has yet
+          const info = await this.jsm!.streams.info(stream);
           if ((streamCreated && info.created !== streamCreated) || info.state.last_seq < copy.revision) {
             this.log.warn('snapshot bucket was reset; starting the copy over', { bucket });
             copy.reset();
+            await this.jsm!.consumers.delete(stream, durable).catch(() => {});
           }
           streamCreated = info.created;
-          const resume = copy.revision > 0 ? copy.revision + 1 : 0;
-          const iter = await kv.watch({
-            resumeFromRevision: resume,
-            initializedFn: () => copy.markReady(),
-          });
-          current = iter;
-          // A watcher resumed at a revision past the end gets no messages and may never call
-          // initializedFn; a copy that resumed has been warm already.
-          if (resume > 0) copy.markReady();
+          let state: { num_pending: number; num_ack_pending: number };
+          try {
+            state = await this.jsm!.consumers.info(stream, durable);
+          } catch {
+            state = await this.jsm!.consumers.add(stream, {
+              durable_name: durable,
+              ack_policy: AckPolicy.Explicit,
+              filter_subject: `${prefix}>`,
+              inactive_threshold: nanos(REPLICA_INACTIVE_MS),
+              ack_wait: nanos(10_000),
+              max_deliver: -1,
+              ...(copy.revision > 0
+                ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: copy.revision + 1 }
+                : { deliver_policy: DeliverPolicy.LastPerSubject }),
+            });
+          }
+          if (state.num_pending === 0 && state.num_ack_pending === 0) copy.markReady();
+          const messages = await (await this.js!.consumers.get(stream, durable)).consume({ max_messages: 256 });
+          current = messages;
+          let lastDelivery = Date.now();
           const health = setInterval(async () => {
             if (!this.connected) return;
             try {
-              const now = await this.jsm!.streams.info(streamName);
-              if (now.created !== streamCreated || now.state.last_seq < copy.revision) iter.stop();
+              const now = await this.jsm!.streams.info(stream);
+              if (now.created !== streamCreated || now.state.last_seq < copy.revision) messages.stop();
+              // Entries wait on the server but none has come for a while: the pull is stuck.
+              else if ((await this.jsm!.consumers.info(stream, durable)).num_pending > 0 && Date.now() - lastDelivery > STALL_MS) messages.stop();
             } catch {
-              iter.stop(); // the stream is gone
+              messages.stop(); // the stream or the consumer is gone: set them up again
             }
           }, 1000);
           try {
-            for await (const e of iter) {
-              copy.apply(e.key, e.operation === 'PUT' ? decode(e.value) : null, e.revision);
+            for await (const m of messages) {
+              lastDelivery = Date.now();
+              const op = m.headers?.get('KV-Operation');
+              copy.apply(m.subject.slice(prefix.length), op === 'DEL' || op === 'PURGE' ? null : decode(m.data), m.seq);
+              m.ack();
+              if (m.info.pending === 0) copy.markReady();
             }
           } finally {
             clearInterval(health);
           }
         } catch (error) {
-          if (!stopped) this.log.debug('snapshot watch interrupted', { bucket, error: error as Error });
+          if (!stopped) this.log.debug('snapshot replica interrupted', { bucket, error: error as Error });
         }
         if (!stopped) await sleep(250);
       }
     };
     void run();
-    // A watch that lived through a disconnect waits for missed heartbeats (seconds) before it
-    // notices; start a fresh one, resuming from the last applied revision, at once.
+    // A consumption that lived through a disconnect waits for missed heartbeats (seconds)
+    // before it notices; start a fresh one, resuming where it was, at once.
     this.reconnectListeners.push(() => current?.stop());
     this.stoppers.add(() => copy.stop());
     if (this.connected) await copy.waitReady(2000);
@@ -414,16 +445,20 @@ export class NatsBus implements Bus {
           const consumer = await this.js!.consumers.get(stream, spec.durable);
           const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
           current = messages;
+          let lastDelivery = Date.now();
           const watchdog = setInterval(async () => {
             if (!this.connected) return;
             try {
-              await this.jsm!.consumers.info(stream, spec.durable);
+              // Events wait on the server but none has come for a while: the pull is stuck.
+              const info = await this.jsm!.consumers.info(stream, spec.durable);
+              if (info.num_pending > 0 && Date.now() - lastDelivery > STALL_MS) messages.stop();
             } catch {
               messages.stop(); // the consumer (or its stream) is gone: set it up again
             }
           }, 1000);
           try {
             for await (const m of messages) {
+              lastDelivery = Date.now();
               if (stopped) break;
               const attempt = m.info.redeliveryCount;
               const msgId = m.headers?.get('Nats-Msg-Id') ?? String(m.seq);
@@ -479,27 +514,6 @@ export class NatsBus implements Bus {
     for (const s of this.services) await s.service?.stop().catch(() => {});
     await this.nc?.drain().catch(() => this.nc?.close());
   }
-}
-
-/**
- * Coalesces concurrent calls: a caller gets the result of a call that STARTED after it asked
- * (so a barrier never uses a reading older than itself), and concurrent callers share it.
- */
-function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
-  let running: Promise<T> | null = null;
-  let queued: Promise<T> | null = null;
-  const call = (): Promise<T> => {
-    if (!running) {
-      running = fn().finally(() => (running = null));
-      return running;
-    }
-    queued ??= running.catch(() => undefined).then(() => {
-      queued = null;
-      return call();
-    });
-    return queued;
-  };
-  return call;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

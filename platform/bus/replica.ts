@@ -18,7 +18,6 @@ export class LocalCopy<T> implements Replica<T> {
     readonly bucket: string,
     private readonly options: ReplicaOptions<T>,
     private readonly log: Logger,
-    private readonly syncImpl: (copy: LocalCopy<T>, timeoutMs: number, key?: string) => Promise<boolean>,
     private readonly stopImpl: () => Promise<void>,
   ) {
     for (const name of Object.keys(options.indexes ?? {})) this.indexMaps.set(name, new Map());
@@ -97,10 +96,6 @@ export class LocalCopy<T> implements Replica<T> {
 
   values() {
     return this.data.values();
-  }
-
-  sync(timeoutMs: number, key?: string) {
-    return this.syncImpl(this, timeoutMs, key);
   }
 
   onChange(listener: (key: string, value: T | undefined) => void) {

@@ -72,10 +72,18 @@ export interface BucketEntry {
 
 export interface SnapshotBucket {
   readonly name: string;
+  /** Writes `value` under `key`; resolves with the bucket revision of the write once stored. */
   put(key: string, value: unknown): Promise<number>;
   get(key: string): Promise<BucketEntry | null>;
-  delete(key: string): Promise<void>;
+  /** Deletes `key` (replicas drop it); resolves with the revision of the deletion. */
+  delete(key: string): Promise<number>;
   keys(): Promise<string[]>;
+  /**
+   * Read-your-writes across processes: resolves true once every live replica of this bucket,
+   * in every process, has applied `revision` (false after `timeoutMs`). A writer awaits it
+   * before answering, so readers never have to ask the bus whether their copy is current.
+   */
+  settled(revision: number, timeoutMs: number): Promise<boolean>;
 }
 
 export interface ReplicaOptions<T> {
@@ -94,14 +102,6 @@ export interface Replica<T> {
   findBy(index: string, indexKey: string): T | undefined;
   values(): IterableIterator<T>;
   readonly size: number;
-  /**
-   * Read-your-writes barrier: resolves true once every write acknowledged before the call has
-   * been applied here, false if that could not be confirmed within `timeoutMs` (bus down).
-   * With `key`, only writes to that key are waited for (one cheap direct read of the key's
-   * last revision); without, every write to the bucket (one read of the stream's last sequence,
-   * shared by concurrent callers).
-   */
-  sync(timeoutMs: number, key?: string): Promise<boolean>;
   /** Called after each applied change. */
   onChange(listener: (key: string, value: T | undefined) => void): void;
   stop(): Promise<void>;

@@ -83,6 +83,7 @@ export class SplitShop {
   readonly prefix = `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'split-'));
   readonly processes = new Map<string, DomainProcess>();
+  private starts = 0;
 
   constructor(
     readonly nats: { url: string },
@@ -109,10 +110,13 @@ export class SplitShop {
 
   async startProcess(module: string) {
     const p = this.processes.get(module)!;
+    // TEST_CHILD_LOG_DIR=dir keeps each process's debug log in dir/<module>-<n>.log.
+    const logDir = process.env.TEST_CHILD_LOG_DIR;
+    const level = logDir ? 'debug' : (process.env.TEST_LOG_LEVEL ?? 'error');
     p.proc = Bun.spawn(['bun', join(root, 'platform/main.ts')], {
-      env: { ...process.env, ...p.plan.env, ...this.extraEnv, DATA_DIR: this.dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', HOST: '127.0.0.1' },
+      env: { ...process.env, ...p.plan.env, ...this.extraEnv, DATA_DIR: this.dataDir, LOG_LEVEL: level, HOST: '127.0.0.1' },
       stdout: 'inherit',
-      stderr: 'inherit',
+      stderr: logDir ? Bun.file(join(logDir, `${module}-${++this.starts}.log`)) : 'inherit',
     });
     await eventually(async () => (await fetch(this.url(module, '/openapi.json'))).ok, 30000, `${module} process up`);
   }
