@@ -4,6 +4,8 @@ import { z } from 'zod';
 export interface ModuleInfo {
   name: string;
   defaultPort: number;
+  /** Modules of one product depend on each other; modules of two products never do. */
+  product?: string;
 }
 
 export interface ModuleConfig {
@@ -72,12 +74,15 @@ export function parseConfig(env: Record<string, string | undefined>, known: read
 
   const nats = nonEmpty(env.NATS_URL);
   if (nats !== undefined) check('NATS_URL', natsUrl, nats);
-  const runsAll = names.every((n) => requested.includes(n));
-  if (nats === undefined && !runsAll) {
+  // In process, a module reaches only the modules beside it: every module of a product it runs
+  // must run here too. (The two products share nothing, so one may run without the other.)
+  const productOf = (name: string) => known.find((m) => m.name === name)!.product ?? '';
+  const missing = names.filter((n) => !requested.includes(n) && requested.some((r) => productOf(r) === productOf(n)));
+  if (nats === undefined && missing.length > 0) {
     throw new ConfigError(
       'NATS_URL',
       `is unset, so modules talk in process, but MODULES runs only ${requested.join(', ')}; ` +
-        'the other modules would be unreachable. Set NATS_URL, or run every module in this process.',
+        `${missing.join(', ')} would be unreachable. Set NATS_URL, or run every module of the product in this process.`,
     );
   }
 

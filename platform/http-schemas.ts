@@ -31,3 +31,13 @@ export function requestLine(request: Request): string {
   const q = url.indexOf('?', start);
   return `${request.method} ${start < 0 ? '/' : q < 0 ? url.slice(start) : url.slice(start, q)}`;
 }
+
+/**
+ * A text path segment. Elysia gives null for one that is not valid percent-encoding (`%ZZ`):
+ * that names nothing, so it is `<code>` (INVALID where the value is checked, NOT_FOUND where it
+ * is looked up).
+ */
+export function pathText(raw: string | null | undefined, code: string, what: string): string {
+  if (typeof raw !== 'string') throw new DomainError(code, `${what}: is not valid percent-encoding`);
+  return raw;
+}

@@ -4,6 +4,7 @@ import { Elysia, ValidationError } from 'elysia';
 import { databaseError } from './db.ts';
 import { DomainError, httpStatusOf } from './errors.ts';
 import type { Logger } from './log.ts';
+import { RouteTable } from './routes.ts';
 
 export interface HttpAppOptions {
   /** Name of the port's app, e.g. `homeshopping:5001`. */
@@ -24,14 +25,53 @@ export const errorBody = (status: number, hint: string) => ({ result: statusText
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
 
-/** Says what is wrong with a request that failed schema validation, naming the field. */
+interface FailedSchema {
+  type?: string;
+  anyOf?: FailedSchema[];
+  error?: unknown;
+}
+
+const typeNames: Record<string, string> = { string: 'a string', integer: 'an integer', number: 'a number', boolean: 'a boolean', object: 'an object', array: 'an array', null: 'null' };
+
+function typesOf(schema: FailedSchema): string[] {
+  if (schema.anyOf) return schema.anyOf.flatMap(typesOf);
+  return schema.type ? [schema.type] : [];
+}
+
+function hasType(type: string, value: unknown): boolean {
+  switch (type) {
+    case 'integer':
+      return Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number';
+    case 'null':
+      return value === null;
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+    default:
+      return typeof value === type;
+  }
+}
+
+/**
+ * Says what is wrong with a request that failed schema validation, naming the field: a missing
+ * field is required; a value of the wrong JSON type names the type wanted; otherwise the
+ * schema's own `error` text (e.g. `must be 2 to 16 characters`), or TypeBox's message.
+ */
 export function validationHint(error: ValidationError): string {
-  const first = error.all[0] as { path?: string; summary?: string; message?: string; schema?: { error?: unknown } } | undefined;
+  const first = error.all[0] as { path?: string; summary?: string; message?: string; schema?: FailedSchema; value?: unknown } | undefined;
   const where = error.type === 'body' ? 'body' : error.type;
   if (!first) return `${where}: invalid`;
-  const custom = first.schema?.error;
   const field = first.path ? first.path.replace(/^\//, '').replaceAll('/', '.') : where;
-  if (typeof custom === 'string') return `${field}: ${custom}`;
+  const schema = first.schema ?? {};
+  if (first.path && first.value === undefined) return `${field}: is required`;
+  const types = typesOf(schema);
+  if (types.length > 0 && !types.some((t) => hasType(t, first.value))) {
+    return `${field}: must be ${types.map((t) => typeNames[t] ?? t).join(' or ')}`;
+  }
+  if (typeof schema.error === 'string') return `${field}: ${schema.error}`;
   return `${field}: ${first.summary ?? first.message ?? 'invalid'}`;
 }
 
@@ -42,7 +82,9 @@ export function validationHint(error: ValidationError): string {
  */
 export function createHttpApp(options: HttpAppOptions) {
   const { log } = options;
-  return new Elysia({ name: options.name })
+  // Built on the first unmatched request, when every module has added its routes.
+  let routes: RouteTable | undefined;
+  const app = new Elysia({ name: options.name })
     .use(
       openapi({
         path: '/docs',
@@ -63,8 +105,16 @@ export function createHttpApp(options: HttpAppOptions) {
           return json(400, errorBody(400, validationHint(error as ValidationError)));
         case 'PARSE':
           return json(400, errorBody(400, 'the request body is not valid JSON'));
-        case 'NOT_FOUND':
+        case 'NOT_FOUND': {
+          routes ??= new RouteTable(app.routes);
+          const allowed = routes.allowed(path);
+          if (allowed.length > 0) {
+            const response = json(405, errorBody(405, `${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`));
+            response.headers.set('allow', allowed.join(', '));
+            return response;
+          }
           return json(404, errorBody(404, `no route for ${request.method} ${path}`));
+        }
         case 'INVALID_COOKIE_SIGNATURE':
         case 'INVALID_FILE_TYPE':
           return json(400, errorBody(400, (error as Error).message));
@@ -79,6 +129,7 @@ export function createHttpApp(options: HttpAppOptions) {
       log.error('unhandled error', { path, error: error as Error, stack: (error as Error).stack });
       return json(500, errorBody(500, (error as Error)?.message ?? 'internal error'));
     });
+  return app;
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -26,6 +26,11 @@ export interface ModuleDefinition {
   defaultPort: number;
   /** Title of the port's API documentation. */
   title: string;
+  /**
+   * Path prefixes this module answers (`/post` covers `/post/14/comment`). Where the modules of
+   * one port run as separate processes, the reverse proxy in front of them routes by these.
+   */
+  routes?: string[];
   /** Text of init_database.sql, loaded into a new embedded database. */
   initSql?: string;
   migrations: Record<string, Migration>;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { AnyElysia } from 'elysia';
 import { MemoryBus } from './bus/memory.ts';
 import type { Bus } from './bus/types.ts';
@@ -7,13 +8,22 @@ import { createHttpApp } from './http.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
 import { Outbox } from './outbox.ts';
+import { RouteTable } from './routes.ts';
+import { noRoute, RequestMeter, TELEMETRY_STREAM } from './telemetry.ts';
 
 export interface RunningSystem {
   bus: Bus;
-  /** One app per served port, for `app.handle(request)` in tests. */
+  /** One app per served port. */
   apps: Map<number, AnyElysia>;
+  /**
+   * Answers a request as the port would (metering and `/metrics` included), without a socket:
+   * what tests call. The key is the configured port.
+   */
+  handle(port: number, request: Request): Promise<Response>;
   /** Ports actually bound (differs from the configured one when it was 0). */
   ports: Map<number, number>;
+  /** Counts the requests of the ports that meter them (minifb's). */
+  meter: RequestMeter;
   stop(): Promise<void>;
 }
 
@@ -31,6 +41,34 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
   return NatsBus.connect({ servers: config.natsUrl, namespace: config.natsNamespace, log: log.child({ component: 'bus' }) });
 }
 
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  const q = url.indexOf('?', start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
+
+/**
+ * The port's handler with request metering: every request is counted by route pattern and
+ * status once it is answered (in memory; reported on the bus each second). `GET /metrics`
+ * answers the counts in Prometheus' format and is not itself counted: scrapes are not traffic.
+ */
+function metered(app: AnyElysia, product: string, meter: RequestMeter, gauges: () => Record<string, number>) {
+  let routes: RouteTable | undefined;
+  return async (request: Request): Promise<Response> => {
+    const started = performance.now();
+    const path = pathOf(request.url);
+    if (path === '/metrics' && request.method === 'GET') {
+      return new Response(meter.metricsText(gauges()), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+    }
+    const response: Response = await app.handle(request);
+    routes ??= new RouteTable(app.routes);
+    const endpoint = routes.match(request.method, path)?.pattern ?? noRoute(request.method);
+    meter.record(product, endpoint, response.status, (performance.now() - started) / 1000);
+    return response;
+  };
+}
+
 /**
  * Starts the modules this process runs (config.modules) with their databases, outboxes and HTTP
  * apps. Every module starts before any port is bound, so the first request finds warm copies.
@@ -41,9 +79,12 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   const bus = options.bus ?? (await createBus(config, log));
   const opened: { def: ModuleDefinition; port: number; database: ModuleDatabase; outbox: Outbox; running?: RunningModule }[] = [];
   const servers: { stop(force?: boolean): unknown }[] = [];
+  const meter = new RequestMeter(`${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 4)}`, log.child({ component: 'telemetry' }));
+  let metering = false;
 
   const stop = async () => {
     for (const s of servers) await s.stop(true);
+    if (metering) await meter.stop(bus).catch(() => {});
     for (const m of opened.reverse()) {
       await m.running?.stop().catch((error) => log.warn('module stop failed', { module: m.def.name, error }));
       await m.outbox.stop();
@@ -85,29 +126,49 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
     await Promise.all(opened.map((m) => m.outbox.flush(3000)));
 
     const apps = new Map<number, AnyElysia>();
+    const handlers = new Map<number, (request: Request) => Promise<Response>>();
     const ports = new Map<number, number>();
     for (const port of new Set(opened.map((m) => m.port))) {
       const here = opened.filter((m) => m.port === port);
       const products = new Set(here.map((m) => m.def.product));
       if (products.size > 1) throw new Error(`port ${port} is configured for modules of two products`);
-      const [first] = here;
+      const product = here[0]!.def.product;
       let app: AnyElysia = createHttpApp({
         name: `http:${port}`,
         title: here.map((m) => m.def.title).join(' + '),
         log: log.child({ port }),
-        bareNotFound: first!.def.product === 'homeshopping',
+        bareNotFound: product === 'homeshopping',
       });
       for (const m of here) app = app.use(m.running!.http);
       apps.set(port, app);
+      // Homeshopping's ports answer as the contract says and nothing more; minifb's count every
+      // request for its statistics and serve /metrics.
+      let handler = (request: Request) => app.handle(request);
+      if (product === 'minifb') {
+        if (!metering) {
+          await bus.ensureStream(TELEMETRY_STREAM);
+          meter.start(bus);
+          metering = true;
+        }
+        handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
+      }
+      handlers.set(port, handler);
       if (options.listen !== false) {
-        app.listen({ port, hostname: config.host });
-        const server = app.server!;
+        const server =
+          product === 'homeshopping'
+            ? (app.listen({ port, hostname: config.host }), app.server!)
+            : Bun.serve({ port, hostname: config.host, fetch: handler });
         servers.push(server);
         ports.set(port, server.port!);
         log.info('listening', { port: server.port, modules: here.map((m) => m.def.name) });
       }
     }
-    return { bus, apps, ports, stop };
+    const handle = (port: number, request: Request) => {
+      const handler = handlers.get(port);
+      if (!handler) throw new Error(`no app serves port ${port}`);
+      return handler(request);
+    };
+    return { bus, apps, handle, ports, meter, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -153,11 +153,48 @@ for (const kind of ['memory', 'nats'] as const) {
       await consumer.stop();
     });
 
+    test('streams: a second durable gets every event too, and each acknowledges on its own', async () => {
+      await bus.ensureStream({ name: 'TWO', subjects: ['two.>'] });
+      const seen = { a: [] as number[], b: [] as number[] };
+      const a = await bus.consume({ stream: 'TWO', durable: 'a', handler: async (e) => void seen.a.push((e.payload as { n: number }).n) });
+      const b = await bus.consume({ stream: 'TWO', durable: 'b', handler: async (e) => void seen.b.push((e.payload as { n: number }).n) });
+      for (let n = 1; n <= 5; n++) await bus.publish('two.x', { n }, { msgId: `two-${n}` });
+      await eventually(() => seen.a.length === 5 && seen.b.length === 5);
+      expect(seen).toEqual({ a: [1, 2, 3, 4, 5], b: [1, 2, 3, 4, 5] });
+      expect(await a.caughtUp(2000)).toBe(true);
+      await a.stop();
+      await b.stop();
+    });
+
     test('a publish no stream captures fails', async () => {
       expect(await codeOf(bus.publish('nowhere.at.all', {}, { msgId: 'x' }))).toBe('BUS.NO_RESPONDERS');
     });
   });
 }
+
+describe('bus (memory) retention', () => {
+  test('forgets the events every durable has acknowledged, and still drops a repeated message id', async () => {
+    const bus = new MemoryBus(log);
+    await bus.ensureStream({ name: 'KEEP', subjects: ['keep.>'] });
+    const got: number[] = [];
+    const consumer = await bus.consume({ stream: 'KEEP', durable: 'only', handler: async (e) => void got.push((e.payload as { n: number }).n) });
+    for (let n = 1; n <= 100; n++) await bus.publish('keep.x', { n }, { msgId: `k${n}` });
+    await bus.publish('keep.x', { n: 1 }, { msgId: 'k1' });
+    await eventually(() => got.length === 100);
+    expect(await consumer.caughtUp(1000)).toBe(true);
+    const stream = (bus as unknown as { streams: Map<string, { messages: unknown[] }> }).streams.get('KEEP')!;
+    expect(stream.messages).toHaveLength(0);
+    // A durable that comes later starts after what is gone, and gets what comes next.
+    const late: number[] = [];
+    const second = await bus.consume({ stream: 'KEEP', durable: 'late', handler: async (e) => void late.push((e.payload as { n: number }).n) });
+    await bus.publish('keep.x', { n: 101 }, { msgId: 'k101' });
+    await eventually(() => late.length === 1 && got.length === 101);
+    expect(late).toEqual([101]);
+    await consumer.stop();
+    await second.stop();
+    await bus.close();
+  });
+});
 
 describe('bus (nats) across processes', () => {
   const ns = `x${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;

@@ -38,10 +38,17 @@ interface Stored {
 
 interface StreamState {
   spec: StreamSpec;
+  /** Messages not yet acknowledged by every durable consumer; the first has sequence `first`. */
   messages: Stored[];
-  ids: Set<string>;
+  first: number;
+  lastSeq: number;
+  /** Message ids seen within the duplicate window, with when (insertion order is time order). */
+  ids: Map<string, number>;
   consumers: Map<string, DurableState>;
 }
+
+/** As the NATS streams: a message id is remembered for two minutes. */
+const DUPLICATE_WINDOW_MS = 120_000;
 
 interface DurableState {
   /** Every sequence up to this one is acknowledged. */
@@ -144,15 +151,20 @@ export class MemoryBus implements Bus {
   async ensureStream(spec: StreamSpec): Promise<void> {
     const s = this.streams.get(spec.name);
     if (s) s.spec = spec;
-    else this.streams.set(spec.name, { spec, messages: [], ids: new Set(), consumers: new Map() });
+    else this.streams.set(spec.name, { spec, messages: [], first: 1, lastSeq: 0, ids: new Map(), consumers: new Map() });
   }
 
   async publish(subject: string, payload: unknown, { msgId }: { msgId: string }): Promise<void> {
     const stream = [...this.streams.values()].find((s) => s.spec.subjects.some((p) => subjectMatches(p, subject)));
     if (!stream) throw new DomainError('BUS.NO_RESPONDERS', `no stream captures ${subject}`);
+    const now = Date.now();
+    for (const [id, at] of stream.ids) {
+      if (now - at < DUPLICATE_WINDOW_MS) break;
+      stream.ids.delete(id);
+    }
     if (stream.ids.has(msgId)) return;
-    stream.ids.add(msgId);
-    stream.messages.push({ seq: stream.messages.length + 1, subject, msgId, payload: wire(payload) });
+    stream.ids.set(msgId, now);
+    stream.messages.push({ seq: ++stream.lastSeq, subject, msgId, payload: wire(payload) });
     for (const d of stream.consumers.values()) this.drive(stream, d);
   }
 
@@ -160,7 +172,7 @@ export class MemoryBus implements Bus {
     const stream = this.streams.get(spec.stream);
     if (!stream) throw new Error(`stream ${spec.stream} does not exist`);
     let d = stream.consumers.get(spec.durable);
-    if (!d) stream.consumers.set(spec.durable, (d = { ackFloor: 0, running: false, waiters: [] }));
+    if (!d) stream.consumers.set(spec.durable, (d = { ackFloor: stream.first - 1, running: false, waiters: [] }));
     if (d.handler) throw new Error(`durable ${spec.durable} already has a handler in this process`);
     d.handler = spec.handler;
     d.filter = spec.filterSubject;
@@ -168,7 +180,7 @@ export class MemoryBus implements Bus {
     this.drive(stream, durable);
     return {
       caughtUp: (timeoutMs) => {
-        const target = stream.messages.length;
+        const target = stream.lastSeq;
         if (durable.ackFloor >= target) return Promise.resolve(true);
         return new Promise((resolve) => {
           const waiter = { seq: target, resolve };
@@ -186,14 +198,27 @@ export class MemoryBus implements Bus {
     };
   }
 
+  /**
+   * Forgets the messages every durable consumer has acknowledged, so a long-running process does
+   * not keep every event it ever relayed. (A durable added later starts after them: in process,
+   * every consumer is declared at start.)
+   */
+  private trim(stream: StreamState) {
+    let floor = Infinity;
+    for (const d of stream.consumers.values()) floor = Math.min(floor, d.ackFloor);
+    if (floor === Infinity || floor < stream.first) return;
+    stream.messages.splice(0, floor - stream.first + 1);
+    stream.first = floor + 1;
+  }
+
   /** Delivers in order, one at a time; a failed event is retried with backoff before the next. */
   private drive(stream: StreamState, d: DurableState, attempt = 1) {
     if (d.running || !d.handler || this.closed) return;
     d.running = true;
     void (async () => {
       try {
-        while (d.handler && d.ackFloor < stream.messages.length) {
-          const m = stream.messages[d.ackFloor]!;
+        while (d.handler && d.ackFloor < stream.lastSeq) {
+          const m = stream.messages[d.ackFloor + 1 - stream.first]!;
           if (!d.filter || subjectMatches(d.filter, m.subject)) {
             const event: DeliveredEvent = { subject: m.subject, msgId: m.msgId, payload: wire(m.payload), seq: m.seq, attempt };
             try {
@@ -208,6 +233,7 @@ export class MemoryBus implements Bus {
           attempt = 1;
           d.ackFloor = m.seq;
           d.waiters = d.waiters.filter((w) => (w.seq <= d.ackFloor ? (w.resolve(true), false) : true));
+          this.trim(stream);
         }
         d.running = false;
       } catch (error) {

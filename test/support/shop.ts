@@ -78,9 +78,10 @@ export async function startShop(opts: { backend: Backend; data?: ShopData }): Pr
   const { backend, data = 'project' } = opts;
   if (data === 'kit' && !existsSync(KIT_DIR)) throw new Error(`the kit's files are not at ${KIT_DIR}`);
 
-  const env: Record<string, string> = { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error' };
+  const env: Record<string, string> = { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', MODULES: 'item,alarm,user' };
   let dataDir: string | undefined;
   const databases: Record<string, string> = {};
+  const shopModules = allModules.filter((d) => d.product === 'homeshopping');
   let definitions: readonly ModuleDefinition[] = allModules;
 
   const cleanUp = async () => {
@@ -96,10 +97,10 @@ export async function startShop(opts: { backend: Backend; data?: ShopData }): Pr
     env.DATA_DIR = dataDir;
     if (backend === 'pglite') {
       // The embedded mode loads a module's initSql into its new database: give it the kit's.
-      if (data === 'kit') definitions = allModules.map((d) => ({ ...d, initSql: readFileSync(kitFile(d.name), 'utf8') }));
+      if (data === 'kit') definitions = allModules.map((d) => (d.product === 'homeshopping' ? { ...d, initSql: readFileSync(kitFile(d.name), 'utf8') } : d));
     } else {
       const prefix = `t_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
-      for (const def of allModules) {
+      for (const def of shopModules) {
         const database = `${prefix}_${def.name}`;
         await admin(`CREATE DATABASE "${database}"`);
         databases[def.name] = database;

@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { ModuleDefinition } from '../../platform/module.ts';
+import { jwtSecret } from '../../platform/secrets.ts';
+import { ACCOUNTS_BUCKET, accountKey, idOfAccountKey } from './contract/index.ts';
+import { accountHttp } from './http.ts';
+import { migrations } from './migrations.ts';
+import { accountIds } from './queries.ts';
+import type { AccountDatabase } from './schema.ts';
+import { serveAccounts } from './service.ts';
+import { accountSettings } from './settings.ts';
+import { accountUseCases } from './use-cases.ts';
+
+export const accountModule: ModuleDefinition = {
+  name: 'account',
+  product: 'minifb',
+  defaultPort: 8000,
+  title: 'minifb',
+  routes: ['/check', '/signup', '/auth', '/refresh', '/me', '/user'],
+  migrations,
+  async start({ db: anyDb, bus, outbox, log, config }) {
+    const db = anyDb as Kysely<AccountDatabase>;
+    const settings = accountSettings(config);
+    const secret = jwtSecret(config, log);
+    const useCases = accountUseCases({ db, outbox, secret, settings });
+
+    outbox.snapshotSource(ACCOUNTS_BUCKET, (_, key) => useCases.snapshot(idOfAccountKey(key)));
+    await outbox.publishAll(ACCOUNTS_BUCKET, async () => (await accountIds(db)).map(accountKey));
+
+    const admin = await useCases.ensureAdmin();
+    if (settings.developmentAdmin) {
+      log.warn('minifb administrator is the development default: set MINIFB_ADMIN_ID and MINIFB_ADMIN_PASSWORD outside local development', {
+        id: settings.adminId,
+        created: admin === 'created',
+      });
+    } else {
+      log.info('minifb administrator', { id: settings.adminId, created: admin === 'created' });
+    }
+
+    const service = await serveAccounts(bus, useCases);
+    return {
+      http: accountHttp(useCases, secret),
+      stop: () => service.stop(),
+    };
+  },
+};

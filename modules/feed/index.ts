@@ -1,0 +1,34 @@
+import type { Kysely } from 'kysely';
+import type { ModuleDefinition } from '../../platform/module.ts';
+import { jwtSecret } from '../../platform/secrets.ts';
+import { FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from './contract/index.ts';
+import { feedHttp } from './http.ts';
+import { migrations } from './migrations.ts';
+import { watchAccounts } from './peers.ts';
+import type { FeedDatabase } from './schema.ts';
+import { serveFeed } from './service.ts';
+import { feedUseCases } from './use-cases.ts';
+
+export const feedModule: ModuleDefinition = {
+  name: 'feed',
+  product: 'minifb',
+  defaultPort: 8000,
+  title: 'minifb',
+  routes: ['/post', '/timeline', '/comment'],
+  migrations,
+  async start({ db: anyDb, bus, outbox, log, config }) {
+    const db = anyDb as Kysely<FeedDatabase>;
+    const secret = jwtSecret(config, log);
+    await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
+    const peers = await watchAccounts(bus);
+    const useCases = feedUseCases({ db, outbox, peers });
+    const service = await serveFeed(bus, useCases);
+    return {
+      http: feedHttp(useCases, peers, secret),
+      async stop() {
+        await service.stop();
+        await peers.stop();
+      },
+    };
+  },
+};

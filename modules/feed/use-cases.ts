@@ -1,0 +1,188 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Caller } from '../account/contract/index.ts';
+import { DomainError } from '../../platform/errors.ts';
+import type { Outbox } from '../../platform/outbox.ts';
+import { pageResult, type Page } from '../../platform/pagination.ts';
+import { checkText } from '../../platform/text.ts';
+import { feedEvents, type Commented, type PostDeleted, type PostReacted } from './contract/index.ts';
+import type { FeedPeers } from './peers.ts';
+import * as q from './queries.ts';
+import type { CommentRow, PostRow } from './queries.ts';
+import type { FeedDatabase } from './schema.ts';
+
+type Reactions = Record<'1' | '2' | '3' | '4' | '5', number>;
+const reactionsOf = (row: PostRow | CommentRow): Reactions => ({ '1': row.r1, '2': row.r2, '3': row.r3, '4': row.r4, '5': row.r5 });
+
+/** `METHOD /path` as the client sent it: what a 403 names. */
+export type RequestLine = string;
+
+export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; peers: FeedPeers }) {
+  const { db, outbox, peers } = deps;
+
+  const postView = (row: PostRow, myReaction: number | undefined) => ({
+    id: Number(row.id),
+    owner: peers.userRef(row.owner_id),
+    content: row.content,
+    modified: row.modified,
+    createdAt: row.created_at.toISOString(),
+    reactions: reactionsOf(row),
+    myReaction: myReaction ?? null,
+    commentCount: row.comment_count,
+  });
+
+  const commentView = (row: CommentRow, myReaction: number | undefined) => ({
+    id: Number(row.id),
+    postId: Number(row.post_id),
+    user: peers.userRef(row.user_id),
+    content: row.content,
+    modified: row.modified,
+    createdAt: row.created_at.toISOString(),
+    reactions: reactionsOf(row),
+    myReaction: myReaction ?? null,
+  });
+
+  const postContent = (content: string) => checkText('FEED.INVALID', 'content', content, 1, 3000);
+  const commentContent = (content: string) => checkText('FEED.INVALID', 'content', content, 1, 1000);
+  const noPost = (id: number) => new DomainError('FEED.NOT_FOUND', `no post ${id}`);
+  const noComment = (id: number) => new DomainError('FEED.NOT_FOUND', `no comment ${id}`);
+  const forbidden = (request: RequestLine) => new DomainError('FEED.FORBIDDEN', `You have not permission for '${request}'`);
+
+  async function postsPage(me: Caller, page: Page, ownerId?: string) {
+    const rows = await q.listPosts(db, { ownerId, before: page.after, limit: page.limit + 1 });
+    const { items, nextCursor } = pageResult(rows, page, 'post', (r) => Number(r.id));
+    const mine = await q.myPostReactions(db, me.id, items.map((r) => Number(r.id)));
+    return { items: items.map((r) => postView(r, mine.get(Number(r.id)))), nextCursor };
+  }
+
+  /** A write that other domains hear of: its event rides the outbox; published at once when possible. */
+  async function withEvents<T>(work: (tx: Transaction<FeedDatabase>) => Promise<T>): Promise<T> {
+    const result = await db.transaction().execute(work);
+    await outbox.flush(500);
+    return result;
+  }
+
+  const event = <T extends object>(tx: Transaction<FeedDatabase>, subject: string, payload: Omit<T, 'eventId' | 'at'>) => {
+    const eventId = Bun.randomUUIDv7();
+    return outbox.event(tx, subject, { ...payload, eventId, at: new Date().toISOString() }, eventId);
+  };
+
+  return {
+    async createPost(me: Caller, content: string) {
+      const row = await db.transaction().execute((tx) => q.insertPost(tx, me.id, postContent(content)));
+      return postView(row, undefined);
+    },
+
+    async post(me: Caller, id: number) {
+      const row = await q.findPost(db, id);
+      if (!row) throw noPost(id);
+      return postView(row, (await q.myPostReactions(db, me.id, [id])).get(id));
+    },
+
+    async editPost(me: Caller, id: number, content: string, request: RequestLine) {
+      postContent(content);
+      const row = await db.transaction().execute(async (tx) => {
+        const post = await q.lockPost(tx, id);
+        if (!post) throw noPost(id);
+        if (post.owner_id !== me.id) throw forbidden(request);
+        return q.updatePostContent(tx, id, content);
+      });
+      return postView(row!, (await q.myPostReactions(db, me.id, [id])).get(id));
+    },
+
+    async deletePost(me: Caller, id: number, request: RequestLine) {
+      await withEvents(async (tx) => {
+        const post = await q.lockPost(tx, id);
+        if (!post) throw noPost(id);
+        if (post.owner_id !== me.id) throw forbidden(request);
+        await q.deletePost(tx, id);
+        await event<PostDeleted>(tx, feedEvents.postDeleted, { postId: id, postOwner: post.owner_id });
+      });
+    },
+
+    posts: (me: Caller, page: Page) => postsPage(me, page),
+
+    async timeline(me: Caller, userId: string, page: Page) {
+      if (!(await peers.account(userId))) throw new DomainError('FEED.NOT_FOUND', `no user ${userId}`);
+      return postsPage(me, page, userId);
+    },
+
+    async addComment(me: Caller, postId: number, content: string) {
+      commentContent(content);
+      const row = await withEvents(async (tx) => {
+        const post = await q.lockPost(tx, postId);
+        if (!post) throw noPost(postId);
+        const comment = await q.insertComment(tx, postId, me.id, content);
+        await event<Commented>(tx, feedEvents.commented, { postId, postOwner: post.owner_id, actor: me.id, commentId: Number(comment.id) });
+        return comment;
+      });
+      return commentView(row, undefined);
+    },
+
+    async comments(me: Caller, postId: number, page: Page) {
+      if (!(await q.findPost(db, postId))) throw noPost(postId);
+      const rows = await q.listComments(db, postId, { after: page.after, limit: page.limit + 1 });
+      const { items, nextCursor } = pageResult(rows, page, 'comment', (r) => Number(r.id));
+      const mine = await q.myCommentReactions(db, me.id, items.map((r) => Number(r.id)));
+      return { items: items.map((r) => commentView(r, mine.get(Number(r.id)))), nextCursor };
+    },
+
+    async editComment(me: Caller, id: number, content: string, request: RequestLine) {
+      commentContent(content);
+      const row = await db.transaction().execute(async (tx) => {
+        const comment = await q.lockComment(tx, id);
+        if (!comment) throw noComment(id);
+        if (comment.user_id !== me.id) throw forbidden(request);
+        return q.updateCommentContent(tx, id, content);
+      });
+      return commentView(row!, (await q.myCommentReactions(db, me.id, [id])).get(id));
+    },
+
+    async deleteComment(me: Caller, id: number, request: RequestLine) {
+      await db.transaction().execute(async (tx) => {
+        const comment = await q.lockComment(tx, id);
+        if (!comment) throw noComment(id);
+        if (comment.user_id !== me.id) throw forbidden(request);
+        await q.lockPost(tx, Number(comment.post_id));
+        await q.deleteComment(tx, comment);
+      });
+    },
+
+    /** 'created' (201), 'changed' or 'unchanged' (200). A new or changed reaction is an event. */
+    async reactToPost(me: Caller, postId: number, type: number): Promise<'created' | 'changed' | 'unchanged'> {
+      return withEvents(async (tx) => {
+        const post = await q.lockPost(tx, postId);
+        if (!post) throw noPost(postId);
+        const before = await q.setPostReaction(tx, postId, me.id, type);
+        if (before === type) return 'unchanged';
+        await event<PostReacted>(tx, feedEvents.postReacted, { postId, postOwner: post.owner_id, actor: me.id, type, first: before === undefined });
+        return before === undefined ? 'created' : 'changed';
+      });
+    },
+
+    async unreactToPost(me: Caller, postId: number) {
+      await db.transaction().execute(async (tx) => {
+        if (!(await q.lockPost(tx, postId))) throw noPost(postId);
+        if (!(await q.removePostReaction(tx, postId, me.id))) throw new DomainError('FEED.NOT_FOUND', `you have no reaction on post ${postId}`);
+      });
+    },
+
+    async reactToComment(me: Caller, commentId: number, type: number): Promise<'created' | 'changed' | 'unchanged'> {
+      return db.transaction().execute(async (tx) => {
+        if (!(await q.lockComment(tx, commentId))) throw noComment(commentId);
+        const before = await q.setCommentReaction(tx, commentId, me.id, type);
+        return before === type ? 'unchanged' : before === undefined ? 'created' : 'changed';
+      });
+    },
+
+    async unreactToComment(me: Caller, commentId: number) {
+      await db.transaction().execute(async (tx) => {
+        if (!(await q.lockComment(tx, commentId))) throw noComment(commentId);
+        if (!(await q.removeCommentReaction(tx, commentId, me.id))) throw new DomainError('FEED.NOT_FOUND', `you have no reaction on comment ${commentId}`);
+      });
+    },
+
+    totals: (timeZone: string) => q.postTotals(db, timeZone),
+  };
+}
+
+export type FeedUseCases = ReturnType<typeof feedUseCases>;

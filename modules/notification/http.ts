@@ -1,0 +1,71 @@
+import { Elysia } from 'elysia';
+import { Type } from '@sinclair/typebox';
+import { UserRef } from '../account/contract/index.ts';
+import { bearerAuth } from '../../platform/bearer-auth.ts';
+import { ErrorBody, pathId } from '../../platform/http-schemas.ts';
+import { pageOf } from '../../platform/pagination.ts';
+import { DomainError } from '../../platform/errors.ts';
+import { NotificationType } from './contract/index.ts';
+import type { NotificationPeers } from './peers.ts';
+import type { NotificationUseCases } from './use-cases.ts';
+
+const Notification = Type.Object({
+  id: Type.Integer(),
+  type: NotificationType,
+  actor: UserRef,
+  postId: Type.Integer(),
+  read: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.String({ description: '1 to 100, default 20' })),
+  cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+  unread: Type.Optional(Type.String({ description: 'true: unread only; false: read only; absent: all' })),
+});
+const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
+const errors = (...statuses: (400 | 404)[]) => Object.fromEntries([...statuses, 401, 503].map((s) => [s, ErrorBody]));
+
+function readFilter(unread: string | undefined): boolean | undefined {
+  if (unread === undefined) return undefined;
+  if (unread === 'true') return false;
+  if (unread === 'false') return true;
+  throw new DomainError('NOTIFICATION.INVALID', 'unread: must be true or false');
+}
+
+export function notificationHttp(useCases: NotificationUseCases, peers: NotificationPeers, secret: string) {
+  return new Elysia({ name: 'notification.http' })
+    .use(bearerAuth({ name: 'notification.auth', secret, caller: (claims, level) => peers.caller(claims, level) }))
+    .get('/notification', ({ me, query }) => useCases.list(me, pageOf(query, 'notification', 'NOTIFICATION.INVALID'), readFilter(query.unread)), {
+      auth: 'access',
+      headers: bearer,
+      query: ListQuery,
+      response: {
+        200: Type.Object({ items: Type.Array(Notification), nextCursor: Type.Union([Type.String(), Type.Null()]), unreadCount: Type.Integer() }),
+        ...errors(400),
+      },
+      detail: { summary: 'Your notifications, newest first, with the number unread', tags: ['notification'] },
+    })
+    .post(
+      '/notification/read',
+      ({ me }) => useCases.markAllRead(me),
+      {
+        auth: 'access',
+        headers: bearer,
+        response: { 200: Type.Object({ count: Type.Integer({ description: 'How many were unread' }) }), ...errors() },
+        detail: { summary: 'Mark all your notifications read', tags: ['notification'] },
+      },
+    )
+    .post(
+      '/notification/:id/read',
+      async ({ me, params }) => {
+        await useCases.markRead(me, pathId(params.id, 'NOTIFICATION.NOT_FOUND', 'notification'));
+        return {};
+      },
+      {
+        auth: 'access',
+        headers: bearer,
+        response: { 200: Type.Object({}, { additionalProperties: false }), ...errors(404) },
+        detail: { summary: 'Mark one of your notifications read (404 for anyone else\'s)', tags: ['notification'] },
+      },
+    );
+}

@@ -1,0 +1,38 @@
+import type { Kysely } from 'kysely';
+import type { ModuleDefinition } from '../../platform/module.ts';
+import { jwtSecret } from '../../platform/secrets.ts';
+import { FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from '../feed/contract/index.ts';
+import { NOTIFICATIONS_CONSUMER } from './contract/index.ts';
+import { notificationHttp } from './http.ts';
+import { migrations } from './migrations.ts';
+import { watchAccounts } from './peers.ts';
+import type { NotificationDatabase } from './schema.ts';
+import { serveNotifications } from './service.ts';
+import { notificationUseCases } from './use-cases.ts';
+
+export const notificationModule: ModuleDefinition = {
+  name: 'notification',
+  product: 'minifb',
+  defaultPort: 8000,
+  title: 'minifb',
+  routes: ['/notification'],
+  migrations,
+  async start({ db: anyDb, bus, log, config }) {
+    const db = anyDb as Kysely<NotificationDatabase>;
+    const secret = jwtSecret(config, log);
+    const peers = await watchAccounts(bus);
+    const useCases = notificationUseCases({ db, peers });
+    // The feed owns the stream; declaring it here too lets this process start first.
+    await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
+    const consumer = await bus.consume({ stream: FEED_EVENTS_STREAM, durable: NOTIFICATIONS_CONSUMER, handler: (event) => useCases.handle(event) });
+    const service = await serveNotifications(bus, useCases);
+    return {
+      http: notificationHttp(useCases, peers, secret),
+      async stop() {
+        await consumer.stop();
+        await service.stop();
+        await peers.stop();
+      },
+    };
+  },
+};

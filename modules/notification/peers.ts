@@ -1,0 +1,24 @@
+import { Account, ACCOUNTS_BUCKET, accountKey, accountSubjects, checkCaller, idOfAccountKey, userRefOf, type Caller, type UserRef } from '../account/contract/index.ts';
+import { lookupThrough } from '../../platform/bus/lookup.ts';
+import type { Bus } from '../../platform/bus/types.ts';
+import { DomainError } from '../../platform/errors.ts';
+import { parserOf } from '../../platform/schema.ts';
+
+const parseAccount = parserOf(Account);
+
+/** What notifications know of accounts: a copy of the accounts bucket (actors' names, token checks). */
+export async function watchAccounts(bus: Bus) {
+  const accounts = await bus.replica(ACCOUNTS_BUCKET, { parse: parseAccount });
+  const byKey = lookupThrough(bus, accounts, (key) => ({ subject: accountSubjects.get, payload: { id: idOfAccountKey(key) } }), parseAccount);
+  return {
+    async caller(claims: Record<string, unknown>, level: 'access' | 'admin'): Promise<Caller> {
+      const check = await checkCaller((id) => byKey(accountKey(id)), claims, level);
+      if ('refused' in check) throw new DomainError(`NOTIFICATION.${check.refused}`, check.reason);
+      return check.caller;
+    },
+    userRef: (id: string): UserRef => userRefOf(id, accounts.get(accountKey(id))),
+    stop: () => accounts.stop(),
+  };
+}
+
+export type NotificationPeers = Awaited<ReturnType<typeof watchAccounts>>;

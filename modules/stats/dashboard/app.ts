@@ -1,0 +1,147 @@
+/**
+ * The statistics dashboard, in the browser: logs an administrator in (POST /auth), then draws
+ * GET /admin/stats and GET /admin/stats/series every 5 s. The access token lives in a cookie
+ * scoped to /admin (that is how the page itself is authorised) and goes to the API as a Bearer
+ * token; the refresh token stays in sessionStorage and renews it.
+ */
+import { BarController, BarElement, CategoryScale, Chart, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import './dashboard.css';
+
+Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, Filler, Tooltip);
+
+interface Stats {
+  rps: number;
+  requestsLast24h: number;
+  byStatus: Record<string, number>;
+  byEndpoint: Record<string, number>;
+  totalPosts: number;
+  totalUsers: number;
+  postsToday: number;
+}
+interface Series {
+  from: number;
+  step: number;
+  counts: number[];
+}
+
+const COOKIE = 'minifb_admin';
+const REFRESH = 'minifb_admin_refresh';
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
+
+const accessToken = () => document.cookie.split('; ').find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1);
+const keepAccessToken = (token: string | null) => {
+  document.cookie = token ? `${COOKIE}=${token}; Path=/admin; SameSite=Strict; Max-Age=${14 * 86400}` : `${COOKIE}=; Path=/admin; SameSite=Strict; Max-Age=0`;
+};
+
+async function refreshed(): Promise<boolean> {
+  const refresh = sessionStorage.getItem(REFRESH);
+  if (!refresh) return false;
+  const res = await fetch('/refresh', { method: 'POST', headers: { authorization: `Bearer ${refresh}` } });
+  if (!res.ok) return false;
+  keepAccessToken(((await res.json()) as { accessToken: string }).accessToken);
+  return true;
+}
+
+async function api<T>(path: string): Promise<T> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const res = await fetch(path, { headers: { authorization: `Bearer ${accessToken() ?? ''}` } });
+    if (res.ok) return (await res.json()) as T;
+    if (res.status !== 401 || attempt > 0 || !(await refreshed())) {
+      if (res.status === 401 || res.status === 403) logOut();
+      throw new Error(`${path} answered ${res.status}`);
+    }
+  }
+  throw new Error('unreachable');
+}
+
+function logOut() {
+  keepAccessToken(null);
+  sessionStorage.removeItem(REFRESH);
+  location.reload();
+}
+
+function setUpLogin() {
+  // A stale cookie but a live refresh token: renew silently instead of asking again.
+  if (accessToken() && sessionStorage.getItem(REFRESH)) {
+    void refreshed().then((ok) => ok && location.reload());
+  }
+  $('#login').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target as HTMLFormElement);
+    const res = await fetch('/auth', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: form.get('id'), pw: form.get('pw') }),
+    });
+    const body = (await res.json()) as { accessToken?: string; refreshToken?: string; hint?: string };
+    if (!res.ok || !body.accessToken) {
+      $('#login-message').textContent = body.hint ?? `login failed (${res.status})`;
+      return;
+    }
+    keepAccessToken(body.accessToken);
+    sessionStorage.setItem(REFRESH, body.refreshToken!);
+    location.reload();
+  });
+}
+
+const palette = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#ea580c', '#475569'];
+const statusColour = (code: string) => (code.startsWith('2') ? '#16a34a' : code.startsWith('3') ? '#0891b2' : code.startsWith('4') ? '#f59e0b' : '#dc2626');
+
+function chart(id: string, type: 'line' | 'bar', horizontal = false): Chart {
+  return new Chart($<HTMLCanvasElement>(`#${id}`), {
+    type,
+    data: { labels: [], datasets: [{ data: [], borderWidth: 1 }] },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      indexAxis: horizontal ? 'y' : 'x',
+      plugins: { tooltip: { enabled: true } },
+      scales: { x: { ticks: { maxTicksLimit: 12, autoSkip: true } }, y: { beginAtZero: true } },
+      elements: { point: { radius: 0 }, line: { tension: 0 } },
+    },
+  });
+}
+
+/** Puts figures into a chart, and onto its canvas as data-figures (what the browser test reads). */
+function draw(c: Chart, labels: string[], values: number[], colours: string | string[], fill = false) {
+  c.data.labels = labels;
+  const dataset = c.data.datasets[0]!;
+  dataset.data = values;
+  dataset.backgroundColor = colours;
+  dataset.borderColor = colours;
+  (dataset as { fill?: boolean }).fill = fill;
+  c.update();
+  c.canvas.dataset.figures = JSON.stringify({ labels, values });
+}
+
+function setUpDashboard() {
+  $('#logout').hidden = false;
+  $('#logout').addEventListener('click', logOut);
+  const rps = chart('chart-rps', 'line');
+  const status = chart('chart-status', 'bar');
+  const endpoints = chart('chart-endpoints', 'bar', true);
+  const time = (s: number) => new Date(s * 1000).toLocaleTimeString([], { hour12: false });
+
+  async function update() {
+    const [stats, series] = await Promise.all([api<Stats>('/admin/stats'), api<Series>('/admin/stats/series')]);
+    document.querySelectorAll<HTMLElement>('[data-figure]').forEach((el) => {
+      const value = stats[el.dataset.figure as keyof Stats] as number;
+      el.textContent = el.dataset.figure === 'rps' ? value.toFixed(2) : value.toLocaleString('en');
+    });
+    draw(rps, series.counts.map((_, i) => time(series.from + i * series.step)), series.counts, '#2563eb', true);
+    const codes = Object.keys(stats.byStatus).sort();
+    draw(status, codes, codes.map((c) => stats.byStatus[c]!), codes.map(statusColour));
+    const top = Object.entries(stats.byEndpoint).sort((a, b) => b[1] - a[1]).slice(0, 10);
+    draw(endpoints, top.map(([e]) => e), top.map(([, n]) => n), top.map((_, i) => palette[i % palette.length]!));
+    $('#updated').textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
+    document.body.dataset.updated = String(Date.now());
+  }
+
+  const tick = () => update().catch((error) => ($('#updated').textContent = `update failed: ${(error as Error).message}`));
+  void tick();
+  setInterval(tick, 5000);
+}
+
+if (document.body.dataset.state === 'dashboard') setUpDashboard();
+else setUpLogin();

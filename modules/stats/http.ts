@@ -1,0 +1,86 @@
+import { Elysia } from 'elysia';
+import { Type } from '@sinclair/typebox';
+import type { Caller } from '../account/contract/index.ts';
+import { bearerAuth, bearerToken, verifyToken, type AuthLevel } from '../../platform/bearer-auth.ts';
+import { DomainError, httpStatusOf } from '../../platform/errors.ts';
+import { errorBody } from '../../platform/http.ts';
+import { ErrorBody } from '../../platform/http-schemas.ts';
+import type { JwtClaims } from '../../platform/jwt.ts';
+import type { DashboardAssets } from './dashboard/build.ts';
+import { dashboardPage } from './dashboard/page.ts';
+import type { StatsUseCases } from './use-cases.ts';
+
+const Stats = Type.Object({
+  rps: Type.Number({ description: 'Requests per second, mean over the last 60 s' }),
+  requestsLast24h: Type.Integer(),
+  byStatus: Type.Record(Type.String(), Type.Integer(), { description: 'Status code → requests, last 24 h' }),
+  byEndpoint: Type.Record(Type.String(), Type.Integer(), { description: 'Route pattern → requests, last 24 h' }),
+  totalPosts: Type.Integer(),
+  totalUsers: Type.Integer(),
+  postsToday: Type.Integer({ description: 'Posts since midnight in MINIFB_TIME_ZONE' }),
+});
+const Series = Type.Object({
+  from: Type.Integer({ description: 'Unix time of the first second' }),
+  step: Type.Integer({ description: 'Seconds between counts' }),
+  counts: Type.Array(Type.Integer(), { description: 'Requests in each second of the last hour' }),
+});
+const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
+const errors = { 401: ErrorBody, 403: ErrorBody, 503: ErrorBody };
+const COOKIE = 'minifb_admin';
+
+const cookieToken = (header: string | null) =>
+  header
+    ?.split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${COOKIE}=`))
+    ?.slice(COOKIE.length + 1) || null;
+
+export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, level: AuthLevel) => Promise<Caller>, secret: string, assets: DashboardAssets) {
+  const html = (body: string, status = 200) => new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+  const asset = (body: string, type: string) => new Response(body, { headers: { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'public, max-age=300' } });
+
+  return new Elysia({ name: 'stats.http' })
+    .use(bearerAuth({ name: 'stats.auth', secret, caller }))
+    .get('/admin/stats', () => useCases.stats(), {
+      auth: 'admin',
+      headers: bearer,
+      response: { 200: Stats, ...errors },
+      detail: { summary: 'Administrators: request statistics of every minifb process, and totals', tags: ['statistics'] },
+    })
+    .get('/admin/stats/series', () => useCases.series(), {
+      auth: 'admin',
+      headers: bearer,
+      response: { 200: Series, ...errors },
+      detail: { summary: 'Administrators: requests per second over the last hour (the dashboard chart)', tags: ['statistics'] },
+    })
+    .get(
+      '/admin',
+      async ({ request }) => {
+        // The page is for a browser, which cannot send a Bearer header when it navigates: the
+        // dashboard keeps the access token in a cookie scoped to /admin as well.
+        const token = request.headers.get('authorization') ? bearerToken(request.headers.get('authorization')) : cookieToken(request.headers.get('cookie'));
+        try {
+          if (!token) throw new DomainError('STATS.UNAUTHORIZED', 'log in as an administrator');
+          await caller(verifyToken(token, secret, 'access'), 'admin');
+          return html(dashboardPage('dashboard'));
+        } catch (error) {
+          if (!(error instanceof DomainError) || !['UNAUTHORIZED', 'FORBIDDEN'].includes(error.kind)) throw error;
+          const status = httpStatusOf[error.kind];
+          if (!(request.headers.get('accept') ?? '').includes('text/html')) {
+            return new Response(JSON.stringify(errorBody(status, error.message)), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+          }
+          return html(dashboardPage('login', token ? error.message : ''), status);
+        }
+      },
+      {
+        headers: bearer,
+        detail: {
+          summary: 'Administrators: the statistics dashboard (HTML). Without an administrator token it is 401, and a browser gets the login form',
+          tags: ['statistics'],
+          responses: { 200: { description: 'The dashboard (text/html)' }, 401: { description: 'Not logged in' }, 403: { description: 'Not an administrator' } },
+        },
+      },
+    )
+    .get('/admin/dashboard.js', () => asset(assets.js, 'text/javascript'), { detail: { hide: true } })
+    .get('/admin/dashboard.css', () => asset(assets.css, 'text/css'), { detail: { hide: true } });
+}

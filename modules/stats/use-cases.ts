@@ -1,0 +1,85 @@
+import type { Kysely } from 'kysely';
+import { AccountTotals, accountSubjects } from '../account/contract/index.ts';
+import { FeedTotals, feedSubjects } from '../feed/contract/index.ts';
+import type { Bus, DeliveredEvent } from '../../platform/bus/types.ts';
+import { DomainError, isUnavailable } from '../../platform/errors.ts';
+import { parserOf } from '../../platform/schema.ts';
+import { RequestBatch } from '../../platform/telemetry.ts';
+import { addBatch, byEndpointSince, byStatusSince, prune, requestsSince, secondsSince } from './queries.ts';
+import type { StatsDatabase } from './schema.ts';
+
+const parseBatch = parserOf(RequestBatch, 'STATS.INVALID');
+const parseAccountTotals = parserOf(AccountTotals);
+const parseFeedTotals = parserOf(FeedTotals);
+
+const minuteFloor = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000);
+
+export function statsUseCases(deps: { db: Kysely<StatsDatabase>; bus: Bus; timeZone: string; now?: () => number }) {
+  const { db, bus, timeZone } = deps;
+  const now = deps.now ?? Date.now;
+  /** The owners' last answers: while one is down, the statistics show what it said last. */
+  let lastTotals: { totalUsers?: number; totalPosts?: number; postsToday?: number } = {};
+
+  async function ownersTotals() {
+    const ask = async <T>(subject: string, payload: unknown, parse: (v: unknown) => T): Promise<T | undefined> => {
+      try {
+        return parse(await bus.request(subject, payload, { timeoutMs: 500 }));
+      } catch (error) {
+        if (isUnavailable(error)) return undefined;
+        throw error;
+      }
+    };
+    const [accounts, feed] = await Promise.all([
+      ask(accountSubjects.totals, {}, parseAccountTotals),
+      ask(feedSubjects.totals, { timeZone }, parseFeedTotals),
+    ]);
+    lastTotals = { ...lastTotals, ...accounts, ...feed };
+    const { totalUsers, totalPosts, postsToday } = lastTotals;
+    if (totalUsers === undefined || totalPosts === undefined || postsToday === undefined) {
+      throw new DomainError('STATS.UNAVAILABLE', `totals: the ${totalUsers === undefined ? 'account' : 'feed'} service has not answered yet`);
+    }
+    return { totalUsers, totalPosts, postsToday };
+  }
+
+  return {
+    /** One process's second of requests (at least once): added once per message id. */
+    async handle(event: DeliveredEvent): Promise<void> {
+      const batch = parseBatch(event.payload);
+      await db.transaction().execute((tx) => addBatch(tx, event.msgId, batch));
+    },
+
+    /**
+     * The figures of `GET /admin/stats`: rps over the last 60 s; requests, statuses and
+     * endpoints over the last 24 h (by minute); totals from their owners.
+     */
+    async stats() {
+      const t = now();
+      const since = minuteFloor(t - 24 * 3_600_000);
+      const [seconds, requestsLast24h, byStatus, byEndpoint, totals] = await Promise.all([
+        secondsSince(db, new Date(Math.floor(t / 1000) * 1000 - 60_000)),
+        requestsSince(db, since),
+        byStatusSince(db, since),
+        byEndpointSince(db, since),
+        ownersTotals(),
+      ]);
+      const rps = seconds.reduce((sum, s) => sum + s.count, 0) / 60;
+      return { rps: Math.round(rps * 1000) / 1000, requestsLast24h, byStatus, byEndpoint, ...totals };
+    },
+
+    /** Requests of each second of the last hour, oldest first, zeros included: the dashboard's chart. */
+    async series() {
+      const to = Math.floor(now() / 1000);
+      const from = to - 3600;
+      const counts = new Array<number>(3600).fill(0);
+      for (const s of await secondsSince(db, new Date(from * 1000))) {
+        const i = Math.floor(s.second.getTime() / 1000) - from;
+        if (i >= 0 && i < 3600) counts[i] = s.count;
+      }
+      return { from, step: 1, counts };
+    },
+
+    prune: () => prune(db, new Date(now())),
+  };
+}
+
+export type StatsUseCases = ReturnType<typeof statsUseCases>;

@@ -1,0 +1,56 @@
+import { Elysia } from 'elysia';
+import { DomainError } from './errors.ts';
+import { JwtError, verifyJwt, type JwtClaims } from './jwt.ts';
+
+/** `access`: any signed-in user; `admin`: an administrator. */
+export type AuthLevel = 'access' | 'admin';
+
+export interface BearerAuthOptions<C> {
+  /** Plugin name (Elysia de-duplicates plugins by name). */
+  name: string;
+  secret: string;
+  /**
+   * Turns the claims of a valid access token into the caller (e.g. from a copy of the account
+   * snapshot: the user still exists, the token was not revoked, the level is met). Throws a
+   * DomainError (UNAUTHORIZED, FORBIDDEN, UNAVAILABLE) when it cannot.
+   */
+  caller: (claims: JwtClaims, level: AuthLevel) => C | Promise<C>;
+}
+
+/** The token of an `Authorization: Bearer <token>` header; 401 when there is none. */
+export function bearerToken(authorization: string | null): string {
+  if (!authorization) throw new DomainError('AUTH.UNAUTHORIZED', "Authorization header is missing: send 'Authorization: Bearer <accessToken>'");
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+  if (!match) throw new DomainError('AUTH.UNAUTHORIZED', "Authorization header must be 'Bearer <token>'");
+  return match[1]!;
+}
+
+/** Verifies a signed token of the given type (`access`, `refresh`); 401 naming what is wrong. */
+export function verifyToken(token: string, secret: string, type: 'access' | 'refresh'): JwtClaims {
+  let claims: JwtClaims;
+  try {
+    claims = verifyJwt(token, secret);
+  } catch (error) {
+    if (error instanceof JwtError) throw new DomainError('AUTH.UNAUTHORIZED', error.message);
+    throw error;
+  }
+  if (claims.typ !== type) throw new DomainError('AUTH.UNAUTHORIZED', `${claims.typ === 'refresh' ? 'a refresh' : claims.typ === 'access' ? 'an access' : 'this'} token is not ${type === 'access' ? 'an access' : 'a refresh'} token`);
+  return claims;
+}
+
+/**
+ * Routes declare `{ auth: 'access' }` or `{ auth: 'admin' }` and receive `me`, the caller.
+ * Authentication runs in the transform phase: after the body is parsed, before it is validated,
+ * so a request without a valid token learns nothing about what its body should have been.
+ */
+export function bearerAuth<C>({ name, secret, caller }: BearerAuthOptions<C>) {
+  return new Elysia({ name }).macro({
+    auth: (level: AuthLevel) => ({
+      async transform(context) {
+        const claims = verifyToken(bearerToken(context.request.headers.get('authorization')), secret, 'access');
+        (context as unknown as { caller: C }).caller = await caller(claims, level);
+      },
+      resolve: (context) => ({ me: (context as unknown as { caller: C }).caller }),
+    }),
+  });
+}
