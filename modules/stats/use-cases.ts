@@ -45,7 +45,8 @@ export function statsUseCases(deps: { db: Kysely<StatsDatabase>; bus: Bus; timeZ
     /** One process's second of requests (at least once): added once per message id. */
     async handle(event: DeliveredEvent): Promise<void> {
       const batch = parseBatch(event.payload);
-      await db.transaction().execute((tx) => addBatch(tx, event.msgId, batch));
+      // A second of one process is counted once, whatever message carries it (a retry, a redelivery).
+      await db.transaction().execute((tx) => addBatch(tx, `${batch.process}:${batch.product}:${batch.second}`, batch));
     },
 
     /**
