@@ -1,12 +1,14 @@
 /**
  * Container health: every port this process is configured to serve answers its API document.
- * Exits 0 when healthy, 1 otherwise. Used by docker/Dockerfile and compose.yaml.
+ * Exits 0 when healthy, 1 otherwise. Used by docker/Dockerfile and compose.yaml. A process entry
+ * like main.ts: it reads the modules' default ports, nothing else of them.
  */
+import { allModules } from '../modules/index.ts';
+
 const ports = new Set<string>();
-for (const name of (process.env.MODULES ?? 'item,alarm,user').split(',').map((s) => s.trim())) {
-  const fallback = { item: '5001', alarm: '6001', user: '7001' }[name];
-  const port = process.env[`${name.toUpperCase()}_PORT`] ?? fallback;
-  if (port) ports.add(port);
+for (const name of (process.env.MODULES ?? allModules.map((m) => m.name).join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
+  const port = process.env[`${name.toUpperCase()}_PORT`] ?? allModules.find((m) => m.name === name)?.defaultPort;
+  if (port !== undefined) ports.add(String(port));
 }
 try {
   for (const port of ports) {
@@ -18,4 +20,3 @@ try {
   console.error(`unhealthy: ${(error as Error).message}`);
   process.exit(1);
 }
-export {};

@@ -24,6 +24,11 @@ export interface ModuleDefinition {
   product: 'homeshopping' | 'minifb';
   /** The contract's port; `<NAME>_PORT` overrides it. Modules with the same port share one app. */
   defaultPort: number;
+  /**
+   * Where the module's own process listens when the modules sharing `defaultPort` run apart on
+   * one host (the local split topology), behind a proxy on `defaultPort`.
+   */
+  splitPort?: number;
   /** Title of the port's API documentation. */
   title: string;
   /**

@@ -48,10 +48,13 @@ function pathOf(url: string): string {
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
+/** Not API traffic: scrapes, health checks (they read the API document) and documentation. */
+const unmetered = (path: string) => path === '/metrics' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+
 /**
- * The port's handler with request metering: every request is counted by route pattern and
+ * The port's handler with request metering: every API request is counted by route pattern and
  * status once it is answered (in memory; reported on the bus each second). `GET /metrics`
- * answers the counts in Prometheus' format and is not itself counted: scrapes are not traffic.
+ * answers the counts in Prometheus' format.
  */
 function metered(app: AnyElysia, product: string, meter: RequestMeter, gauges: () => Record<string, number>) {
   let routes: RouteTable | undefined;
@@ -62,6 +65,7 @@ function metered(app: AnyElysia, product: string, meter: RequestMeter, gauges: (
       return new Response(meter.metricsText(gauges()), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
     }
     const response: Response = await app.handle(request);
+    if (unmetered(path)) return response;
     routes ??= new RouteTable(app.routes);
     const endpoint = routes.match(request.method, path)?.pattern ?? noRoute(request.method);
     meter.record(product, endpoint, response.status, (performance.now() - started) / 1000);

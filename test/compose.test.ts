@@ -3,7 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
-import { planSplit } from '../platform/split.ts';
+import { accountSettings } from '../modules/account/settings.ts';
+import { jwtSecret } from '../platform/secrets.ts';
+import { createLogger } from '../platform/log.ts';
+import { planProxy, planSplit, type MinifbSecrets } from '../platform/split.ts';
 
 /**
  * No Docker engine runs here, so compose.yaml and the Dockerfiles are checked statically against
@@ -24,6 +27,13 @@ type Service = {
 const compose = Bun.YAML.parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as { services: Record<string, Service>; volumes?: unknown };
 const services = compose.services;
 const shop = ['item', 'alarm', 'user'];
+const minifb = allModules.filter((m) => m.product === 'minifb').map((m) => m.name);
+const SECRETS: MinifbSecrets = { jwtSecret: 's'.repeat(40), adminId: 'admin', adminPassword: 'a long password' };
+/** The API services that run `module` (by their MODULES). */
+const servicesOf = (module: string) => Object.entries(services).filter(([name, s]) => name.startsWith('api-') && s.environment?.MODULES === module);
+/** Compose's `${VAR:-default}` as compose resolves it when VAR is unset. */
+const resolved = (env: Record<string, string>) =>
+  Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
 
 /** COPY sources of a Dockerfile (build-stage copies excluded), with ARG values substituted. */
 function copiedPaths(dockerfile: string, args: Record<string, string> = {}): string[] {
@@ -35,7 +45,7 @@ function copiedPaths(dockerfile: string, args: Record<string, string> = {}): str
 }
 
 describe('compose.yaml', () => {
-  test('has NATS, a database per domain and an API process per domain', () => {
+  test('has NATS, a database per homeshopping domain and an API process per domain', () => {
     for (const name of ['nats', ...shop.map((m) => `postgres-${m}`), ...shop.map((m) => `api-${m}`)]) {
       expect(services[name]).toBeDefined();
     }
@@ -101,6 +111,116 @@ describe('compose.yaml', () => {
         if (dep) expect({ name, removed, required: dep.required }).toEqual({ name, removed, required: false });
       }
     }
+  });
+});
+
+describe('compose.yaml: minifb', () => {
+  test('has a database and an API service per minifb domain, two for the feed, and the proxy', () => {
+    for (const m of minifb) {
+      expect(services[`postgres-${m}`]?.image).toBe('postgres:15-alpine');
+      expect(services[`postgres-${m}`]?.healthcheck?.test.join(' ')).toContain('pg_isready');
+      expect(servicesOf(m).length).toBe(m === 'feed' ? 2 : 1);
+    }
+    expect(servicesOf('feed').map(([name]) => name).sort()).toEqual(['api-feed-1', 'api-feed-2']);
+    expect(services['minifb-proxy']).toBeDefined();
+  });
+
+  for (const m of minifb) {
+    test(`api services of ${m} set only variables the configuration accepts, the split plan's, on port 8000 inside`, () => {
+      for (const [name, s] of servicesOf(m)) {
+        const env = resolved(s.environment!);
+        const config = parseConfig(env, allModules);
+        expect({ name, modules: config.modules.map((c) => [c.name, c.port]) }).toEqual({ name, modules: [[m, 8000]] });
+        expect(config.natsUrl).toBe('nats://nats:4222');
+        expect(new URL(config.modules[0]!.databaseUrl!).hostname).toBe(`postgres-${m}`);
+        // The minifb settings a split process refuses to start without are there and valid.
+        expect(jwtSecret(config, createLogger()).length).toBeGreaterThanOrEqual(32);
+        expect(accountSettings(config).developmentAdmin).toBe(false);
+        const [planned] = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: 'nats://nats:4222', modules: [m], minifb: SECRETS });
+        expect(Object.keys(env).sort()).toEqual(Object.keys(planned!.env).sort());
+        // Only the proxy is reached from outside.
+        expect(s.ports).toBeUndefined();
+        expect(s.build?.dockerfile).toBe('docker/Dockerfile');
+        expect(s.healthcheck?.test).toEqual(['CMD', 'bun', 'platform/healthcheck.ts']);
+        expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['nats', `postgres-${m}`]);
+      }
+    });
+  }
+
+  test('every minifb process gets the same JWT secret and administrator', () => {
+    const envs = minifb.flatMap((m) => servicesOf(m).map(([, s]) => s.environment!));
+    for (const key of ['JWT_SECRET', 'MINIFB_ADMIN_ID', 'MINIFB_ADMIN_PASSWORD']) expect(new Set(envs.map((e) => e[key])).size).toBe(1);
+  });
+
+  test('the proxy publishes 8000, is built with the nginx configuration, and waits for no one', () => {
+    const proxy = services['minifb-proxy']!;
+    expect(proxy.ports).toEqual(['8000:8000']);
+    expect(proxy.build?.dockerfile).toBe('docker/nginx/Dockerfile');
+    expect(copiedPaths('docker/nginx/Dockerfile')).toEqual(['docker/nginx/minifb.conf']);
+    expect(readFileSync(join(root, 'docker/nginx/Dockerfile'), 'utf8')).toMatch(/^FROM nginx:1\.(2[89]|[3-9]\d)/m);
+    expect(proxy.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:8080/health');
+    expect(Object.keys(proxy.depends_on!).sort()).toEqual(minifb.flatMap((m) => servicesOf(m).map(([name]) => name)).sort());
+  });
+});
+
+describe('docker/nginx/minifb.conf', () => {
+  const conf = readFileSync(join(root, 'docker/nginx/minifb.conf'), 'utf8');
+  const upstreams = new Map(
+    [...conf.matchAll(/upstream (\w+) \{([^}]*)\}/g)].map((m) => [m[1]!, [...m[2]!.matchAll(/server ([\w.-]+):(\d+)([^;]*);/g)].map((s) => ({ host: s[1]!, port: Number(s[2]), options: s[3]! }))]),
+  );
+  const locations = [...conf.matchAll(/location (=\s+)?(\S+) \{ proxy_pass http:\/\/(\w+); \}/g)].map((m) => ({ exact: !!m[1], path: m[2]!, upstream: m[3]! }));
+  const moduleOfUpstream = (name: string) => {
+    const modules = new Set(upstreams.get(name)!.map((s) => services[s.host]?.environment?.MODULES));
+    expect(modules.size).toBe(1);
+    return [...modules][0]!;
+  };
+
+  test('every upstream server is a compose API service, on its port, resolved at run time', () => {
+    expect(upstreams.size).toBeGreaterThan(0);
+    expect(conf).toMatch(/resolver 127\.0\.0\.11/);
+    for (const [name, servers] of upstreams) {
+      for (const s of servers) {
+        const service = services[s.host];
+        expect({ name, host: s.host, known: service !== undefined }).toEqual({ name, host: s.host, known: true });
+        expect(service!.environment![`${service!.environment!.MODULES!.toUpperCase()}_PORT`]).toBe(String(s.port));
+        expect(s.options).toContain('resolve');
+      }
+    }
+    expect(upstreams.get('feed')!.map((s) => s.host).sort()).toEqual(servicesOf('feed').map(([n]) => n).sort());
+  });
+
+  test('routes each path prefix a module declares to that module, exactly and with sub-paths', () => {
+    const declared = minifb.flatMap((m) => (allModules.find((d) => d.name === m)!.routes ?? []).map((prefix) => ({ m, prefix })));
+    expect(declared.length).toBeGreaterThan(0);
+    for (const { m, prefix } of declared) {
+      const exact = locations.find((l) => l.exact && l.path === prefix);
+      const sub = locations.find((l) => !l.exact && l.path === `${prefix}/`);
+      expect({ prefix, exact: exact && moduleOfUpstream(exact.upstream), sub: sub && moduleOfUpstream(sub.upstream) }).toEqual({ prefix, exact: m, sub: m });
+    }
+    // Nothing is routed that no module declares, and the rest goes to the account process.
+    for (const l of locations.filter((l) => l.path !== '/')) {
+      const prefix = l.exact ? l.path : l.path.slice(0, -1);
+      expect(declared.some((d) => d.prefix === prefix)).toBe(true);
+    }
+    expect(moduleOfUpstream(locations.find((l) => l.path === '/' && !l.exact)!.upstream)).toBe('account');
+  });
+
+  test('routes as the local split proxy does', () => {
+    const plan = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: 'nats://n:4222', modules: minifb, replicas: { feed: 2 }, minifb: SECRETS });
+    const local = planProxy(plan, 'minifb');
+    const byPort = new Map(plan.map((p) => [`http://127.0.0.1:${p.port}`, p.module]));
+    const localRoutes = local.routes.map((r) => `${r.prefix} → ${[...new Set(r.upstreams.map((u) => byPort.get(u)))].join()}`).sort();
+    const nginxRoutes = locations.filter((l) => l.exact).map((l) => `${l.path} → ${moduleOfUpstream(l.upstream)}`).sort();
+    expect(localRoutes).toEqual(nginxRoutes);
+    expect(local.routes.find((r) => r.prefix === '/post')!.upstreams).toHaveLength(2);
+    expect(new Set(local.fallback.map((u) => byPort.get(u)))).toEqual(new Set(['account']));
+  });
+
+  test('re-sends a request to another process only as nginx allows: never a POST that was sent', () => {
+    expect(conf).toMatch(/proxy_next_upstream error timeout;/);
+    expect(conf).not.toContain('non_idempotent');
+    expect(conf).toMatch(/listen 8000;/);
+    expect(conf).toMatch(/listen 8080;[\s\S]*location = \/health/);
   });
 });
 

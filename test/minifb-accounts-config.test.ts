@@ -99,7 +99,7 @@ describe('lifetimes', () => {
 describe('hashing off the event loop', () => {
   test('while 20 logins are being hashed, GET /me keeps answering: every /me is back before the logins are', async () => {
     const fb = await startMinifb({ backend: 'pglite' });
-    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (request) => fb.system.handle(fb.port, request) });
+    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (request) => fb.system!.handle(fb.port, request) });
     const base = `http://127.0.0.1:${server.port}`;
     try {
       const token = await fb.user('busy-user');

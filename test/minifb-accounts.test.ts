@@ -11,7 +11,7 @@ const USER_KEYS = ['bio', 'createdAt', 'id', 'name', 'nickname'];
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const emoji = (n: number) => '😀'.repeat(n);
 
-describe.each(['pglite', 'pg'] as Backend[])('minifb accounts on %s', (backend) => {
+describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb accounts on %s', (backend) => {
   let fb: Minifb;
   let n = 0;
   /** A fresh, valid user id for each test that needs one. */
@@ -19,7 +19,7 @@ describe.each(['pglite', 'pg'] as Backend[])('minifb accounts on %s', (backend) 
 
   beforeAll(async () => {
     fb = await startMinifb({ backend, env: { JWT_SECRET: SECRET } });
-  }, 60000);
+  }, 90000);
 
   afterAll(async () => {
     await fb?.stop();

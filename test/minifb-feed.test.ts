@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import pg from 'pg';
-import { feedEvents, FEED_EVENTS_STREAM } from '../modules/feed/contract/index.ts';
+import { feedEvents, FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from '../modules/feed/contract/index.ts';
 import type { DeliveredEvent } from '../platform/bus/types.ts';
 import { PG_ADMIN_URL } from './support/shop.ts';
 import { eventually, startMinifb, type Backend, type Minifb } from './support/minifb.ts';
@@ -15,7 +15,7 @@ const COMMENT_KEYS = ['content', 'createdAt', 'id', 'modified', 'myReaction', 'p
 const NO_REACTIONS = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
 const emoji = (n: number) => '🙂'.repeat(n);
 
-describe.each(['pglite', 'pg'] as Backend[])('minifb feed on %s', (backend) => {
+describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb feed on %s', (backend) => {
   let fb: Minifb;
   let alice: string;
   let bob: string;
@@ -28,8 +28,9 @@ describe.each(['pglite', 'pg'] as Backend[])('minifb feed on %s', (backend) => {
     alice = await fb.user('alice', { name: 'Alice', nickname: 'ally' });
     bob = await fb.user('bob.b', { name: 'Bob' });
     carol = await fb.user('carol', { name: 'Carol' });
-    await fb.system.bus.consume({ stream: FEED_EVENTS_STREAM, durable: 'feed-test', handler: async (e) => void events.push(e) });
-  }, 60000);
+    await fb.bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
+    await fb.bus.consume({ stream: FEED_EVENTS_STREAM, durable: 'feed-test', handler: async (e) => void events.push(e) });
+  }, 90000);
 
   afterAll(async () => {
     await fb?.stop();
@@ -359,7 +360,7 @@ describe.each(['pglite', 'pg'] as Backend[])('minifb feed on %s', (backend) => {
     });
   });
 
-  if (backend === 'pg') {
+  if (backend !== 'pglite') {
     describe('the database', () => {
       let db: pg.Client;
       beforeAll(async () => {

@@ -8,13 +8,13 @@ import { eventually, startMinifb, type Backend, type Minifb } from './support/mi
  */
 const KEYS = ['actor', 'createdAt', 'id', 'postId', 'read', 'type'];
 
-describe.each(['pglite', 'pg'] as Backend[])('minifb notifications on %s', (backend) => {
+describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb notifications on %s', (backend) => {
   let fb: Minifb;
   let n = 0;
 
   beforeAll(async () => {
     fb = await startMinifb({ backend });
-  }, 60000);
+  }, 90000);
 
   afterAll(async () => {
     await fb?.stop();
@@ -104,7 +104,7 @@ describe.each(['pglite', 'pg'] as Backend[])('minifb notifications on %s', (back
     const s = await scene();
     await fb.call('POST', `/post/${s.post.id}/comment`, { token: s.otherToken, body: { content: 'once' } });
     await settled(s.ownerToken, 1);
-    const { bus } = fb.system;
+    const { bus } = fb;
     const event = { eventId: `redelivered-${backend}-${n}`, postId: s.post.id, postOwner: s.owner, actor: s.other, commentId: 999, at: new Date().toISOString() };
     // The same event twice (a new message id each time, as a redelivery after a lost ack looks).
     await bus.publish(feedEvents.commented, event, { msgId: `a-${event.eventId}` });

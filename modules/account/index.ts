@@ -14,6 +14,7 @@ export const accountModule: ModuleDefinition = {
   name: 'account',
   product: 'minifb',
   defaultPort: 8000,
+  splitPort: 8001,
   title: 'minifb',
   routes: ['/check', '/signup', '/auth', '/refresh', '/me', '/user'],
   migrations,

@@ -13,6 +13,7 @@ export const feedModule: ModuleDefinition = {
   name: 'feed',
   product: 'minifb',
   defaultPort: 8000,
+  splitPort: 8002,
   title: 'minifb',
   routes: ['/post', '/timeline', '/comment'],
   migrations,

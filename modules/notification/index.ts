@@ -14,6 +14,7 @@ export const notificationModule: ModuleDefinition = {
   name: 'notification',
   product: 'minifb',
   defaultPort: 8000,
+  splitPort: 8003,
   title: 'minifb',
   routes: ['/notification'],
   migrations,

@@ -20,6 +20,7 @@ export const statsModule: ModuleDefinition = {
   name: 'stats',
   product: 'minifb',
   defaultPort: 8000,
+  splitPort: 8004,
   title: 'minifb',
   routes: ['/admin'],
   migrations,

@@ -1,23 +1,33 @@
 /**
- * minifb in this process, for black-box tests: its four modules, the in-process bus, no port
- * bound; requests go through the port's handler (metering included) as a client's would.
+ * minifb for black-box tests, in three shapes that answer the same client:
  *
- * - `pglite`: embedded databases under a fresh temporary DATA_DIR, removed on stop.
- * - `pg`: four fresh databases on the test Postgres (`t_<random>_<module>`), dropped on stop.
+ * - `pglite`: its four modules in this process on embedded databases (a fresh DATA_DIR), the
+ *   in-process bus, no port bound: requests go through the port's handler, metering included;
+ * - `pg`: the same on four fresh Postgres databases (`t_<random>_<module>`);
+ * - `split`: one real process per module (two for the feed) on fresh Postgres databases, a
+ *   private nats-server, and the local reverse proxy in front — what compose runs; requests go
+ *   over HTTP to the proxy's port.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { allModules } from '../../modules/index.ts';
+import { NatsBus } from '../../platform/bus/nats.ts';
+import type { Bus } from '../../platform/bus/types.ts';
 import { parseConfig } from '../../platform/config.ts';
+import { createLogger } from '../../platform/log.ts';
+import { startProxy } from '../../platform/proxy.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
+import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
 import { PG_ADMIN_URL } from './shop.ts';
+import { freePort, PrivateNats } from './split.ts';
 
-export type Backend = 'pglite' | 'pg';
+export type Backend = 'pglite' | 'pg' | 'split';
 export const MINIFB_MODULES = allModules.filter((m) => m.product === 'minifb').map((m) => m.name);
 export const ADMIN = { id: 'admin', pw: 'minifb-admin-dev-password' };
 export const PASSWORD = 'correct horse battery';
+const DEFAULT_SECRET = 'split-test-secret-0123456789-0123456789-abc';
 
 export interface Answer {
   status: number;
@@ -35,14 +45,33 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** A process of the split topology. */
+export interface MinifbProcess {
+  plan: SplitProcess;
+  proc?: ReturnType<typeof Bun.spawn>;
+  kill(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  start(): Promise<void>;
+}
+
 export interface Minifb {
-  system: RunningSystem;
+  backend: Backend;
+  /** The system in this process (pglite and pg only). */
+  system?: RunningSystem;
+  /** The bus the modules talk over: the in-process one, or a connection to the same NATS. */
+  bus: Bus;
+  /** The base port every module is served on (in process), or the proxy's (split). */
   port: number;
-  /** Name of each module's Postgres database (pg backend only). */
+  /** Name of each module's Postgres database (pg and split). */
   databases: Record<string, string>;
+  /** The split topology's processes by name (`feed-2`); empty otherwise. */
+  processes: Map<string, MinifbProcess>;
+  /** The split topology's private nats-server. */
+  nats?: PrivateNats;
   /** Every answer given so far, for checks across a whole suite. */
   seen: { method: string; path: string; status: number; body: unknown }[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  /** Prometheus text of every process. */
+  metricsText(): Promise<string>;
   /** Signs a user up (password PASSWORD) and logs them in; returns their access token. */
   user(id: string, profile?: { name?: string; nickname?: string | null; bio?: string | null }): Promise<string>;
   login(id: string, pw?: string): Promise<{ accessToken: string; refreshToken: string; passwordChangeRequired: boolean }>;
@@ -65,6 +94,105 @@ function urlOf(database: string): string {
   return url.toString();
 }
 
+/** Polls `probe` until it returns a truthy value or `ms` pass; returns the value. */
+export async function eventually<T>(probe: () => Promise<T> | T, ms = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    last = value;
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms (last: ${JSON.stringify(last)})`);
+    await Bun.sleep(20);
+  }
+}
+
+interface Shape {
+  bus: Bus;
+  port: number;
+  system?: RunningSystem;
+  processes: Map<string, MinifbProcess>;
+  nats?: PrivateNats;
+  send(method: string, path: string, init: RequestInit): Promise<Response>;
+  metricsText(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function inProcess(env: Record<string, string>): Promise<Shape> {
+  const system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+  const port = allModules.find((m) => m.name === 'account')!.defaultPort;
+  return {
+    system,
+    bus: system.bus,
+    port,
+    processes: new Map(),
+    send: (method, path, init) => system.handle(port, new Request(`http://localhost${path}`, { ...init, method })),
+    metricsText: async () => (await system.handle(port, new Request('http://localhost/metrics'))).text(),
+    stop: () => system.stop(),
+  };
+}
+
+async function split(env: Record<string, string>, prefix: string): Promise<Shape> {
+  const nats = new PrivateNats();
+  await nats.start();
+  const log = createLogger({ test: 'minifb-split' });
+  const plan = planSplit({
+    pgUrl: PG_ADMIN_URL,
+    dbPrefix: prefix,
+    natsUrl: nats.url,
+    modules: MINIFB_MODULES,
+    replicas: { feed: 2 },
+    ports: Object.fromEntries(MINIFB_MODULES.flatMap((m) => [m, `${m}-2`]).map((name) => [name, freePort()])),
+    minifb: { jwtSecret: env.JWT_SECRET ?? DEFAULT_SECRET, adminId: ADMIN.id, adminPassword: ADMIN.pw },
+  });
+  const root = join(import.meta.dir, '..', '..');
+  const processes = new Map<string, MinifbProcess>();
+  let starts = 0;
+  for (const p of plan) {
+    const entry: MinifbProcess = {
+      plan: p,
+      async start() {
+        // TEST_CHILD_LOG_DIR=dir keeps each process's debug log in dir/<name>-<n>.log.
+        const logDir = process.env.TEST_CHILD_LOG_DIR;
+        entry.proc = Bun.spawn(['bun', join(root, 'platform/main.ts')], {
+          env: { ...process.env, ...env, ...p.env, LOG_LEVEL: logDir ? 'debug' : (env.LOG_LEVEL ?? 'error'), HOST: '127.0.0.1' },
+          stdout: 'inherit',
+          stderr: logDir ? Bun.file(join(logDir, `${p.name}-${++starts}.log`)) : 'inherit',
+        });
+        await eventually(async () => (await fetch(`http://127.0.0.1:${p.port}/openapi.json`).catch(() => null))?.ok, 30000, `${p.name} up`);
+      },
+      async kill(signal = 'SIGKILL') {
+        entry.proc?.kill(signal);
+        await entry.proc?.exited;
+        entry.proc = undefined;
+      },
+    };
+    processes.set(p.name, entry);
+  }
+  // The account module first: every other one waits for its snapshot.
+  await processes.get('account')!.start();
+  await Promise.all([...processes.values()].filter((p) => p.plan.name !== 'account').map((p) => p.start()));
+  const proxy = startProxy({ port: 0, hostname: '127.0.0.1', ...planProxy(plan, 'minifb'), log, downForMs: 1000 });
+  const bus = await NatsBus.connect({ servers: nats.url, namespace: '', log });
+  return {
+    bus,
+    port: proxy.port,
+    nats,
+    processes,
+    send: (method, path, init) => fetch(`http://127.0.0.1:${proxy.port}${path}`, { ...init, method, redirect: 'manual' }),
+    metricsText: async () => {
+      const texts = await Promise.all(plan.map((p) => fetch(`http://127.0.0.1:${p.port}/metrics`).then((r) => r.text(), () => '')));
+      return texts.join('\n');
+    },
+    async stop() {
+      proxy.stop();
+      await bus.close();
+      await Promise.all([...processes.values()].map((p) => p.kill('SIGTERM')));
+      await nats.destroy();
+    },
+  };
+}
+
 export async function startMinifb(opts: { backend: Backend; env?: Record<string, string> }): Promise<Minifb> {
   const dataDir = mkdtempSync(join(tmpdir(), 'minifb-'));
   const env: Record<string, string> = {
@@ -74,28 +202,33 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     ...opts.env,
   };
   const databases: Record<string, string> = {};
+  const prefix = `t_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const cleanUp = async () => {
     rmSync(dataDir, { recursive: true, force: true });
     for (const database of Object.values(databases)) await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   };
 
-  let system: RunningSystem;
+  let shape: Shape;
   try {
+    if (opts.backend !== 'pglite') {
+      for (const module of MINIFB_MODULES) databases[module] = `${prefix}_${module}`;
+    }
     if (opts.backend === 'pg') {
-      const prefix = `t_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
       for (const module of MINIFB_MODULES) {
-        databases[module] = `${prefix}_${module}`;
         await admin(`CREATE DATABASE "${databases[module]}"`);
         env[`${module.toUpperCase()}_DATABASE_URL`] = urlOf(databases[module]!);
       }
     }
-    system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+    if (opts.backend === 'split') {
+      await prepareDatabases({ pgUrl: PG_ADMIN_URL, dbPrefix: prefix, modules: MINIFB_MODULES });
+      delete env.MODULES;
+    }
+    shape = opts.backend === 'split' ? await split(env, prefix) : await inProcess(env);
   } catch (error) {
     await cleanUp();
     throw error;
   }
 
-  const port = allModules.find((m) => m.name === 'account')!.defaultPort;
   const seen: Minifb['seen'] = [];
   const call = async (method: string, path: string, options: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...options.headers };
@@ -103,7 +236,7 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     let body: string | undefined = options.raw;
     if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await system.handle(port, new Request(`http://localhost${path}`, { method, headers, body }));
+    const res = await shape.send(method, path, { headers, body });
     const text = await res.text();
     const json = (res.headers.get('content-type') ?? '').includes('application/json') ? JSON.parse(text) : text;
     seen.push({ method, path, status: res.status, body: structuredClone(json) });
@@ -116,30 +249,22 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
   };
   let stopped: Promise<void> | undefined;
   return {
-    system,
-    port,
+    backend: opts.backend,
+    system: shape.system,
+    bus: shape.bus,
+    port: shape.port,
     databases,
+    processes: shape.processes,
+    nats: shape.nats,
     seen,
     call,
     login,
+    metricsText: shape.metricsText,
     async user(id, profile = {}) {
       const res = await call('POST', '/signup', { body: { id, pw: PASSWORD, name: profile.name ?? `User ${id}`.slice(0, 16), ...profile } });
       if (res.status !== 201) throw new Error(`sign-up of ${id} answered ${res.status} ${res.text}`);
       return (await login(id)).accessToken;
     },
-    stop: () => (stopped ??= system.stop().finally(cleanUp)),
+    stop: () => (stopped ??= shape.stop().finally(cleanUp)),
   };
-}
-
-/** Polls `probe` until it returns a truthy value or `ms` pass; returns the value. */
-export async function eventually<T>(probe: () => Promise<T> | T, ms = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    last = value;
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms (last: ${JSON.stringify(last)})`);
-    await Bun.sleep(20);
-  }
 }

@@ -1,0 +1,98 @@
+import { errorBody } from './http.ts';
+import type { Logger } from './log.ts';
+
+/**
+ * The reverse proxy of the local split topology: one base URL for a product whose modules run as
+ * separate processes, routing each path to its module's processes. It does what
+ * docker/nginx/minifb.conf does in compose (test/compose.test.ts holds the two to the same
+ * routes):
+ *
+ * - a path belongs to the module that declares its first segment (`/post` → feed);
+ * - a module's processes take turns (round robin);
+ * - a process that refuses the connection is passed over for a while, and the request goes to
+ *   the next one — any method, since nothing was sent; after another failure only idempotent
+ *   methods are tried again elsewhere (nginx's rule: POST and PATCH may have been applied);
+ * - every answer says which process gave it (`x-upstream`), and when none could, 502.
+ */
+export interface ProxyRoute {
+  /** `/post` covers `/post` and `/post/14/comment`, not `/postal`. */
+  prefix: string;
+  /** Base URLs of the module's processes. */
+  upstreams: string[];
+}
+
+export interface ProxyOptions {
+  port: number;
+  hostname?: string;
+  routes: ProxyRoute[];
+  /** Where a path no module declares goes (it answers the product's 404). */
+  fallback: string[];
+  log: Logger;
+  /** How long a process that refused a connection is passed over. */
+  downForMs?: number;
+}
+
+const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'content-length'];
+
+export function startProxy(options: ProxyOptions) {
+  const { log } = options;
+  const downFor = options.downForMs ?? 2000;
+  const down = new Map<string, number>();
+  const turns = new Map<string[], number>();
+  const byPrefix = [...options.routes].sort((a, b) => b.prefix.length - a.prefix.length);
+
+  const upstreamsOf = (path: string) => byPrefix.find((r) => path === r.prefix || path.startsWith(`${r.prefix}/`))?.upstreams ?? options.fallback;
+
+  /** The module's processes, starting with the next in turn; those passed over come last. */
+  function order(upstreams: string[]): string[] {
+    const turn = turns.get(upstreams) ?? 0;
+    turns.set(upstreams, turn + 1);
+    const rotated = upstreams.map((_, i) => upstreams[(turn + i) % upstreams.length]!);
+    const now = Date.now();
+    return [...rotated.filter((u) => (down.get(u) ?? 0) <= now), ...rotated.filter((u) => (down.get(u) ?? 0) > now)];
+  }
+
+  const server = Bun.serve({
+    port: options.port,
+    hostname: options.hostname ?? '0.0.0.0',
+    async fetch(request, srv) {
+      const url = new URL(request.url);
+      const headers = new Headers(request.headers);
+      for (const h of HOP_BY_HOP) headers.delete(h);
+      headers.set('x-forwarded-for', srv.requestIP(request)?.address ?? '');
+      headers.set('x-forwarded-host', url.host);
+      // Small API bodies: read once, so that a request can be sent to another process.
+      const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+      let last: unknown;
+      for (const upstream of order(upstreamsOf(url.pathname))) {
+        try {
+          const res = await fetch(`${upstream}${url.pathname}${url.search}`, { method: request.method, headers, body, redirect: 'manual' });
+          const out = new Headers(res.headers);
+          out.delete('content-encoding'); // fetch has decoded the body already
+          out.delete('content-length');
+          out.set('x-upstream', upstream);
+          return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+        } catch (error) {
+          last = error;
+          const refused = (error as { code?: string }).code === 'ECONNREFUSED';
+          down.set(upstream, Date.now() + downFor);
+          log.warn('proxy: a process did not answer', { upstream, path: url.pathname, refused, error: error as Error });
+          // A request that may have reached a dying process is not sent twice unless it is idempotent.
+          if (!refused && NON_IDEMPOTENT.has(request.method)) {
+            return json(502, `the process at ${upstream} failed while answering; the request may or may not have been applied`, upstream);
+          }
+        }
+      }
+      return json(502, `no process answered ${url.pathname}: ${(last as Error)?.message ?? 'none is configured'}`);
+    },
+  });
+  log.info('proxy listening', { port: server.port, routes: options.routes.map((r) => `${r.prefix} → ${r.upstreams.join(' ')}`) });
+  return { server, port: server.port!, stop: () => server.stop(true) };
+}
+
+function json(status: number, hint: string, upstream?: string) {
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (upstream) headers['x-upstream'] = upstream;
+  return new Response(JSON.stringify(errorBody(status, hint)), { status, headers });
+}
