@@ -6,10 +6,25 @@ import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
 
-/** The README's curl examples, run in order against the embedded app: they give what they say. */
+/**
+ * The README's curl examples, run in order against the embedded app: they give what they say.
+ * In an expected answer "…" stands for any value (a token, a timestamp); `$TOKEN` in a command
+ * is the access token of the last log-in example, as the README tells the reader to keep it.
+ */
 const readme = readFileSync(join(import.meta.dir, '..', 'README.md'), 'utf8');
-const section = readme.split('<!-- readme-examples')[1]!.split('<!-- /readme-examples -->')[0]!;
-const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+const sections = [...readme.matchAll(/<!-- readme-examples[^>]*-->([\s\S]*?)<!-- \/readme-examples -->/g)].map((m) => m[1]!);
+const blocks = sections.flatMap((section) => [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim()));
+const variables: Record<string, string> = {};
+
+/** `expected` with every "…" replaced by what `actual` has there. */
+function wildcards(expected: unknown, actual: unknown): unknown {
+  if (expected === '…') return actual;
+  if (Array.isArray(expected)) return expected.map((e, i) => wildcards(e, Array.isArray(actual) ? actual[i] : undefined));
+  if (expected && typeof expected === 'object') {
+    return Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, wildcards(v, (actual as Record<string, unknown> | null)?.[k])]));
+  }
+  return expected;
+}
 
 interface Example {
   command: string;
@@ -24,7 +39,7 @@ interface Example {
 
 function parse(block: string): Example {
   const [command, expected] = block.split('\n');
-  const words = [...command!.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+  const words = [...command!.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
   const ex: Partial<Example> = { command, method: 'GET', headers: {} };
   for (let i = 1; i < words.length; i++) {
     const w = words[i]!;
@@ -51,7 +66,7 @@ describe('README examples', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'readme-'));
-    system = await startSystem(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, allModules), allModules, { listen: false });
+    system = await startSystem(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }, allModules), allModules, { listen: false });
   }, 60000);
 
   afterAll(async () => {
@@ -59,19 +74,24 @@ describe('README examples', () => {
     rmSync(dataDir, { recursive: true, force: true });
   }, 30000);
 
-  test('there are examples for every homeshopping port', () => {
+  test('there are examples for every port: homeshopping and minifb', () => {
     const ports = new Set(blocks.map((b) => parse(b).port));
-    expect([...ports].sort()).toEqual([5001, 6001, 7001]);
+    expect([...ports].sort()).toEqual([5001, 6001, 7001, 8000]);
   });
 
   for (const block of blocks) {
     const ex = parse(block);
     test(`${ex.method} ${ex.port}${ex.path} answers ${ex.status} as documented`, async () => {
-      const app = system.apps.get(ex.port)!;
-      const res = await app.handle(
-        new Request(`http://localhost${ex.path}`, { method: ex.method, headers: ex.headers, body: ex.body }),
-      );
-      expect({ status: res.status, body: await res.json() }).toEqual({ status: ex.status, body: ex.response });
+      const headers = Object.fromEntries(Object.entries(ex.headers).map(([k, v]) => [k, v.replace(/\$(\w+)/g, (_, name: string) => variables[name] ?? `$${name}`)]));
+      const res = await system.handle(ex.port, new Request(`http://localhost${ex.path}`, { method: ex.method, headers, body: ex.body }));
+      const body = (await res.json()) as Record<string, unknown>;
+      if (typeof body.accessToken === 'string') variables.TOKEN = body.accessToken;
+      expect({ status: res.status, body }).toEqual({ status: ex.status, body: wildcards(ex.response, body) as Record<string, unknown> });
     });
   }
+
+  test('the examples are all run: none of them was skipped by the parser', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(15);
+    expect(variables.TOKEN).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
 });

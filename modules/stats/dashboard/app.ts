@@ -26,6 +26,8 @@ interface Series {
 
 const COOKIE = 'minifb_admin';
 const REFRESH = 'minifb_admin_refresh';
+/** Set while the page reloads after a silent renewal: a second refusal then means renewing does not help. */
+const RENEWED = 'minifb_admin_renewed';
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 
 const accessToken = () => document.cookie.split('; ').find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1);
@@ -54,16 +56,43 @@ async function api<T>(path: string): Promise<T> {
   throw new Error('unreachable');
 }
 
-function logOut() {
+/** When a JWT expires (its `exp` claim, ms since the epoch); 0 when it cannot be read. */
+function expiryOf(token: string): number {
+  try {
+    const payload = JSON.parse(atob(token.split('.')[1]!.replaceAll('-', '+').replaceAll('_', '/'))) as { exp?: unknown };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function forgetTokens() {
   keepAccessToken(null);
   sessionStorage.removeItem(REFRESH);
+  sessionStorage.removeItem(RENEWED);
+}
+
+function logOut() {
+  forgetTokens();
   location.reload();
 }
 
 function setUpLogin() {
-  // A stale cookie but a live refresh token: renew silently instead of asking again.
-  if (accessToken() && sessionStorage.getItem(REFRESH)) {
-    void refreshed().then((ok) => ok && location.reload());
+  // The page was refused although the browser holds a token. Only an expired one is worth
+  // renewing with the refresh token, and only once: a user who is not an administrator (403), or
+  // a token this server does not accept, would be refused again after every renewal, and the page
+  // would reload forever. Then the tokens are dropped and the form shows the server's reason.
+  const token = accessToken();
+  if (token) {
+    if (expiryOf(token) <= Date.now() && sessionStorage.getItem(REFRESH) && !sessionStorage.getItem(RENEWED)) {
+      void refreshed().then((ok) => {
+        if (!ok) return forgetTokens();
+        sessionStorage.setItem(RENEWED, '1');
+        location.reload();
+      });
+    } else {
+      forgetTokens();
+    }
   }
   $('#login').addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -88,6 +117,9 @@ const palette = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2
 const statusColour = (code: string) => (code.startsWith('2') ? '#16a34a' : code.startsWith('3') ? '#0891b2' : code.startsWith('4') ? '#f59e0b' : '#dc2626');
 
 function chart(id: string, type: 'line' | 'bar', horizontal = false): Chart {
+  // Every figure is a count of requests: whole ticks on the value axis (no "0.5 requests").
+  const category = { ticks: { maxTicksLimit: 12, autoSkip: true } };
+  const value = { beginAtZero: true, ticks: { precision: 0 } };
   return new Chart($<HTMLCanvasElement>(`#${id}`), {
     type,
     data: { labels: [], datasets: [{ data: [], borderWidth: 1 }] },
@@ -97,7 +129,7 @@ function chart(id: string, type: 'line' | 'bar', horizontal = false): Chart {
       maintainAspectRatio: false,
       indexAxis: horizontal ? 'y' : 'x',
       plugins: { tooltip: { enabled: true } },
-      scales: { x: { ticks: { maxTicksLimit: 12, autoSkip: true } }, y: { beginAtZero: true } },
+      scales: horizontal ? { x: value, y: category } : { x: category, y: value },
       elements: { point: { radius: 0 }, line: { tension: 0 } },
     },
   });
@@ -116,6 +148,7 @@ function draw(c: Chart, labels: string[], values: number[], colours: string | st
 }
 
 function setUpDashboard() {
+  sessionStorage.removeItem(RENEWED);
   $('#logout').hidden = false;
   $('#logout').addEventListener('click', logOut);
   const rps = chart('chart-rps', 'line');
