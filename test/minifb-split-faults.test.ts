@@ -70,10 +70,10 @@ describe('minifb split', () => {
     } finally {
       await notification.start();
     }
-    const all = await eventually(async () => {
+    const all = (await eventually(async () => {
       const items = await notifications(s.ownerToken);
       return items.length >= 10 && items;
-    }, 20000, 'the notifications of meanwhile');
+    }, 20000, 'the notifications of meanwhile')) as Awaited<ReturnType<typeof notifications>>;
     await Bun.sleep(500);
     const settled = await notifications(s.ownerToken);
     expect(settled).toHaveLength(10);
@@ -165,10 +165,10 @@ describe('minifb split', () => {
       await fb.nats!.start();
     }
     // The feed's events reach the notifications; the account's change reaches the feed's copies.
-    const items = await eventually(async () => {
+    const items = (await eventually(async () => {
       const got = await notifications(s.ownerToken);
       return got.length === 2 && got;
-    }, 20000, 'notifications of what happened while NATS was down');
+    }, 20000, 'notifications of what happened while NATS was down')) as Awaited<ReturnType<typeof notifications>>;
     expect(items.map((i) => i.type).sort()).toEqual([1, 2]);
     await eventually(async () => {
       const comments = (await fb.call('GET', `/post/${s.post.id}/comment`, { token: s.ownerToken })).body.items as { id: number; user: { nickname: string | null } }[];
