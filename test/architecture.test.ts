@@ -77,3 +77,10 @@ describe('module boundaries', () => {
     }
   });
 });
+
+describe('types', () => {
+  test('the whole codebase type-checks (tsc --noEmit, strict)', () => {
+    const run = Bun.spawnSync([join(root, 'node_modules/.bin/tsc'), '--noEmit', '-p', join(root, 'tsconfig.json')], { cwd: root, stdout: 'pipe', stderr: 'pipe' });
+    expect({ exitCode: run.exitCode, output: run.stdout.toString() + run.stderr.toString() }).toEqual({ exitCode: 0, output: '' });
+  }, 120000);
+});

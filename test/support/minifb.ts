@@ -11,7 +11,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { allModules } from '../../modules/index.ts';
 import { NatsBus } from '../../platform/bus/nats.ts';
 import type { Bus } from '../../platform/bus/types.ts';
@@ -20,7 +19,7 @@ import { createLogger } from '../../platform/log.ts';
 import { startProxy } from '../../platform/proxy.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
-import { PG_ADMIN_URL } from './shop.ts';
+import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
 import { freePort, PrivateNats } from './split.ts';
 
 export type Backend = 'pglite' | 'pg' | 'split';
@@ -76,22 +75,6 @@ export interface Minifb {
   user(id: string, profile?: { name?: string; nickname?: string | null; bio?: string | null }): Promise<string>;
   login(id: string, pw?: string): Promise<{ accessToken: string; refreshToken: string; passwordChangeRequired: boolean }>;
   stop(): Promise<void>;
-}
-
-async function admin(statement: string) {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-function urlOf(database: string): string {
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 /** Polls `probe` until it returns a truthy value or `ms` pass; returns the value. */

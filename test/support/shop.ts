@@ -46,7 +46,8 @@ export const kitFile = (module: string) => join(KIT_DIR, module, 'init_database.
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function admin(statement: string) {
+/** Runs one statement on the test Postgres as its administrator (CREATE/DROP DATABASE). */
+export async function admin(statement: string) {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });
   await client.connect();
   try {
@@ -56,7 +57,8 @@ async function admin(statement: string) {
   }
 }
 
-function urlOf(database: string): string {
+/** The URL of `database` on the test Postgres. */
+export function urlOf(database: string): string {
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${database}`;
   return url.toString();
