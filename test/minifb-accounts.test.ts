@@ -403,6 +403,11 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb accounts on %s', (
       expect((await fb.call('POST', '/me')).headers.get('allow')).toBe('GET');
     });
 
+    test('every answer in these tests matches the schema the OpenAPI document declares for its route and status', async () => {
+      expect(fb.seen.length).toBeGreaterThan(50);
+      expect(await fb.openapiProblems()).toEqual([]);
+    });
+
     test('no answer in these tests was a 5xx or lacked the {result, hint} envelope on an error', () => {
       expect(fb.seen.length).toBeGreaterThan(100);
       for (const r of fb.seen) {

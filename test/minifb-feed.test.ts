@@ -412,6 +412,11 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb feed on %s', (back
     });
   }
 
+  test('every answer in these tests matches the schema the OpenAPI document declares for its route and status', async () => {
+    expect(fb.seen.length).toBeGreaterThan(50);
+    expect(await fb.openapiProblems()).toEqual([]);
+  });
+
   test('no answer in these tests was a 5xx, and every error had the {result, hint} envelope', () => {
     expect(fb.seen.length).toBeGreaterThan(300);
     for (const r of fb.seen) {

@@ -178,6 +178,11 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb notifications on %
     expect((await fb.call('DELETE', '/notification', { token: s.ownerToken })).status).toBe(405);
   });
 
+  test('every answer in these tests matches the schema the OpenAPI document declares for its route and status', async () => {
+    expect(fb.seen.length).toBeGreaterThan(50);
+    expect(await fb.openapiProblems()).toEqual([]);
+  });
+
   test('no answer in these tests was a 5xx', () => {
     expect(fb.seen.filter((r) => r.status >= 500)).toEqual([]);
   });

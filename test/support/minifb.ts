@@ -20,6 +20,7 @@ import { startProxy } from '../../platform/proxy.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
 import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
+import { conformance, templateOf } from './openapi.ts';
 import { freePort, PrivateNats } from './split.ts';
 
 export type Backend = 'pglite' | 'pg' | 'split';
@@ -71,6 +72,11 @@ export interface Minifb {
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
   /** Prometheus text of every process. */
   metricsText(): Promise<string>;
+  /**
+   * Every answer given so far, checked against the OpenAPI document of the process that gave it
+   * (the route's declared status and schema): the problems found, none when all conform.
+   */
+  openapiProblems(): Promise<string[]>;
   /** Signs a user up (password PASSWORD) and logs them in; returns their access token. */
   user(id: string, profile?: { name?: string; nickname?: string | null; bio?: string | null }): Promise<string>;
   login(id: string, pw?: string): Promise<{ accessToken: string; refreshToken: string; passwordChangeRequired: boolean }>;
@@ -98,6 +104,8 @@ interface Shape {
   nats?: PrivateNats;
   send(method: string, path: string, init: RequestInit): Promise<Response>;
   metricsText(): Promise<string>;
+  /** The OpenAPI documents of the processes (one in process). */
+  documents(): Promise<any[]>;
   stop(): Promise<void>;
 }
 
@@ -111,6 +119,7 @@ async function inProcess(env: Record<string, string>): Promise<Shape> {
     processes: new Map(),
     send: (method, path, init) => system.handle(port, new Request(`http://localhost${path}`, { ...init, method })),
     metricsText: async () => (await system.handle(port, new Request('http://localhost/metrics'))).text(),
+    documents: async () => [await (await system.handle(port, new Request('http://localhost/openapi.json'))).json()],
     stop: () => system.stop(),
   };
 }
@@ -167,6 +176,7 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
       const texts = await Promise.all(plan.map((p) => fetch(`http://127.0.0.1:${p.port}/metrics`).then((r) => r.text(), () => '')));
       return texts.join('\n');
     },
+    documents: () => Promise.all(plan.map((p) => fetch(`http://127.0.0.1:${p.port}/openapi.json`).then((r) => r.json()))),
     async stop() {
       proxy.stop();
       await bus.close();
@@ -243,6 +253,31 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     call,
     login,
     metricsText: shape.metricsText,
+    async openapiProblems() {
+      const paths: Record<string, any> = {};
+      for (const doc of await shape.documents()) Object.assign(paths, doc.paths);
+      const doc = { paths };
+      const problems: string[] = [];
+      for (const r of seen) {
+        const template = templateOf(doc, r.path);
+        const op = template && doc.paths[template]?.[r.method.toLowerCase()];
+        if (!op || r.path === '/openapi.json' || r.path === '/metrics' || r.path.startsWith('/docs')) continue;
+        const where = `${r.method} ${r.path} → ${r.status}`;
+        const declared = op.responses?.[String(r.status)];
+        if (!declared) {
+          problems.push(`${where}: status not declared`);
+          continue;
+        }
+        const schema = declared.content?.['application/json']?.schema;
+        if (typeof r.body === 'string') continue; // HTML (the dashboard)
+        if (!schema) problems.push(`${where}: no JSON schema declared`);
+        else {
+          const problem = conformance(schema, r.body);
+          if (problem) problems.push(`${where}: ${problem}`);
+        }
+      }
+      return problems;
+    },
     async user(id, profile = {}) {
       const res = await call('POST', '/signup', { body: { id, pw: PASSWORD, name: profile.name ?? `User ${id}`.slice(0, 16), ...profile } });
       if (res.status !== 201) throw new Error(`sign-up of ${id} answered ${res.status} ${res.text}`);

@@ -15,7 +15,13 @@ const understood = new Set([
   ...annotations,
   'type', 'properties', 'required', 'additionalProperties', 'items', 'anyOf', 'oneOf',
   'minimum', 'maximum', 'pattern', 'minLength', 'maxLength', 'enum', 'const', 'nullable',
+  'format', 'patternProperties',
 ]);
+
+/** String formats this check can verify, as patterns. */
+const formats: Record<string, string> = {
+  'date-time': '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$',
+};
 
 /** Rebuilds a JSON Schema (the subset OpenAPI documents use) as a TypeBox schema. */
 export function schemaFromJson(schema: JsonSchema, at = '#'): TSchema {
@@ -39,8 +45,12 @@ export function schemaFromJson(schema: JsonSchema, at = '#'): TSchema {
   const numeric = { minimum: schema.minimum, maximum: schema.maximum };
   const strip = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   switch (types[0]) {
-    case 'string':
-      return nullable(Type.String(strip({ pattern: schema.pattern, minLength: schema.minLength, maxLength: schema.maxLength })));
+    case 'string': {
+      if (schema.format !== undefined && !formats[schema.format]) throw new Error(`${at}: format "${schema.format}" is not understood by this check`);
+      if (schema.format && schema.pattern) throw new Error(`${at}: format and pattern together are not understood by this check`);
+      const pattern = schema.format ? formats[schema.format] : schema.pattern;
+      return nullable(Type.String(strip({ pattern, minLength: schema.minLength, maxLength: schema.maxLength })));
+    }
     case 'integer':
       return nullable(Type.Integer(strip(numeric)));
     case 'number':
@@ -53,6 +63,12 @@ export function schemaFromJson(schema: JsonSchema, at = '#'): TSchema {
       if (!schema.items) throw new Error(`${at}: array without items`);
       return nullable(Type.Array(schemaFromJson(schema.items, `${at}/items`)));
     case 'object': {
+      if (schema.patternProperties) {
+        const entries = Object.entries(schema.patternProperties as Record<string, JsonSchema>);
+        if (entries.length !== 1 || schema.properties) throw new Error(`${at}: patternProperties beside other keys are not understood by this check`);
+        const [pattern, valueSchema] = entries[0]!;
+        return nullable(Type.Record(Type.String({ pattern }), schemaFromJson(valueSchema, `${at}/patternProperties`)));
+      }
       const required = new Set<string>(schema.required ?? []);
       const properties = Object.fromEntries(
         Object.entries((schema.properties ?? {}) as Record<string, JsonSchema>).map(([k, s]) => {
