@@ -157,10 +157,11 @@ async function run(backend: Backend) {
     const explained: string[] = [];
     for (const [what, text, params] of plans) {
       const lines = (await feed.query(`EXPLAIN ANALYZE ${text}`, params)).map((r) => String(r['QUERY PLAN']));
-      const scan = lines.find((l) => /Scan/.test(l))?.trim().replace(/^->\s*/, '') ?? '(no scan?)';
       const sorted = lines.some((l) => /\bSort\b/.test(l));
-      const time = lines.find((l) => l.startsWith('Execution Time'));
-      explained.push(`EXPLAIN ANALYZE ${what.padEnd(20)} ${lines[0]!.trim()}\n${''.padEnd(37)}-> ${scan}\n${''.padEnd(37)}${sorted ? 'SORT IN PLAN' : 'no Sort'}; ${time}`);
+      // PGlite (Postgres 18) adds buffer and index-search counts by default: left out, as on Postgres 15.
+      const shown = lines.filter((l) => !/^(Planning|Execution) Time|^\s*(Buffers:|Planning:|Index Searches:)/.test(l)).map((l) => `  ${l}`);
+      const time = lines.filter((l) => /^(Planning|Execution) Time/.test(l)).join(', ');
+      explained.push([`EXPLAIN ANALYZE, ${what}: ${sorted ? 'a Sort in the plan!' : 'no Sort'}; ${time}`, ...shown].join('\n'));
     }
     await close(feed);
 

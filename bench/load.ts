@@ -15,6 +15,9 @@ export async function load(opts: {
   url: string;
   /** Request headers; a function gives each request its own (e.g. a different user's token). */
   headers?: Record<string, string> | ((n: number) => Record<string, string>);
+  /** GET unless said otherwise; `body` is sent as it is. */
+  method?: string;
+  body?: string;
   connections: number;
   seconds: number;
   check?: (status: number) => boolean;
@@ -29,7 +32,7 @@ export async function load(opts: {
     while (performance.now() < until) {
       const t = performance.now();
       try {
-        const res = await fetch(opts.url, { headers: headersOf(sent++) });
+        const res = await fetch(opts.url, { method: opts.method, headers: headersOf(sent++), body: opts.body });
         await res.arrayBuffer();
         if (!check(res.status)) errors++;
       } catch {

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import { feedEvents } from '../modules/feed/contract/index.ts';
+import { notificationsPageQuery } from '../modules/notification/queries.ts';
+import type { NotificationDatabase } from '../modules/notification/schema.ts';
+import { PG_ADMIN_URL } from './support/shop.ts';
 import { eventually, startMinifb, type Backend, type Minifb } from './support/minifb.ts';
 
 /**
@@ -182,6 +187,35 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb notifications on %
     expect(fb.seen.length).toBeGreaterThan(50);
     expect(await fb.openapiProblems()).toEqual([]);
   });
+
+  if (backend !== 'pglite') {
+    test('a page reads an index range of the recipient, unread or not — even for one notified much long ago', async () => {
+      const url = Object.assign(new URL(PG_ADMIN_URL), { pathname: `/${fb.databases.notification}` }).toString();
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      const kysely = new Kysely<NotificationDatabase>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+      try {
+        await db.query("INSERT INTO notification (recipient_id, type, actor_id, post_id, read, event_id) SELECT 'popular', 1, 'fan', g, g % 3 = 0, 'old-' || g FROM generate_series(1, 60000) g");
+        await db.query("INSERT INTO notification (recipient_id, type, actor_id, post_id, event_id) SELECT 'user' || (g % 300), 1, 'fan', g, 'new-' || g FROM generate_series(1, 150000) g");
+        await db.query('VACUUM ANALYZE notification');
+        const { rows: [mid] } = await db.query("SELECT id FROM notification WHERE recipient_id = 'popular' ORDER BY id LIMIT 1 OFFSET 30000");
+        const pages: [string, { sql: string; parameters: readonly unknown[] }, RegExp][] = [
+          ['all, first page', notificationsPageQuery(kysely, 'popular', { limit: 21 }).compile(), /using notification_recipient/],
+          ['all, deep page', notificationsPageQuery(kysely, 'popular', { before: Number(mid.id), limit: 21 }).compile(), /using notification_recipient/],
+          ['unread, first page', notificationsPageQuery(kysely, 'popular', { read: false, limit: 21 }).compile(), /using notification_unread/],
+          ['unread, deep page', notificationsPageQuery(kysely, 'popular', { read: false, before: Number(mid.id), limit: 21 }).compile(), /using notification_unread/],
+        ];
+        for (const [page, query, index] of pages) {
+          const plan = (await db.query(`EXPLAIN (ANALYZE, TIMING OFF) ${query.sql}`, [...query.parameters])).rows.map((r) => r['QUERY PLAN']).join('\n');
+          const removed = Math.max(0, ...[...plan.matchAll(/Rows Removed by Filter: (\d+)/g)].map((m) => Number(m[1])));
+          expect({ page, index: index.test(plan), seqScan: /Seq Scan/.test(plan), sort: /\bSort\b/.test(plan), removed }).toEqual({ page, index: true, seqScan: false, sort: false, removed: 0 });
+        }
+      } finally {
+        await kysely.destroy();
+        await db.end();
+      }
+    }, 60000);
+  }
 
   test('no answer in these tests was a 5xx', () => {
     expect(fb.seen.filter((r) => r.status >= 500)).toEqual([]);

@@ -21,6 +21,9 @@ export interface UserView {
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
+/** The caller, with the row their token was checked against (GET /me needs no second read). */
+export type AccountCaller = Caller & { row: AccountRow };
+
 export const viewOf = (row: AccountRow): UserView => ({
   id: row.id,
   name: row.name,
@@ -133,16 +136,17 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
     },
 
     /** The caller behind a verified access token, from the account database itself. */
-    async caller(claims: Record<string, unknown>, level: 'access' | 'admin'): Promise<Caller> {
+    async caller(claims: Record<string, unknown>, level: 'access' | 'admin'): Promise<AccountCaller> {
+      let row: AccountRow | undefined;
       const check = await checkCaller(async (id) => {
-        const row = await findAccount(db, id);
+        row = await findAccount(db, id);
         return row && snapshotOf(row);
       }, claims, level);
       if ('refused' in check) throw new DomainError(`ACCOUNT.${check.refused}`, check.reason);
-      return check.caller;
+      return { ...check.caller, row: row! };
     },
 
-    me: async (me: Caller) => viewOf(await requireAccount(me.id)),
+    me: (me: AccountCaller) => viewOf(me.row),
 
     user: async (id: string) => viewOf(await requireAccount(id)),
 

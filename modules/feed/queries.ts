@@ -37,12 +37,27 @@ export async function deletePost(db: Db, id: number): Promise<void> {
   }
 }
 
-/** Newest first, after the cursor: a backward range scan of the primary key (or of post_owner_id). */
-export function listPosts(db: Db, opts: { ownerId?: string; before?: number; limit: number }): Promise<PostRow[]> {
-  let q = db.selectFrom('post').selectAll();
-  if (opts.ownerId !== undefined) q = q.where('owner_id', '=', opts.ownerId);
-  if (opts.before !== undefined) q = q.where('id', '<', opts.before);
-  return q.orderBy('id', 'desc').limit(opts.limit).execute();
+/**
+ * Every post, newest first, after the cursor: a backward range of the primary key. For one
+ * owner, the page's ids come from an index-only range of post_owner_id and the rows from the
+ * primary key. (Asked in one query, the planner may walk the primary key instead, filtering on
+ * the owner — cheap for an owner whose posts are everywhere, ruinous for one who posted a lot
+ * long ago and then stopped.)
+ */
+export function postsPageQuery(db: Db, opts: { ownerId?: string; before?: number; limit: number }) {
+  if (opts.ownerId === undefined) {
+    let q = db.selectFrom('post').selectAll();
+    if (opts.before !== undefined) q = q.where('id', '<', opts.before);
+    return q.orderBy('id', 'desc').limit(opts.limit);
+  }
+  let ids = db.selectFrom('post').select('id').where('owner_id', '=', opts.ownerId);
+  if (opts.before !== undefined) ids = ids.where('id', '<', opts.before);
+  return db.selectFrom('post').selectAll().where('id', 'in', ids.orderBy('id', 'desc').limit(opts.limit));
+}
+
+export async function listPosts(db: Db, opts: { ownerId?: string; before?: number; limit: number }): Promise<PostRow[]> {
+  const rows = await postsPageQuery(db, opts).execute();
+  return rows.sort((a, b) => Number(b.id) - Number(a.id));
 }
 
 export async function postTotals(db: Db, timeZone: string): Promise<{ totalPosts: number; postsToday: number }> {
@@ -82,11 +97,16 @@ export async function deleteComment(db: Db, comment: CommentRow): Promise<void> 
   }
 }
 
-/** Oldest first, after the cursor: a range of comment_post_id. */
-export function listComments(db: Db, postId: number, opts: { after?: number; limit: number }): Promise<CommentRow[]> {
-  let q = db.selectFrom('comment').selectAll().where('post_id', '=', postId);
-  if (opts.after !== undefined) q = q.where('id', '>', opts.after);
-  return q.orderBy('id', 'asc').limit(opts.limit).execute();
+/** Oldest first, after the cursor: ids from an index-only range of comment_post_id (see postsPageQuery). */
+export function commentsPageQuery(db: Db, postId: number, opts: { after?: number; limit: number }) {
+  let ids = db.selectFrom('comment').select('id').where('post_id', '=', postId);
+  if (opts.after !== undefined) ids = ids.where('id', '>', opts.after);
+  return db.selectFrom('comment').selectAll().where('id', 'in', ids.orderBy('id', 'asc').limit(opts.limit));
+}
+
+export async function listComments(db: Db, postId: number, opts: { after?: number; limit: number }): Promise<CommentRow[]> {
+  const rows = await commentsPageQuery(db, postId, opts).execute();
+  return rows.sort((a, b) => Number(a.id) - Number(b.id));
 }
 
 // ---- reactions ---------------------------------------------------------------------------

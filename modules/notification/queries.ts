@@ -26,12 +26,21 @@ export async function forgetPost(db: Db, postId: number): Promise<void> {
   await db.deleteFrom('notification').where('post_id', '=', postId).execute();
 }
 
-/** Newest first, after the cursor; `read` filters (undefined: all). */
-export function listNotifications(db: Db, recipientId: string, opts: { before?: number; limit: number; read?: boolean }): Promise<NotificationRow[]> {
-  let q = db.selectFrom('notification').selectAll().where('recipient_id', '=', recipientId);
-  if (opts.read !== undefined) q = q.where('read', '=', opts.read);
-  if (opts.before !== undefined) q = q.where('id', '<', opts.before);
-  return q.orderBy('id', 'desc').limit(opts.limit).execute();
+/**
+ * Newest first, after the cursor; `read` filters (undefined: all). The page's ids come from a
+ * range of notification_recipient (or notification_unread), the rows from the primary key: in
+ * one query the planner may walk the primary key instead, filtering on the recipient.
+ */
+export function notificationsPageQuery(db: Db, recipientId: string, opts: { before?: number; limit: number; read?: boolean }) {
+  let ids = db.selectFrom('notification').select('id').where('recipient_id', '=', recipientId);
+  if (opts.read !== undefined) ids = ids.where('read', '=', opts.read);
+  if (opts.before !== undefined) ids = ids.where('id', '<', opts.before);
+  return db.selectFrom('notification').selectAll().where('id', 'in', ids.orderBy('id', 'desc').limit(opts.limit));
+}
+
+export async function listNotifications(db: Db, recipientId: string, opts: { before?: number; limit: number; read?: boolean }): Promise<NotificationRow[]> {
+  const rows = await notificationsPageQuery(db, recipientId, opts).execute();
+  return rows.sort((a, b) => Number(b.id) - Number(a.id));
 }
 
 export async function unreadCount(db: Db, recipientId: string): Promise<number> {
