@@ -21,6 +21,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
+import { postsPageQuery } from '../modules/feed/queries.ts';
+import type { FeedDatabase } from '../modules/feed/schema.ts';
 import { cursorOf } from '../platform/pagination.ts';
 import { fmt, freePort, load, waitForHttp, type LoadResult } from './load.ts';
 
@@ -38,6 +41,15 @@ const AUTHORS = 1000;
 const BUSY = 'author0000';
 const CHUNK = 100_000;
 const reader = { id: 'reader', pw: 'reader-password-1', name: 'Reader' };
+/** Compiles the feed's queries to SQL without a connection. */
+const compiler = new Kysely<FeedDatabase>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
 /** Matches no password: the authors never log in. */
 const NO_PASSWORD = `pbkdf2:sha256:600000$benchbenchbench0$${'0'.repeat(64)}`;
 const root = join(import.meta.dir, '..');
@@ -149,10 +161,14 @@ async function run(backend: Backend) {
     const timelineDeep = Math.round(busyPosts * 0.9);
     const timelineAfter = await one(`SELECT id FROM post WHERE owner_id = $1 ORDER BY id DESC OFFSET ${timelineDeep - 1} LIMIT 1`, [BUSY]);
 
-    // The SQL the feed sends for these pages (modules/feed/queries.ts listPosts, limit + 1).
+    // The SQL the feed sends for these pages (modules/feed/queries.ts, limit + 1), compiled here.
+    const sqlOf = (q: { compile(): { sql: string; parameters: readonly unknown[] } }): [string, unknown[]] => {
+      const { sql, parameters } = q.compile();
+      return [sql, [...parameters]];
+    };
     const plans: [string, string, unknown[]][] = [
-      ['/post deep page', 'select * from "post" where "id" < $1 order by "id" desc limit $2', [deepAfter, 21]],
-      [`/timeline deep page`, 'select * from "post" where "owner_id" = $1 and "id" < $2 order by "id" desc limit $3', [BUSY, timelineAfter, 21]],
+      ['/post deep page', ...sqlOf(postsPageQuery(compiler, { before: deepAfter, limit: 21 }))],
+      ['/timeline deep page', ...sqlOf(postsPageQuery(compiler, { ownerId: BUSY, before: timelineAfter, limit: 21 }))],
     ];
     const explained: string[] = [];
     for (const [what, text, params] of plans) {
