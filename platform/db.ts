@@ -53,7 +53,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
       query_timeout: 5000,
       types: pgTypes,
     });
+    // An idle connection that dies is reported by the pool; one in use by the client itself, and
+    // an 'error' event nobody listens to ends the process. Its query fails (503) and the pool
+    // drops it when it comes back.
     pool.on('error', (error) => log.warn('database connection lost', { error }));
+    pool.on('connect', (client) => client.on('error', (error) => log.warn('database connection lost while in use', { error })));
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     try {
       await migrate(db, module, options.migrations, log);
