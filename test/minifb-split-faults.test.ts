@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { connect } from 'nats';
 import { ADMIN, eventually, startMinifb, type Minifb } from './support/minifb.ts';
 
 /**
@@ -51,6 +52,29 @@ describe('minifb split', () => {
     const admin = (await fb.login(ADMIN.id, ADMIN.pw)).accessToken;
     expect((await fb.call('GET', '/admin/stats', { token: admin })).headers.get('x-upstream')).toBe(`http://127.0.0.1:${fb.processes.get('stats')!.plan.port}`);
   }, 30000);
+
+  test('several processes of one domain — the feed answers NATS requests as one service of two instances; two notification processes share the durable consumer, each event handled once', async () => {
+    const nc = await connect({ servers: fb.nats!.url });
+    try {
+      // $SRV.PING.feed: what `nats micro ls` counts — two instances of one service.
+      const pongs: string[] = [];
+      for await (const m of await nc.requestMany('$SRV.PING.feed', '', { maxWait: 1000 })) pongs.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+      expect(new Set(pongs).size).toBe(2);
+      expect(await fb.bus.request('feed.totals', { timeZone: 'UTC' })).toMatchObject({ totalPosts: expect.any(Number) });
+    } finally {
+      await nc.close();
+    }
+    const second = await fb.addProcess('notification');
+    try {
+      const s = await scene();
+      for (let i = 0; i < 20; i++) await fb.call('POST', `/post/${s.post.id}/comment`, { token: s.otherToken, body: { content: `c${i}` } });
+      await eventually(async () => (await notifications(s.ownerToken)).length >= 20, 15000, 'twenty notifications');
+      await Bun.sleep(500);
+      expect(await notifications(s.ownerToken)).toHaveLength(20);
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  }, 60000);
 
   test('notification process killed — posting, commenting and reacting go on; every notification of meanwhile arrives once it is back, once', async () => {
     const s = await scene();

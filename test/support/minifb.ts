@@ -67,6 +67,8 @@ export interface Minifb {
   processes: Map<string, MinifbProcess>;
   /** The split topology's private nats-server. */
   nats?: PrivateNats;
+  /** Split only: starts one more process of `module` (same database and NATS; the proxy does not route to it). */
+  addProcess(module: string): Promise<MinifbProcess>;
   /** Every answer given so far, for checks across a whole suite. */
   seen: { method: string; path: string; status: number; body: unknown }[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
@@ -106,6 +108,7 @@ interface Shape {
   metricsText(): Promise<string>;
   /** The OpenAPI documents of the processes (one in process). */
   documents(): Promise<any[]>;
+  addProcess?(module: string): Promise<MinifbProcess>;
   stop(): Promise<void>;
 }
 
@@ -140,7 +143,7 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
   const root = join(import.meta.dir, '..', '..');
   const processes = new Map<string, MinifbProcess>();
   let starts = 0;
-  for (const p of plan) {
+  const processOf = (p: SplitProcess) => {
     const entry: MinifbProcess = {
       plan: p,
       async start() {
@@ -160,7 +163,9 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
       },
     };
     processes.set(p.name, entry);
-  }
+    return entry;
+  };
+  for (const p of plan) processOf(p);
   // The account module first: every other one waits for its snapshot.
   await processes.get('account')!.start();
   await Promise.all([...processes.values()].filter((p) => p.plan.name !== 'account').map((p) => p.start()));
@@ -172,6 +177,14 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
     nats,
     processes,
     send: (method, path, init) => fetch(`http://127.0.0.1:${proxy.port}${path}`, { ...init, method, redirect: 'manual' }),
+    async addProcess(module) {
+      const like = plan.find((p) => p.module === module)!;
+      const port = freePort();
+      const upper = module.toUpperCase();
+      const entry = processOf({ ...like, name: `${module}-extra-${port}`, port, env: { ...like.env, [`${upper}_PORT`]: String(port) } });
+      await entry.start();
+      return entry;
+    },
     metricsText: async () => {
       const texts = await Promise.all(plan.map((p) => fetch(`http://127.0.0.1:${p.port}/metrics`).then((r) => r.text(), () => '')));
       return texts.join('\n');
@@ -179,6 +192,7 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
     documents: () => Promise.all(plan.map((p) => fetch(`http://127.0.0.1:${p.port}/openapi.json`).then((r) => r.json()))),
     async stop() {
       proxy.stop();
+      // (extra processes are in `processes` too)
       await bus.close();
       await Promise.all([...processes.values()].map((p) => p.kill('SIGTERM')));
       await nats.destroy();
@@ -249,6 +263,10 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     databases,
     processes: shape.processes,
     nats: shape.nats,
+    addProcess: (module) => {
+      if (!shape.addProcess) throw new Error('only the split topology runs processes');
+      return shape.addProcess(module);
+    },
     seen,
     call,
     login,
