@@ -8,7 +8,7 @@ import { startSystem } from '../platform/runtime.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'restart-'));
 const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
-const start = () => startSystem(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }, allModules), allModules, { listen: false });
+const start = () => startSystem(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error', MODULES: 'item,alarm,user' }, allModules), allModules, { listen: false });
 const call = (sys: Awaited<ReturnType<typeof start>>, port: number, path: string, init: RequestInit = {}) =>
   sys.apps.get(port)!.handle(new Request(`http://localhost${path}`, { ...init, headers: { 'USER-TOKEN': T10, 'content-type': 'application/json', ...init.headers } }));
 
@@ -31,4 +31,30 @@ test('embedded mode — alarms and visits persist across a restart in DATA_DIR',
   } finally {
     await second.stop();
   }
-}, 30000);
+}, 90000);
+
+test('embedded mode — minifb accounts, posts and tokens survive a restart in DATA_DIR (the JWT secret is kept there)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'restart-minifb-'));
+  const boot = () => startSystem(parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'error', MODULES: 'account,feed,notification,stats' }, allModules), allModules, { listen: false });
+  const send = (sys: Awaited<ReturnType<typeof boot>>, method: string, path: string, body?: unknown, token?: string) =>
+    sys.handle(8000, new Request(`http://localhost${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }));
+  try {
+    const first = await boot();
+    expect((await send(first, 'POST', '/signup', { id: 'keeper', pw: 'keeper-password', name: 'Keeper' })).status).toBe(201);
+    const { accessToken } = (await (await send(first, 'POST', '/auth', { id: 'keeper', pw: 'keeper-password' })).json()) as { accessToken: string };
+    expect((await send(first, 'POST', '/post', { content: 'still here?' }, accessToken)).status).toBe(201);
+    await first.stop();
+
+    const second = await boot();
+    try {
+      const me = await send(second, 'GET', '/me', undefined, accessToken);
+      expect(me.status).toBe(200);
+      const posts = (await (await send(second, 'GET', '/timeline', undefined, accessToken)).json()) as { items: { content: string; owner: { name: string } }[] };
+      expect(posts.items.map((p) => [p.content, p.owner.name])).toEqual([['still here?', 'Keeper']]);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 90000);

@@ -187,7 +187,13 @@ describe('split mode', () => {
       const db = new pg.Client({ connectionString: shop.databaseUrl('alarm') });
       await db.connect();
       console.error('DIAG alarm outbox', JSON.stringify((await db.query('SELECT id, kind, subject, key, version FROM platform_outbox ORDER BY id LIMIT 20')).rows));
+      console.error('DIAG alarm rows', JSON.stringify((await db.query('SELECT item_id FROM alarm WHERE user_id = 17 ORDER BY item_id')).rows));
       await db.end();
+      const nc2 = await connect({ servers: nats.url });
+      const entry = await (await nc2.jetstream().views.kv('alarms')).get('17');
+      console.error('DIAG kv 17', entry?.revision, entry && new TextDecoder().decode(entry.value), new Date().toISOString());
+      await nc2.close();
+      console.error('DIAG item answer', JSON.stringify([...(await alarmedIn(token))]), 'user /visit status', (await get(shop.url('user', '/visit'), token)).status);
       throw error;
     });
     mark('converged');

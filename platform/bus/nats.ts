@@ -321,7 +321,8 @@ export class NatsBus implements Bus {
               ack_policy: AckPolicy.Explicit,
               filter_subject: `${prefix}>`,
               inactive_threshold: nanos(REPLICA_INACTIVE_MS),
-              ack_wait: nanos(10_000),
+              // Applying an entry takes microseconds: one lost in flight comes again soon.
+              ack_wait: nanos(3_000),
               max_deliver: -1,
               ...(copy.revision > 0
                 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: copy.revision + 1 }
@@ -360,10 +361,10 @@ export class NatsBus implements Bus {
         if (!stopped) await sleep(250);
       }
     };
+    // No restart on reconnect: nats.js's consume() checks its consumer and pulls again by itself.
+    // Stopping it then raced with that pull, and the entries the server delivered into the
+    // stopped consumption waited out their ack_wait before coming again.
     void run();
-    // A consumption that lived through a disconnect waits for missed heartbeats (seconds)
-    // before it notices; start a fresh one, resuming where it was, at once.
-    this.reconnectListeners.push(() => current?.stop());
     this.stoppers.add(() => copy.stop());
     if (this.connected) await copy.waitReady(2000);
     return copy;
@@ -428,7 +429,9 @@ export class NatsBus implements Bus {
           ack_policy: AckPolicy.Explicit,
           deliver_policy: DeliverPolicy.All,
           filter_subject: spec.filterSubject ? this.subject(spec.filterSubject) : undefined,
-          ack_wait: nanos(30_000),
+          // Handlers are a few queries: an event lost in flight (or a stuck handler) comes again
+          // after this, and handlers are idempotent.
+          ack_wait: nanos(10_000),
           max_deliver: -1,
         });
       }
@@ -479,8 +482,7 @@ export class NatsBus implements Bus {
         if (!stopped) await sleep(250);
       }
     };
-    void run();
-    this.reconnectListeners.push(() => current?.stop());
+    void run(); // (resumes by itself after a reconnect, as the replicas do)
     const stop = async () => {
       stopped = true;
       current?.stop();
