@@ -85,11 +85,13 @@ function setUpLogin() {
   const token = accessToken();
   if (token) {
     if (expiryOf(token) <= Date.now() && sessionStorage.getItem(REFRESH) && !sessionStorage.getItem(RENEWED)) {
-      void refreshed().then((ok) => {
-        if (!ok) return forgetTokens();
-        sessionStorage.setItem(RENEWED, '1');
-        location.reload();
-      });
+      void refreshed()
+        .catch(() => false) // the server is unreachable: log in again when it is back
+        .then((ok) => {
+          if (!ok) return forgetTokens();
+          sessionStorage.setItem(RENEWED, '1');
+          location.reload();
+        });
     } else {
       forgetTokens();
     }
