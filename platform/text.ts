@@ -28,9 +28,14 @@ export function textField(min: number, max: number, options: { description?: str
   });
 }
 
-/** Throws `<code>` (INVALID) naming `field` unless `value` has `min` to `max` characters. */
+/**
+ * Throws `<code>` (INVALID) naming `field` unless `value` has `min` to `max` characters, and
+ * none that Postgres text cannot hold (NUL) or that is no character at all (a lone surrogate).
+ */
 export function checkText(code: string, field: string, value: string, min: number, max: number): string {
   const n = charCount(value);
   if (n < min || n > max) throw new DomainError(code, `${field}: ${lengthHint(min, max)}`);
+  if (value.includes('\u0000')) throw new DomainError(code, `${field}: must not contain the NUL character (U+0000)`);
+  if (!value.isWellFormed()) throw new DomainError(code, `${field}: must be well-formed Unicode (no lone surrogate)`);
   return value;
 }

@@ -106,6 +106,12 @@ describe('text limits', () => {
     expect(code(() => checkText('X.INVALID', 'name', 'a', 2, 3))).toBe('X.INVALID: name: must be 2 to 3 characters');
     expect(code(() => checkText('X.INVALID', 'name', '😀😀😀😀', 2, 3))).toBe('X.INVALID: name: must be 2 to 3 characters');
   });
+
+  test('checkText — refuses what Postgres text cannot hold (NUL) and lone surrogates, naming the field', () => {
+    expect(code(() => checkText('X.INVALID', 'content', 'a\u0000b', 1, 10))).toBe('X.INVALID: content: must not contain the NUL character (U+0000)');
+    expect(code(() => checkText('X.INVALID', 'content', 'a\ud800b', 1, 10))).toBe('X.INVALID: content: must be well-formed Unicode (no lone surrogate)');
+    expect(checkText('X.INVALID', 'content', 'a\ud83d\ude00b', 1, 10)).toBe('a😀b');
+  });
 });
 
 describe('path segments', () => {

@@ -81,6 +81,9 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb feed on %s', (back
     test('post — a wrong type, a missing content, malformed JSON, no token', async () => {
       expect(await fb.call('POST', '/post', { token: alice, body: { content: 5 } })).toMatchObject({ status: 400, body: { hint: 'content: must be a string' } });
       expect(await fb.call('POST', '/post', { token: alice, body: {} })).toMatchObject({ status: 400, body: { hint: 'content: is required' } });
+      // What Postgres text cannot hold is a 400 too, never a 500.
+      expect(await fb.call('POST', '/post', { token: alice, raw: '{"content":"nul \\u0000 inside"}' })).toMatchObject({ status: 400, body: { hint: 'content: must not contain the NUL character (U+0000)' } });
+      expect(await fb.call('POST', '/post', { token: alice, raw: '{"content":"lone \\ud800"}' })).toMatchObject({ status: 400, body: { hint: 'content: must be well-formed Unicode (no lone surrogate)' } });
       expect(await fb.call('POST', '/post', { token: alice, raw: '{"content":' })).toMatchObject({ status: 400, body: { hint: 'the request body is not valid JSON' } });
       expect((await fb.call('POST', '/post', { body: { content: 'x' } })).status).toBe(401);
       expect((await fb.call('GET', '/post')).status).toBe(401);
