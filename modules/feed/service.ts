@@ -1,6 +1,7 @@
 import type { Bus } from '../../platform/bus/types.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { parserOf } from '../../platform/schema.ts';
+import { isTimeZone } from '../../platform/time-zone.ts';
 import { FeedTotalsRequest, feedSubjects } from './contract/index.ts';
 import type { FeedUseCases } from './use-cases.ts';
 
@@ -18,7 +19,7 @@ export function serveFeed(bus: Bus, useCases: FeedUseCases) {
         subject: feedSubjects.totals,
         handler: async (payload) => {
           const { timeZone } = parseTotals(payload);
-          if (!Intl.supportedValuesOf('timeZone').includes(timeZone) && timeZone !== 'UTC') throw new DomainError('FEED.INVALID', `timeZone: unknown time zone ${timeZone}`);
+          if (!isTimeZone(timeZone)) throw new DomainError('FEED.INVALID', `timeZone: unknown time zone ${timeZone}`);
           return useCases.totals(timeZone);
         },
       },

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { Caller } from '../account/contract/index.ts';
 import { bearerAuth, bearerToken, verifyToken, type AuthLevel } from '../../platform/bearer-auth.ts';
 import { DomainError, httpStatusOf } from '../../platform/errors.ts';
@@ -7,6 +7,7 @@ import { errorBody } from '../../platform/http.ts';
 import { ErrorBody } from '../../platform/http-schemas.ts';
 import type { JwtClaims } from '../../platform/jwt.ts';
 import type { DashboardAssets } from './dashboard/build.ts';
+import { adminCookie } from './dashboard/cookie.ts';
 import { dashboardPage } from './dashboard/page.ts';
 import type { StatsUseCases } from './use-cases.ts';
 
@@ -24,16 +25,11 @@ const Series = Type.Object({
   step: Type.Integer({ description: 'Seconds between counts' }),
   counts: Type.Array(Type.Integer(), { description: 'Requests in each second of the last hour' }),
 });
+/** What GET /admin/stats and GET /admin/stats/series answer (the dashboard reads these types too). */
+export type StatsAnswer = Static<typeof Stats>;
+export type SeriesAnswer = Static<typeof Series>;
 const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
 const errors = { 401: ErrorBody, 403: ErrorBody, 503: ErrorBody };
-const COOKIE = 'minifb_admin';
-
-const cookieToken = (header: string | null) =>
-  header
-    ?.split(';')
-    .map((c) => c.trim())
-    .find((c) => c.startsWith(`${COOKIE}=`))
-    ?.slice(COOKIE.length + 1) || null;
 
 export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, level: AuthLevel) => Promise<Caller>, secret: string, assets: DashboardAssets) {
   const html = (body: string, status = 200) => new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
@@ -58,7 +54,7 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
       async ({ request }) => {
         // The page is for a browser, which cannot send a Bearer header when it navigates: the
         // dashboard keeps the access token in a cookie scoped to /admin as well.
-        const token = request.headers.get('authorization') ? bearerToken(request.headers.get('authorization')) : cookieToken(request.headers.get('cookie'));
+        const token = request.headers.get('authorization') ? bearerToken(request.headers.get('authorization')) : adminCookie(request.headers.get('cookie'));
         try {
           if (!token) throw new DomainError('STATS.UNAUTHORIZED', 'log in as an administrator');
           await caller(verifyToken(token, secret, 'access'), 'admin');

@@ -5,34 +5,20 @@
  * token; the refresh token stays in sessionStorage and renews it.
  */
 import { BarController, BarElement, CategoryScale, Chart, Filler, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import type { SeriesAnswer, StatsAnswer } from '../http.ts';
+import { ADMIN_COOKIE, adminCookie } from './cookie.ts';
 import './dashboard.css';
 
 Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, Filler, Tooltip);
 
-interface Stats {
-  rps: number;
-  requestsLast24h: number;
-  byStatus: Record<string, number>;
-  byEndpoint: Record<string, number>;
-  totalPosts: number;
-  totalUsers: number;
-  postsToday: number;
-}
-interface Series {
-  from: number;
-  step: number;
-  counts: number[];
-}
-
-const COOKIE = 'minifb_admin';
 const REFRESH = 'minifb_admin_refresh';
 /** Set while the page reloads after a silent renewal: a second refusal then means renewing does not help. */
 const RENEWED = 'minifb_admin_renewed';
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 
-const accessToken = () => document.cookie.split('; ').find((c) => c.startsWith(`${COOKIE}=`))?.slice(COOKIE.length + 1);
+const accessToken = () => adminCookie(document.cookie);
 const keepAccessToken = (token: string | null) => {
-  document.cookie = token ? `${COOKIE}=${token}; Path=/admin; SameSite=Strict; Max-Age=${14 * 86400}` : `${COOKIE}=; Path=/admin; SameSite=Strict; Max-Age=0`;
+  document.cookie = token ? `${ADMIN_COOKIE}=${token}; Path=/admin; SameSite=Strict; Max-Age=${14 * 86400}` : `${ADMIN_COOKIE}=; Path=/admin; SameSite=Strict; Max-Age=0`;
 };
 
 async function refreshed(): Promise<boolean> {
@@ -159,9 +145,9 @@ function setUpDashboard() {
   const time = (s: number) => new Date(s * 1000).toLocaleTimeString([], { hour12: false });
 
   async function update() {
-    const [stats, series] = await Promise.all([api<Stats>('/admin/stats'), api<Series>('/admin/stats/series')]);
+    const [stats, series] = await Promise.all([api<StatsAnswer>('/admin/stats'), api<SeriesAnswer>('/admin/stats/series')]);
     document.querySelectorAll<HTMLElement>('[data-figure]').forEach((el) => {
-      const value = stats[el.dataset.figure as keyof Stats] as number;
+      const value = stats[el.dataset.figure as keyof StatsAnswer] as number;
       el.textContent = el.dataset.figure === 'rps' ? value.toFixed(2) : value.toLocaleString('en');
     });
     draw(rps, series.counts.map((_, i) => time(series.from + i * series.step)), series.counts, '#2563eb', true);
