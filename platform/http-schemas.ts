@@ -33,11 +33,12 @@ export function requestLine(request: Request): string {
 }
 
 /**
- * A text path segment. Elysia gives null for one that is not valid percent-encoding (`%ZZ`):
- * that names nothing, so it is `<code>` (INVALID where the value is checked, NOT_FOUND where it
- * is looked up).
+ * A text path segment. Elysia gives null for one that is not valid percent-encoding (`%ZZ`), and
+ * `%00` decodes to a NUL that no text column can hold: either names nothing, so it is `<code>`
+ * (INVALID where the value is checked, NOT_FOUND where it is looked up).
  */
 export function pathText(raw: string | null | undefined, code: string, what: string): string {
   if (typeof raw !== 'string') throw new DomainError(code, `${what}: is not valid percent-encoding`);
+  if (raw.includes('\u0000') || !raw.isWellFormed()) throw new DomainError(code, `${what}: names nothing (it holds a NUL or a lone surrogate)`);
   return raw;
 }
