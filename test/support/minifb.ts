@@ -79,6 +79,8 @@ export interface Minifb {
    * (the route's declared status and schema): the problems found, none when all conform.
    */
   openapiProblems(): Promise<string[]>;
+  /** The OpenAPI paths of every process together (in the split topology each documents its own). */
+  openapiPaths(): Promise<Record<string, any>>;
   /** Signs a user up (password PASSWORD) and logs them in; returns their access token. */
   user(id: string, profile?: { name?: string; nickname?: string | null; bio?: string | null }): Promise<string>;
   login(id: string, pw?: string): Promise<{ accessToken: string; refreshToken: string; passwordChangeRequired: boolean }>;
@@ -254,6 +256,11 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     if (res.status !== 200) throw new Error(`login of ${id} answered ${res.status} ${res.text}`);
     return res.body;
   };
+  const openapiPaths = async () => {
+    const paths: Record<string, any> = {};
+    for (const doc of await shape.documents()) Object.assign(paths, doc.paths);
+    return paths;
+  };
   let stopped: Promise<void> | undefined;
   return {
     backend: opts.backend,
@@ -271,10 +278,9 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     call,
     login,
     metricsText: shape.metricsText,
+    openapiPaths,
     async openapiProblems() {
-      const paths: Record<string, any> = {};
-      for (const doc of await shape.documents()) Object.assign(paths, doc.paths);
-      const doc = { paths };
+      const doc = { paths: await openapiPaths() };
       const problems: string[] = [];
       for (const r of seen) {
         const template = templateOf(doc, r.path);
