@@ -5,16 +5,25 @@ import { JwtError, verifyJwt, type JwtClaims } from './jwt.ts';
 /** `access`: any signed-in user; `admin`: an administrator. */
 export type AuthLevel = 'access' | 'admin';
 
+/** Who is calling, or why they may not. */
+export type CallerCheck<C> = { caller: C } | { refused: 'UNAUTHORIZED' | 'FORBIDDEN'; reason: string };
+
+/** The caller of a check, or the refusal as a DomainError (401, 403). */
+export function callerOf<C>(check: CallerCheck<C>): C {
+  if ('refused' in check) throw new DomainError(`AUTH.${check.refused}`, check.reason);
+  return check.caller;
+}
+
 export interface BearerAuthOptions<C> {
   /** Plugin name (Elysia de-duplicates plugins by name). */
   name: string;
   secret: string;
   /**
    * Turns the claims of a valid access token into the caller (e.g. from a copy of the account
-   * snapshot: the user still exists, the token was not revoked, the level is met). Throws a
-   * DomainError (UNAUTHORIZED, FORBIDDEN, UNAVAILABLE) when it cannot.
+   * snapshot: the user still exists, the token was not revoked, the level is met), or says why
+   * not (401, 403). Throws a DomainError (UNAVAILABLE) when it cannot tell.
    */
-  caller: (claims: JwtClaims, level: AuthLevel) => C | Promise<C>;
+  caller: (claims: JwtClaims, level: AuthLevel) => CallerCheck<C> | Promise<CallerCheck<C>>;
 }
 
 /** The token of an `Authorization: Bearer <token>` header; 401 when there is none. */
@@ -48,7 +57,7 @@ export function bearerAuth<C>({ name, secret, caller }: BearerAuthOptions<C>) {
     auth: (level: AuthLevel) => ({
       async transform(context) {
         const claims = verifyToken(bearerToken(context.request.headers.get('authorization')), secret, 'access');
-        (context as unknown as { caller: C }).caller = await caller(claims, level);
+        (context as unknown as { caller: C }).caller = callerOf(await caller(claims, level));
       },
       resolve: (context) => ({ me: (context as unknown as { caller: C }).caller }),
     }),

@@ -27,6 +27,8 @@ describe('configuration', () => {
       natsNamespace: '',
       logLevel: 'info',
       host: '0.0.0.0',
+      natsReplicas: 1,
+      copyCapacity: 50000,
       env: undefined,
       modules: [
         { name: 'item', port: 5001, databaseUrl: undefined },
@@ -92,6 +94,10 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud'],
     ['NATS_NAMESPACE', 'a.b'],
     ['NATS_NAMESPACE', 'a>'],
+    ['NATS_REPLICAS', '0'],
+    ['NATS_REPLICAS', 'three'],
+    ['COPY_CACHE_ENTRIES', '10'],
+    ['COPY_CACHE_ENTRIES', '1e3x'],
   ];
   for (const [variable, value] of bad) {
     test(`configuration — refuses ${variable}=${JSON.stringify(value)}, naming ${variable} and the value`, () => {

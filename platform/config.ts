@@ -24,6 +24,10 @@ export interface Config {
   modules: ModuleConfig[];
   /** Host the HTTP servers bind to. */
   host: string;
+  /** Replicas of every bucket and stream this process creates on NATS. */
+  natsReplicas: number;
+  /** Keys each copy of another domain's bucket holds at most (least recently used go first). */
+  copyCapacity: number;
   /** Free-form extra settings read by modules (validated by them). */
   env: Record<string, string | undefined>;
 }
@@ -112,6 +116,8 @@ export function parseConfig(env: Record<string, string | undefined>, known: read
     logLevel: check('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error']), nonEmpty(env.LOG_LEVEL) ?? 'info'),
     modules,
     host: nonEmpty(env.HOST) ?? '0.0.0.0',
+    natsReplicas: check('NATS_REPLICAS', z.coerce.number().int().min(1).max(5), nonEmpty(env.NATS_REPLICAS) ?? '1'),
+    copyCapacity: check('COPY_CACHE_ENTRIES', z.coerce.number().int().min(100).max(10_000_000), nonEmpty(env.COPY_CACHE_ENTRIES) ?? '50000'),
     env,
   };
 }

@@ -59,11 +59,18 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     pool.on('error', (error) => log.warn('database connection lost', { error }));
     pool.on('connect', (client) => client.on('error', (error) => log.warn('database connection lost while in use', { error })));
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    // Migrations run on a connection of their own with no time limit: on a large database an
+    // index build takes what it takes, once (a request's limits are no measure of it).
+    const migrations = new Kysely<any>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 700, types: pgTypes, options: '-c statement_timeout=0' }) }),
+    });
     try {
-      await migrate(db, module, options.migrations, log);
+      await migrate(migrations, module, options.migrations, log);
     } catch (error) {
       await db.destroy();
       throw error;
+    } finally {
+      await migrations.destroy();
     }
     return { db, kind: 'pg', close: () => db.destroy() };
   }
@@ -74,7 +81,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     await mkdir(dirname(dir), { recursive: true });
     cpSync(empty, dir, { recursive: true }); // a start-up cost, twice as fast as the async copy
   }
-  const pglite = new PGlite(dir, { initialMemory: PGLITE_MEMORY });
+  const pglite = new PGlite(dir, { initialMemory: PGLITE_MEMORY, startParams: PGLITE_START });
   await pglite.waitReady;
   if (options.initSql && (await isEmpty((q) => pglite.query(q)))) {
     log.info('loading init_database.sql into new embedded database', { dir });
@@ -95,6 +102,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
  * took a third of a fresh start. Untouched pages cost no physical memory.
  */
 const PGLITE_MEMORY = 256 * 1024 * 1024;
+/**
+ * Postgres settings of every embedded database. PGlite's default shared_buffers (128 MB) is
+ * touched as it is set up: with seven databases in one process that alone was ~1.2 GB. An
+ * embedded database is one module's, small, and read mostly from memory caches above it.
+ */
+const PGLITE_START = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB', '-c', 'wal_buffers=512kB', '-c', 'temp_buffers=1MB'];
 /** The installed PGlite's version: a cluster made by one version is no template for another. */
 const PGLITE_VERSION = (
   JSON.parse(readFileSync(join(dirname(Bun.resolveSync('@electric-sql/pglite', import.meta.dir)), '..', 'package.json'), 'utf8')) as { version: string }

@@ -6,8 +6,11 @@ export interface HeaderAuthOptions<U> {
   name: string;
   /** Header that carries the token, as clients write it (e.g. `USER-TOKEN`). */
   header: string;
-  /** Finds the caller; throws a DomainError (UNAUTHORIZED, UNAVAILABLE) when it cannot. */
-  authenticate: (token: string) => U | Promise<U>;
+  /**
+   * Finds the caller of a token: undefined for a token nobody has (401); throws a DomainError
+   * (UNAVAILABLE) when it cannot tell.
+   */
+  lookup: (token: string) => U | undefined | Promise<U | undefined>;
 }
 
 /** The API documentation stays open. */
@@ -29,21 +32,25 @@ function pathOf(url: string): string {
  * sets `user` on it directly; `decorate` only declares its type. (A WeakMap from request to
  * user and a `resolve` hook cost a tenth of the hot path's time.)
  */
-export function headerAuth<U>({ name, header, authenticate }: HeaderAuthOptions<U>) {
+export function headerAuth<U>({ name, header, lookup }: HeaderAuthOptions<U>) {
   const lower = header.toLowerCase();
+  const known = (user: U | undefined): U => {
+    if (user === undefined) throw new DomainError('AUTH.UNAUTHORIZED', `${header} is not a known access token`);
+    return user;
+  };
   return new Elysia({ name })
     .decorate('user', undefined as U)
     .onRequest((context) => {
       if (open(pathOf(context.request.url))) return;
       const token = context.request.headers.get(lower);
       if (!token) throw new DomainError('AUTH.UNAUTHORIZED', `${header} header is missing`);
-      const found = authenticate(token);
+      const found = lookup(token);
       if (found instanceof Promise) {
         return found.then((user) => {
-          (context as { user?: U }).user = user;
+          (context as { user?: U }).user = known(user);
         });
       }
-      (context as { user?: U }).user = found;
+      (context as { user?: U }).user = known(found);
     })
     .as('global');
 }

@@ -26,4 +26,15 @@ export const platformMigrations: Record<string, Migration> = {
                 ON platform_outbox (subject, key) WHERE kind = 'snapshot'`.execute(db);
     },
   },
+  /**
+   * Who this database is: a snapshot bucket's marker names the database it was filled from, so
+   * an owner whose database was re-created (new identity) fills its buckets again, and one that
+   * restarts on the same database does not.
+   */
+  '2026_12_01_0001_identity': {
+    async up(db: Kysely<any>) {
+      await sql`CREATE TABLE platform_identity (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), created_at timestamptz NOT NULL DEFAULT now())`.execute(db);
+      await sql`INSERT INTO platform_identity DEFAULT VALUES`.execute(db);
+    },
+  },
 };

@@ -1,6 +1,8 @@
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { AnyElysia } from 'elysia';
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import type { BucketDescriptor, Copy } from './bus/copy.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
 import type { DatabaseKind } from './db.ts';
@@ -16,6 +18,11 @@ export interface ModuleContext {
   outbox: Outbox;
   log: Logger;
   config: Config;
+  /**
+   * A bounded copy of another domain's snapshot bucket (see platform/bus/copy.ts), sized by the
+   * configuration, stopped with the module, its figures in the process's metrics.
+   */
+  copyOf<K, S extends TSchema, D = Static<S>>(descriptor: BucketDescriptor<K, S>, options?: { derive?: (value: Static<S>) => D; preload?: boolean }): Promise<Copy<K, D>>;
 }
 
 /** A module as the composition root sees it: no internals, just how to start it. */

@@ -1,12 +1,25 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Bus, SnapshotBucket } from './bus/types.ts';
-import type { DatabaseKind } from './db.ts';
 import type { Logger } from './log.ts';
+import { reconcileBucket, type Executor, type SharedBucket } from './snapshot.ts';
 
-export type Executor = Kysely<any> | Transaction<any>;
+export type { Executor, SharedBucket } from './snapshot.ts';
 
-/** Reads the current value of a snapshot key from the owner's database; null deletes the key. */
-export type SnapshotSource = (db: Executor, key: string) => Promise<unknown | null>;
+/** How a relay pass ended for the writes it carried. */
+export type RelayOutcome =
+  /** Everything is on the bus, and every process holding a key written has dropped it. */
+  | 'done'
+  /** NATS is unreachable: the rows wait, and go out when it is back. */
+  | 'bus-down'
+  /** Something failed or took too long; the rows that were not relayed go out later. */
+  | 'failed';
+
+/** Rows read per step of a relay pass. */
+const BATCH = 500;
+/** How long a pass waits for the holders of a bucket to drop what it wrote. */
+const SETTLE_MS = 2000;
+/** How often an owner checks that its buckets still hold its snapshot (NATS may lose them). */
+const RECONCILE_EVERY_MS = 30_000;
 
 /**
  * The transactional outbox: what other domains must learn is written in the same transaction as
@@ -17,28 +30,34 @@ export type SnapshotSource = (db: Executor, key: string) => Promise<unknown | nu
  *   the stream's de-duplication;
  * - snapshot rows name a key, not a value: the relay reads the current value when it puts it, so
  *   the bucket converges on the database whatever order writes committed in. One row per key;
- *   a write while the row is being relayed bumps its version and the row is relayed again.
+ *   a write while the row is being relayed bumps its version and the row is relayed again;
+ * - no transaction spans a pass and no row is locked while the bus is written to: a writer never
+ *   waits on the relay. Several processes of one module may relay the same row at once; both
+ *   outcomes are the same (de-duplicated events, the same current value).
+ *
+ * An owner also keeps its shared buckets whole (`share`): at start, after every reconnect and
+ * every RECONCILE_EVERY_MS it checks each bucket's marker and fills what is missing
+ * (snapshot.ts) — in the background, in pages, never holding up a write.
  */
 export class Outbox {
-  private readonly sources = new Map<string, SnapshotSource>();
+  private readonly shared = new Map<string, SharedBucket>();
   private readonly buckets = new Map<string, Promise<SnapshotBucket>>();
-  private running: Promise<boolean> | null = null;
-  private queued: Promise<boolean> | null = null;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private running: Promise<RelayOutcome> | null = null;
+  private queued: Promise<RelayOutcome> | null = null;
+  private timers: ReturnType<typeof setInterval>[] = [];
   private stopped = false;
-  /** Per bucket, the newest revision relayed that its replicas have not yet been seen to apply. */
-  private readonly unsettled = new Map<string, number>();
+  private reconciling: Promise<void> | null = null;
+  private identity: Promise<string> | undefined;
 
   constructor(
     private readonly db: Kysely<any>,
-    private readonly dbKind: DatabaseKind,
     private readonly bus: Bus,
     private readonly log: Logger,
   ) {}
 
-  /** Declares how to read the current value of a key of `bucket`. */
-  snapshotSource(bucket: string, source: SnapshotSource) {
-    this.sources.set(bucket, source);
+  /** Declares a bucket this module owns: how to page through it and read keys' current values. */
+  share(shared: SharedBucket) {
+    this.shared.set(shared.bucket, shared);
   }
 
   /** Records an event inside the caller's transaction. Returns its message id. */
@@ -50,9 +69,9 @@ export class Outbox {
     return msgId;
   }
 
-  /** Records, inside the caller's transaction, that `key` of `bucket` changed. */
+  /** Records, inside the caller's transaction, that keys of `bucket` changed. */
   async snapshot(tx: Executor, bucket: string, keys: string | string[]): Promise<void> {
-    const list = Array.isArray(keys) ? keys : [keys];
+    const list = [...new Set(Array.isArray(keys) ? keys : [keys])];
     if (list.length === 0) return;
     await tx
       .insertInto('platform_outbox')
@@ -66,57 +85,40 @@ export class Outbox {
       .execute();
   }
 
-  /**
-   * Publishes every key of `bucket` now, and again whenever the bus reconnects: a bucket lost
-   * with its NATS store (or never written) converges on this database.
-   */
-  async publishAll(bucket: string, keys: () => Promise<string[]>): Promise<void> {
-    const enqueue = async () => this.snapshot(this.db, bucket, await keys());
-    await enqueue();
-    this.bus.onReconnect(() => {
-      enqueue()
-        .then(() => this.relay())
-        .catch((error) => this.log.warn('could not re-publish a snapshot', { bucket, error }));
-    });
-  }
-
-  /** Starts the background relay (every `intervalMs`, and at once). */
+  /** Starts the background relay (every `intervalMs`, and at once) and the buckets' upkeep. */
   start(intervalMs = 500) {
-    this.timer = setInterval(() => void this.relay(), intervalMs);
+    this.timers.push(setInterval(() => void this.relay(), intervalMs));
     void this.relay();
+    if (this.shared.size > 0) {
+      this.timers.push(setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS));
+      this.bus.onReconnect(() => void this.reconcile());
+      void this.reconcile();
+    }
   }
 
   async stop() {
     this.stopped = true;
-    clearInterval(this.timer);
+    for (const t of this.timers) clearInterval(t);
     await this.running?.catch(() => {});
     await this.queued?.catch(() => {});
+    await this.reconciling?.catch(() => {});
   }
 
   /**
-   * Relays now, and waits until every replica of every bucket written has applied what was
-   * written (read-your-writes for the caller's next request, wherever it goes). Resolves true
-   * when a pass that started after this call left nothing behind and the replicas have settled;
-   * false when the bus is down or `timeoutMs` passed — the rows stay and go out later.
+   * Relays now what is waiting (a pass that starts after this call), bounded by `timeoutMs`.
+   * 'done' means the writes are on the bus and every copy holding a key written has dropped it:
+   * the caller's next read, in any process, shows the write.
    */
-  async flush(timeoutMs = 1000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
+  async flush(timeoutMs: number): Promise<RelayOutcome | 'timeout'> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const relayed = await Promise.race([
+    return Promise.race([
       this.relay(),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
-    if (!relayed) return false;
-    for (const [name, revision] of [...this.unsettled]) {
-      const settled = await (await this.bucketFor(name)).settled(revision, Math.max(1, deadline - Date.now()));
-      if (!settled) return false;
-      if (this.unsettled.get(name) === revision) this.unsettled.delete(name);
-    }
-    return true;
   }
 
   /** Single flight: at most one pass runs, and at most one more waits behind it. */
-  relay(): Promise<boolean> {
+  relay(): Promise<RelayOutcome> {
     if (!this.running) {
       this.running = this.pass().finally(() => (this.running = null));
       return this.running;
@@ -130,54 +132,92 @@ export class Outbox {
     return this.queued;
   }
 
-  private async pass(): Promise<boolean> {
-    if (this.stopped || !this.bus.connected) return false;
-    try {
-      // On Postgres several processes of one module may relay; an advisory lock lets one at a
-      // time do it without locking the rows writers upsert. PGlite has one process and one
-      // connection, where a held transaction would block every other query.
-      if (this.dbKind === 'pg') {
-        return await this.db.transaction().execute(async (tx) => {
-          const { rows } = await sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(7340031) AS locked`.execute(tx);
-          return rows[0]?.locked ? this.drain(tx) : false;
-        });
+  /** Reconciles every shared bucket (single flight); see snapshot.ts. */
+  reconcile(): Promise<void> {
+    this.reconciling ??= (async () => {
+      try {
+        if (!this.bus.connected || this.stopped) return;
+        const identity = await this.databaseIdentity();
+        for (const shared of this.shared.values()) {
+          await reconcileBucket({ db: this.db, identity, shared, bucket: await this.bucketFor(shared.bucket), log: this.log, stopped: () => this.stopped });
+        }
+      } catch (error) {
+        this.log.warn('could not reconcile a snapshot bucket; trying again later', { error });
+      } finally {
+        this.reconciling = null;
       }
-      return await this.drain(this.db);
+    })();
+    return this.reconciling;
+  }
+
+  /**
+   * One pass over the rows that were there when it started (later ones wait for the next pass,
+   * so a pass ends under any load). The outcome is 'done' only if every row was relayed and
+   * every holder dropped what was written.
+   */
+  private async pass(): Promise<RelayOutcome> {
+    if (this.stopped) return 'failed';
+    if (!this.bus.connected) return 'bus-down';
+    try {
+      const top = await this.db.selectFrom('platform_outbox').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+      if (top?.id == null) return 'done';
+      const last = Number(top.id);
+      let after = 0;
+      let settled = true;
+      for (;;) {
+        const rows = await this.db
+          .selectFrom('platform_outbox')
+          .select(['id', 'kind', 'subject', 'key', 'msg_id', 'payload', 'version'])
+          .where('id', '>', after)
+          .where('id', '<=', last)
+          .orderBy('id')
+          .limit(BATCH)
+          .execute();
+        if (rows.length === 0) break;
+        after = Number(rows[rows.length - 1]!.id);
+        settled = (await this.relayRows(rows)) && settled;
+        await this.db
+          .deleteFrom('platform_outbox')
+          .where((eb) => eb.or(rows.map((r) => eb.and([eb('id', '=', r.id), eb('version', '=', r.version)]))))
+          .execute();
+      }
+      return settled ? 'done' : 'failed';
     } catch (error) {
+      if (!this.bus.connected) return 'bus-down';
       this.log.warn('outbox relay failed; rows stay for the next pass', { error });
-      return false;
+      return 'failed';
     }
   }
 
-  private async drain(db: Executor): Promise<boolean> {
-    for (;;) {
-      const rows = await db
-        .selectFrom('platform_outbox')
-        .select(['id', 'kind', 'subject', 'key', 'msg_id', 'payload', 'version'])
-        .orderBy('id')
-        .limit(200)
-        .execute();
-      if (rows.length === 0) return true;
-      for (const row of rows) {
-        if (row.kind === 'event') {
-          const payload = typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload;
-          await this.bus.publish(row.subject, payload, { msgId: row.msg_id });
-        } else {
-          const source = this.sources.get(row.subject);
-          if (!source) throw new Error(`no snapshot source for bucket ${row.subject}`);
-          const value = await source(db, row.key);
-          const bucket = await this.bucketFor(row.subject);
-          const revision = value === null ? await bucket.delete(row.key) : await bucket.put(row.key, value);
-          this.unsettled.set(row.subject, Math.max(revision, this.unsettled.get(row.subject) ?? 0));
-        }
-        await db.deleteFrom('platform_outbox').where('id', '=', row.id).where('version', '=', row.version).execute();
-      }
-      if (rows.length < 200) {
-        // Rows whose version moved on while relayed are still there: go round once more.
-        const left = await db.selectFrom('platform_outbox').select('id').limit(1).execute();
-        if (left.length === 0) return true;
-      }
+  /** Publishes a batch (events at once; snapshot keys by bucket); true when every holder settled. */
+  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown }[]): Promise<boolean> {
+    const events = rows.filter((r) => r.kind === 'event');
+    const publishing = Promise.all(
+      events.map((r) => this.bus.publish(r.subject, typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload, { msgId: r.msg_id! })),
+    );
+    const byBucket = new Map<string, string[]>();
+    for (const r of rows) if (r.kind === 'snapshot') byBucket.set(r.subject, [...(byBucket.get(r.subject) ?? []), r.key!]);
+    let settled = true;
+    for (const [name, keys] of byBucket) {
+      const shared = this.shared.get(name);
+      if (!shared) throw new Error(`no shared bucket ${name} in this module`);
+      const values = await shared.values(this.db, keys);
+      const bucket = await this.bucketFor(name);
+      const revisions = await Promise.all(keys.map((k) => (values.get(k) == null ? bucket.delete(k) : bucket.put(k, values.get(k)))));
+      settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS)) && settled;
     }
+    await publishing;
+    return settled;
+  }
+
+  private databaseIdentity(): Promise<string> {
+    this.identity ??= this.db
+      .selectFrom('platform_identity')
+      .select('id')
+      .executeTakeFirstOrThrow()
+      .then((r) => String(r.id));
+    this.identity.catch(() => (this.identity = undefined));
+    return this.identity;
   }
 
   private bucketFor(name: string) {

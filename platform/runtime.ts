@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { AnyElysia } from 'elysia';
+import { copyOf, type Copy } from './bus/copy.ts';
 import { MemoryBus } from './bus/memory.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
@@ -38,7 +39,7 @@ export interface StartOptions {
 async function createBus(config: Config, log: Logger): Promise<Bus> {
   if (!config.natsUrl) return new MemoryBus(log.child({ component: 'bus' }));
   const { NatsBus } = await import('./bus/nats.ts');
-  return NatsBus.connect({ servers: config.natsUrl, namespace: config.natsNamespace, log: log.child({ component: 'bus' }) });
+  return NatsBus.connect({ servers: config.natsUrl, namespace: config.natsNamespace, replicas: config.natsReplicas, log: log.child({ component: 'bus' }) });
 }
 
 function pathOf(url: string): string {
@@ -81,7 +82,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   setLogLevel(config.logLevel);
   const log = options.log ?? createLogger();
   const bus = options.bus ?? (await createBus(config, log));
-  const opened: { def: ModuleDefinition; port: number; database: ModuleDatabase; outbox: Outbox; running?: RunningModule }[] = [];
+  const opened: { def: ModuleDefinition; port: number; database: ModuleDatabase; outbox: Outbox; copies: Copy<unknown, unknown>[]; running?: RunningModule }[] = [];
   const servers: { stop(force?: boolean): unknown }[] = [];
   const meter = new RequestMeter(`${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 4)}`, log.child({ component: 'telemetry' }));
   let metering = false;
@@ -91,6 +92,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
     if (metering) await meter.stop(bus).catch(() => {});
     for (const m of opened.reverse()) {
       await m.running?.stop().catch((error) => log.warn('module stop failed', { module: m.def.name, error }));
+      for (const c of m.copies) await c.stop();
       await m.outbox.stop();
     }
     if (!options.bus) await bus.close();
@@ -110,24 +112,30 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         migrations: def.migrations,
         log: mlog,
       });
-      const outbox = new Outbox(database.db, database.kind, bus, mlog.child({ component: 'outbox' }));
-      opened.push({ def, port: mc.port, database, outbox });
+      const outbox = new Outbox(database.db, bus, mlog.child({ component: 'outbox' }));
+      opened.push({ def, port: mc.port, database, outbox, copies: [] });
     }
     releaseClusterTemplate();
     for (const m of opened) {
+      const mlog = log.child({ module: m.def.name });
       m.running = await m.def.start({
         name: m.def.name,
         db: m.database.db,
         dbKind: m.database.kind,
         bus,
         outbox: m.outbox,
-        log: log.child({ module: m.def.name }),
+        log: mlog,
         config,
+        copyOf: async (descriptor, opts) => {
+          const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: mlog.child({ copy: descriptor.bucket }) });
+          m.copies.push(copy as Copy<unknown, unknown>);
+          return copy;
+        },
       });
+      // The relay and the upkeep of the module's buckets run in the background: a copy answers
+      // right away (from the bucket, or from its owner while the owner fills it).
       m.outbox.start();
     }
-    // Let the first relay pass publish every start-up snapshot before the doors open.
-    await Promise.all(opened.map((m) => m.outbox.flush(3000)));
 
     const apps = new Map<number, AnyElysia>();
     const handlers = new Map<number, (request: Request) => Promise<Response>>();

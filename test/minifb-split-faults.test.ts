@@ -169,12 +169,25 @@ describe('minifb split', () => {
     }
   }, 90000);
 
-  test('NATS stopped — reads keep working; writes to a domain\'s own database succeed and reach the others when NATS returns', async () => {
+  test('NATS stopped — reads of what the processes hold keep working, a caller none holds is 503 (never 401); writes to a domain\'s own database succeed and reach the others when NATS returns', async () => {
     const s = await scene();
     const admin = (await fb.login(ADMIN.id, ADMIN.pw)).accessToken;
+    const newcomer = `newcomer${n}`;
+    await fb.call('POST', '/signup', { body: { id: newcomer, pw: 'newcomer-password', name: 'Newcomer' } });
+    // What these users read is held by each process (twice: both feed processes answer in turn).
+    for (let i = 0; i < 2; i++) {
+      for (const token of [s.ownerToken, s.otherToken]) {
+        for (const path of [`/post/${s.post.id}`, '/post', `/post/${s.post.id}/comment`, '/notification']) expect((await fb.call('GET', path, { token })).status).toBe(200);
+      }
+    }
     await fb.nats!.stop();
     let commentId: number;
     try {
+      // The account process checks a login against its own database; no other process has
+      // seen this user, and none can look them up while NATS is away.
+      const stranger = (await fb.login(newcomer, 'newcomer-password')).accessToken;
+      const refused = await fb.call('GET', '/post', { token: stranger });
+      expect(refused.status).toBe(503);
       expect((await fb.call('GET', `/post/${s.post.id}`, { token: s.otherToken })).status).toBe(200);
       expect((await fb.call('GET', '/post', { token: s.otherToken })).status).toBe(200);
       expect((await fb.call('GET', '/notification', { token: s.ownerToken })).status).toBe(200);

@@ -30,12 +30,23 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping services on %s', (bac
     await shop?.stop();
   }, 30000);
 
-  test('item.get and item.list — answer what the item API shows; bad payloads are ITEM.INVALID', async () => {
+  test('item.get and item.list — answer what the item API shows; the list comes in pages; bad payloads are ITEM.INVALID', async () => {
     const { bus } = shop.system;
     expect(await bus.request('item.get', { id: 50 })).toEqual(ITEM50);
     expect(await code(bus.request('item.get', { id: 999 }))).toBe('ITEM.NOT_FOUND');
     expect(await code(bus.request('item.get', { id: 'x' }))).toBe('ITEM.INVALID');
-    expect(((await bus.request('item.list', {})) as Json[]).map((i) => i.id).slice(0, 2)).toEqual([100, 99]);
+    const first = (await bus.request('item.list', { limit: 2 })) as Json;
+    expect(first.items.map((i: Json) => i.id)).toEqual([100, 99]);
+    expect(first.next).toBe(99);
+    const walked: number[] = [];
+    for (let before: number | undefined, page: Json; ; before = page.next) {
+      page = await bus.request('item.list', before === undefined ? { limit: 30 } : { before, limit: 30 });
+      walked.push(...page.items.map((i: Json) => i.id));
+      if (page.next === null) break;
+    }
+    const listed = (await get('item', '/')).body.payload.map((i: Json) => i.id);
+    expect(walked).toEqual(listed);
+    expect(await code(bus.request('item.list', { limit: 501 }))).toBe('ITEM.INVALID');
   });
 
   test('alarm.of-user — answers the alarm set, ascending; a bad payload is ALARM.INVALID', async () => {

@@ -155,9 +155,12 @@ describe('split mode', () => {
     expect(await eventually(async () => (await alarm('POST', 5, token)).status === 201)).toBe(true);
   }, 60000);
 
-  test('NATS stopped — reads keep answering, alarm writes succeed, and every process converges when NATS returns', async () => {
+  test('NATS stopped — reads of what the processes hold keep answering, others are 503 (never 401), alarm writes succeed, and every process converges when NATS returns', async () => {
     const token = tokenOf(17);
     expect((await alarm('POST', 1, token)).status).toBe(201);
+    // What this user reads is held by every process: the copies are a cache of what is used.
+    for (const url of [shop.url('item'), shop.url('item', '/1'), shop.url('alarm'), shop.url('user', '/visit')]) expect((await get(url, token)).status).toBe(200);
+    await eventually(async () => (await visits(token))[0] === 1, 5000, 'first visit');
     await nats.stop();
     const t0 = performance.now();
     const mark = (w: string) => process.env.TEST_TRACE && console.log(w, Math.round(performance.now() - t0));
@@ -168,6 +171,10 @@ describe('split mode', () => {
       expect((await get(shop.url('alarm'), token)).status).toBe(200);
       expect((await get(shop.url('user'), token)).status).toBe(200);
       expect((await get(shop.url('user', '/visit'), token)).status).toBe(200);
+      // A caller no process has seen cannot be checked while NATS is away: 503, not 401.
+      const cold = await get(shop.url('item'), tokenOf(33));
+      expect(cold.status).toBe(503);
+      expect(((await cold.json()) as { hint: string }).hint).toContain('NATS is unreachable');
       expect((await alarm('POST', 2, token)).status).toBe(201);
       expect((await alarm('DELETE', 1, token)).status).toBe(200);
       mark('writes done');
@@ -230,7 +237,7 @@ describe('split mode', () => {
         const kv = await nc.jetstream().views.kv('alarms');
         return (await kv.get('18'))?.json<{ itemIds: number[] }>().itemIds.includes(40);
       }, 20000, 'alarms bucket refilled');
-      await eventually(async () => (await (await nc.jetstream().views.kv('users')).get('10')) !== null, 20000, 'users bucket refilled');
+      await eventually(async () => (await (await nc.jetstream().views.kv('users')).get(T10)) !== null, 20000, 'users bucket refilled');
     } finally {
       await nc.close();
     }
@@ -272,6 +279,10 @@ describe('split mode', () => {
       expect(body.name).toBe('item');
       expect(body.version).toBe('1.0.0');
       expect(body.endpoints.map((e: { subject: string }) => e.subject).sort()).toEqual(['item.get', 'item.list']);
+      // Each endpoint carries its contract: the request and reply schemas.
+      const get = body.endpoints.find((e: { subject: string }) => e.subject === 'item.get');
+      expect(JSON.parse(get.metadata.request)).toMatchObject({ type: 'object', required: ['id'] });
+      expect(JSON.parse(get.metadata.reply).required).toEqual(['id', 'name', 'broadcaster', 'category', 'price']);
     });
 
     test('nats micro stats alarm — $SRV.STATS counts real requests', async () => {
@@ -283,7 +294,9 @@ describe('split mode', () => {
 
     test('nats req on each documented subject answers from the domain', async () => {
       expect((await req('item.get', { id: 50 })).body.name).toBe('[역대최다-13종]17WINTER 레그미인');
-      expect((await req('item.list')).body).toHaveLength(100);
+      const page = (await req('item.list', { limit: 100 })).body;
+      expect(page.items).toHaveLength(100);
+      expect(page.next).toBeNull();
       expect((await req('alarm.of-user', { userId: 17 })).body).toEqual({ userId: 17, itemIds: [2] });
       expect((await req('alarm.of-user', { userId: 'x' })).headers?.get('Nats-Service-Error-Code')).toBe('400');
       expect((await req('user.authenticate', { token: T10 })).body).toMatchObject({ id: 10, name: '박규경' });
@@ -292,14 +305,16 @@ describe('split mode', () => {
       expect(missing.headers?.get('Nats-Service-Error-Code')).toBe('404');
     });
 
-    test('nats kv ls / watch — the items, alarms and users buckets hold the snapshots', async () => {
+    test('nats kv ls / watch — the items, alarms and users buckets hold the snapshots, each marked complete', async () => {
       const js = nc.jetstream();
+      const alarms_ = () => js.views.kv('alarms');
       const items = await js.views.kv('items');
       expect(((await items.get('50'))?.json() as { price: number }).price).toBe(78900);
       expect((await (await items.status()).values)).toBeGreaterThanOrEqual(100);
       const users = await js.views.kv('users');
-      expect(((await users.get('10'))?.json() as { access_token: string }).access_token).toBe(T10);
-      const alarms = await js.views.kv('alarms');
+      expect(((await users.get(T10))?.json() as { id: number }).id).toBe(10);
+      for (const kv of [items, users, alarms_()]) expect(((await (await kv).get('_snapshot'))?.json() as { state: string }).state).toBe('complete');
+      const alarms = await alarms_();
       expect((await alarms.get('17'))?.json()).toEqual({ userId: 17, itemIds: [2] });
       expect((await nc.jetstreamManager().then((m) => m.consumers.info('ITEM_EVENTS', 'user-visits'))).num_pending).toBe(0);
     });

@@ -1,12 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
-import { ACCOUNTS_BUCKET, accountKey, idOfAccountKey } from './contract/index.ts';
 import { accountHttp } from './http.ts';
 import { migrations } from './migrations.ts';
-import { accountIds } from './queries.ts';
 import type { AccountDatabase } from './schema.ts';
-import { serveAccounts } from './service.ts';
+import { serveAccounts, sharedAccounts } from './service.ts';
 import { accountSettings } from './settings.ts';
 import { accountUseCases } from './use-cases.ts';
 
@@ -24,8 +22,7 @@ export const accountModule: ModuleDefinition = {
     const secret = jwtSecret(config, log);
     const useCases = accountUseCases({ db, outbox, secret, settings });
 
-    outbox.snapshotSource(ACCOUNTS_BUCKET, (_, key) => useCases.snapshot(idOfAccountKey(key)));
-    await outbox.publishAll(ACCOUNTS_BUCKET, async () => (await accountIds(db)).map(accountKey));
+    outbox.share(sharedAccounts());
 
     const admin = await useCases.ensureAdmin();
     if (settings.developmentAdmin) {

@@ -46,8 +46,16 @@ export async function countAccounts(db: Db): Promise<number> {
   return Number(row.n);
 }
 
-export async function accountIds(db: Db): Promise<string[]> {
-  return (await db.selectFrom('account').select('id').execute()).map((r) => r.id);
+/** Accounts with ids after `after` (none: from the first), in id order, at most `limit`. */
+export function accountsAfter(db: Db, after: string | undefined, limit: number): Promise<AccountRow[]> {
+  let q = db.selectFrom('account').selectAll();
+  if (after !== undefined) q = q.where('id', '>', after);
+  return q.orderBy('id').limit(limit).execute();
+}
+
+export function accountsByIds(db: Db, ids: string[]): Promise<AccountRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('account').selectAll().where(sql<boolean>`id = ANY(${ids}::text[])`).execute();
 }
 
 /** What other domains know of an account (the snapshot value). */

@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from 'kysely';
-import { verifyToken } from '../../platform/bearer-auth.ts';
+import { verifyToken, type CallerCheck } from '../../platform/bearer-auth.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { signJwt } from '../../platform/jwt.ts';
 import type { Outbox } from '../../platform/outbox.ts';
+import { unitOfWork } from '../../platform/unit-of-work.ts';
 import { checkText } from '../../platform/text.ts';
 import { ACCOUNTS_BUCKET, accountKey, checkCaller, tokenProblem, type Account, type Caller } from './contract/index.ts';
 import { genSalt, hashPassword, verifyPassword } from './password.ts';
@@ -59,15 +60,14 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
     };
   };
 
-  /** Writes an account change and its snapshot row in one transaction, then waits for the copies. */
-  async function change<T>(id: string, write: (tx: Transaction<AccountDatabase>) => Promise<T>): Promise<T> {
-    const result = await db.transaction().execute(async (tx) => {
-      const value = await write(tx);
-      await outbox.snapshot(tx, ACCOUNTS_BUCKET, accountKey(id));
+  const write = unitOfWork(db, outbox);
+  /** Writes an account change as one unit of work: every copy of the account drops the old one. */
+  function change<T>(id: string, apply: (tx: Transaction<AccountDatabase>) => Promise<T>): Promise<T> {
+    return write(async (tx, changes) => {
+      const value = await apply(tx);
+      await changes.snapshot(ACCOUNTS_BUCKET, accountKey(id));
       return value;
     });
-    await outbox.flush(1000);
-    return result;
   }
 
   async function requireAccount(id: string): Promise<AccountRow> {
@@ -83,12 +83,17 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
       return row ? snapshotOf(row) : null;
     },
 
-    /** Creates the configured administrator if missing (never touches an existing password). */
+    /**
+     * Creates the configured administrator if missing (never touches an existing password). At
+     * start, before anyone can have read the account: its snapshot row goes out with the relay,
+     * and nothing waits for copies.
+     */
     async ensureAdmin(): Promise<'created' | 'exists'> {
       const passwordHash = await hashPassword(settings.adminPassword);
-      const created = await change(settings.adminId, async (tx) => {
+      const created = await db.transaction().execute(async (tx) => {
         const inserted = await insertAccount(tx, { id: settings.adminId, password_hash: passwordHash, name: 'Administrator', nickname: null, bio: null, is_admin: true });
         if (!inserted) await makeAdmin(tx, settings.adminId);
+        await outbox.snapshot(tx, ACCOUNTS_BUCKET, accountKey(settings.adminId));
         return inserted;
       });
       return created ? 'created' : 'exists';
@@ -136,14 +141,13 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
     },
 
     /** The caller behind a verified access token, from the account database itself. */
-    async caller(claims: Record<string, unknown>, level: 'access' | 'admin'): Promise<AccountCaller> {
+    async caller(claims: Record<string, unknown>, level: 'access' | 'admin'): Promise<CallerCheck<AccountCaller>> {
       let row: AccountRow | undefined;
       const check = await checkCaller(async (id) => {
         row = await findAccount(db, id);
         return row && snapshotOf(row);
       }, claims, level);
-      if ('refused' in check) throw new DomainError(`ACCOUNT.${check.refused}`, check.reason);
-      return { ...check.caller, row: row! };
+      return 'refused' in check ? check : { caller: { ...check.caller, row: row! } };
     },
 
     me: (me: AccountCaller) => viewOf(me.row),

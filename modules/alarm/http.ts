@@ -26,9 +26,9 @@ function itemIdOf(raw: number | string): number {
   return id;
 }
 
-export function alarmHttp(useCases: AlarmUseCases, authenticate: (token: string) => User | Promise<User>) {
+export function alarmHttp(useCases: AlarmUseCases, lookup: (token: string) => User | undefined | Promise<User | undefined>) {
   return new Elysia({ name: 'alarm.http' })
-    .use(headerAuth({ name: 'alarm.auth', header: 'USER-TOKEN', authenticate }))
+    .use(headerAuth({ name: 'alarm.auth', header: 'USER-TOKEN', lookup }))
     .post(
       '/',
       async ({ user, body, set }) => {

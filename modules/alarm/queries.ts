@@ -15,9 +15,25 @@ export async function alarmedItemIds(db: Db, userId: number): Promise<number[]> 
   return rows.map((r) => r.item_id!);
 }
 
-export async function usersWithAlarms(db: Db): Promise<number[]> {
-  const rows = await db.selectFrom('alarm').select('user_id').distinct().where('user_id', 'is not', null).execute();
-  return rows.map((r) => r.user_id!);
+/**
+ * Alarm sets (item ids ascending) of users with at least one alarm: those after user `after`,
+ * ascending, at most `limit` users — or, with `userIds`, of those users. One range of the
+ * unique index (user_id, item_id).
+ */
+export async function alarmSets(db: Db, range: { after: number; limit: number } | { userIds: number[] }): Promise<{ userId: number; itemIds: number[] }[]> {
+  let q = db
+    .selectFrom('alarm')
+    .select(['user_id', sql<number[]>`array_agg(item_id ORDER BY item_id)`.as('item_ids')])
+    .where('item_id', 'is not', null)
+    .groupBy('user_id')
+    .orderBy('user_id');
+  if ('userIds' in range) {
+    if (range.userIds.length === 0) return [];
+    q = q.where(sql<boolean>`user_id = ANY(${range.userIds}::int[])`);
+  } else {
+    q = q.where('user_id', '>', range.after).limit(range.limit);
+  }
+  return (await q.execute()).map((r) => ({ userId: r.user_id!, itemIds: r.item_ids.map(Number) }));
 }
 
 /** Sets the alarm; a second set is a no-op (unique index). Returns true when a row was added. */

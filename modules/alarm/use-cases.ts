@@ -1,34 +1,34 @@
 import type { Kysely } from 'kysely';
 import { DomainError } from '../../platform/errors.ts';
 import type { Outbox } from '../../platform/outbox.ts';
+import { unitOfWork } from '../../platform/unit-of-work.ts';
 import type { Item } from '../item/contract/index.ts';
-import { ALARMS_BUCKET } from './contract/index.ts';
+import { ALARMS_BUCKET, type AlarmSet } from './contract/index.ts';
 import { alarmedItemIds, clearAlarm, setAlarm } from './queries.ts';
 import type { AlarmDatabase } from './schema.ts';
 
 export function alarmUseCases(deps: {
   db: Kysely<AlarmDatabase>;
   outbox: Outbox;
-  itemOf: (id: number) => Promise<Item | undefined>;
+  itemOf: (id: number) => Item | undefined | Promise<Item | undefined>;
 }) {
   const { db, outbox, itemOf } = deps;
+  const write = unitOfWork(db, outbox);
 
   async function requireItem(itemId: number) {
     if (!(await itemOf(itemId))) throw new DomainError('ALARM.NOT_FOUND', `no item ${itemId}`);
   }
 
   /**
-   * Changes the alarm and records the user's new alarm set in the outbox, in one transaction;
-   * then relays it at once (bounded) so the other domains' copies have it before the response:
-   * read-your-writes for the user who pressed the button. If the bus is down the write still
-   * stands and the relay catches up later.
+   * Changes the alarm and records that the user's alarm set changed, in one unit of work: it
+   * answers once every copy of the set elsewhere has dropped the old one, so the user's next
+   * `GET /` on the item service shows the change.
    */
-  async function change(userId: number, itemId: number, write: typeof setAlarm) {
+  async function change(userId: number, itemId: number, apply: typeof setAlarm) {
     await requireItem(itemId);
-    await db.transaction().execute(async (tx) => {
-      if (await write(tx, userId, itemId)) await outbox.snapshot(tx, ALARMS_BUCKET, String(userId));
+    await write(async (tx, changes) => {
+      if (await apply(tx, userId, itemId)) await changes.snapshot(ALARMS_BUCKET, String(userId));
     });
-    await outbox.flush(1000);
   }
 
   return {
@@ -40,7 +40,7 @@ export function alarmUseCases(deps: {
       return { count: items.length, payload: items };
     },
 
-    alarmSetOf: async (userId: number) => ({ userId, itemIds: (await alarmedItemIds(db, userId)).reverse() }),
+    alarmSetOf: async (userId: number): Promise<AlarmSet> => ({ userId, itemIds: (await alarmedItemIds(db, userId)).reverse() }),
   };
 }
 

@@ -1,12 +1,11 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { UserRef } from '../account/contract/index.ts';
+import { checkCaller, UserRef } from '../account/contract/index.ts';
 import { bearerAuth } from '../../platform/bearer-auth.ts';
 import { ErrorBody, pathId, pathText, requestLine } from '../../platform/http-schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { textField } from '../../platform/text.ts';
-import type { FeedPeers } from './peers.ts';
-import type { FeedUseCases } from './use-cases.ts';
+import type { AccountOf, FeedUseCases } from './use-cases.ts';
 
 const Reactions = Type.Object(
   { '1': Type.Integer(), '2': Type.Integer(), '3': Type.Integer(), '4': Type.Integer(), '5': Type.Integer() },
@@ -47,7 +46,7 @@ const bearer = Type.Object({ authorization: Type.Optional(Type.String({ descript
 const errors = (...statuses: (400 | 403 | 404)[]) => Object.fromEntries([...statuses, 401, 503].map((s) => [s, ErrorBody]));
 const guarded = { auth: 'access' as const, headers: bearer };
 
-export function feedHttp(useCases: FeedUseCases, peers: FeedPeers, secret: string) {
+export function feedHttp(useCases: FeedUseCases, account: AccountOf, secret: string) {
   const postId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'post');
   const commentId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'comment');
   const answer = (set: { status?: number | string }, outcome: 'created' | 'changed' | 'unchanged') => {
@@ -56,7 +55,7 @@ export function feedHttp(useCases: FeedUseCases, peers: FeedPeers, secret: strin
   };
 
   return new Elysia({ name: 'feed.http' })
-    .use(bearerAuth({ name: 'feed.auth', secret, caller: (claims, level) => peers.caller(claims, level) }))
+    .use(bearerAuth({ name: 'feed.auth', secret, caller: (claims, level) => checkCaller(account, claims, level) }))
     .post(
       '/post',
       async ({ me, body, set }) => {

@@ -4,7 +4,7 @@ import { jwtSecret } from '../../platform/secrets.ts';
 import { FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from './contract/index.ts';
 import { feedHttp } from './http.ts';
 import { migrations } from './migrations.ts';
-import { watchAccounts } from './peers.ts';
+import { accountsBucket } from '../account/contract/index.ts';
 import type { FeedDatabase } from './schema.ts';
 import { serveFeed } from './service.ts';
 import { feedUseCases } from './use-cases.ts';
@@ -17,19 +17,17 @@ export const feedModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/post', '/timeline', '/comment'],
   migrations,
-  async start({ db: anyDb, bus, outbox, log, config }) {
+  async start({ db: anyDb, bus, outbox, log, config, copyOf }) {
     const db = anyDb as Kysely<FeedDatabase>;
     const secret = jwtSecret(config, log);
     await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
-    const peers = await watchAccounts(bus);
-    const useCases = feedUseCases({ db, outbox, peers });
+    const accounts = await copyOf(accountsBucket);
+    const account = (id: string) => accounts.get(id);
+    const useCases = feedUseCases({ db, outbox, account });
     const service = await serveFeed(bus, useCases);
     return {
-      http: feedHttp(useCases, peers, secret),
-      async stop() {
-        await service.stop();
-        await peers.stop();
-      },
+      http: feedHttp(useCases, account, secret),
+      stop: () => service.stop(),
     };
   },
 };

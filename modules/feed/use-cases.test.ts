@@ -5,11 +5,10 @@ import { MemoryBus } from '../../platform/bus/memory.ts';
 import { createLogger } from '../../platform/log.ts';
 import { platformMigrations } from '../../platform/migrations.ts';
 import { Outbox } from '../../platform/outbox.ts';
-import { userRefOf, type Caller } from '../account/contract/index.ts';
+import type { Caller } from '../account/contract/index.ts';
 import { migrations } from './migrations.ts';
-import type { FeedPeers } from './peers.ts';
 import type { FeedDatabase } from './schema.ts';
-import { feedUseCases } from './use-cases.ts';
+import { feedUseCases, type AccountOf } from './use-cases.ts';
 
 /**
  * A page costs the same number of queries whatever it shows: counts live on the rows, and the
@@ -20,14 +19,7 @@ let db: Kysely<FeedDatabase>;
 let queries: string[] = [];
 const log = createLogger({ test: 'feed' });
 const people = ['ann', 'ben', 'cid'];
-const peers: FeedPeers = {
-  account: async (id) => (people.includes(id) ? { id, name: id.toUpperCase(), nickname: null, admin: false, tokenVersion: 0 } : undefined),
-  caller: async () => {
-    throw new Error('not used here');
-  },
-  userRef: (id) => userRefOf(id, { id, name: id.toUpperCase(), nickname: null, admin: false, tokenVersion: 0 }),
-  stop: async () => {},
-};
+const account: AccountOf = (id) => (people.includes(id) ? { id, name: id.toUpperCase(), nickname: null, admin: false, tokenVersion: 0 } : undefined);
 const me = (id: string): Caller => ({ id, admin: false });
 
 beforeAll(async () => {
@@ -49,8 +41,8 @@ afterAll(async () => {
 describe('feed use cases', () => {
   test('a page of posts is two queries, however many reactions and comments its posts have', async () => {
     const bus = new MemoryBus(log);
-    const outbox = new Outbox(db as Kysely<any>, 'pglite', bus, log);
-    const feed = feedUseCases({ db, outbox, peers });
+    const outbox = new Outbox(db as Kysely<any>, bus, log);
+    const feed = feedUseCases({ db, outbox, account });
     for (let i = 0; i < 30; i++) {
       const p = await feed.createPost(me(people[i % 3]!), `post ${i}`);
       for (const who of people) await feed.reactToPost(me(who), p.id, (i % 5) + 1);
@@ -74,8 +66,8 @@ describe('feed use cases', () => {
 
   test('a page of comments is three queries (the post, the page, the caller\'s reactions)', async () => {
     const bus = new MemoryBus(log);
-    const outbox = new Outbox(db as Kysely<any>, 'pglite', bus, log);
-    const feed = feedUseCases({ db, outbox, peers });
+    const outbox = new Outbox(db as Kysely<any>, bus, log);
+    const feed = feedUseCases({ db, outbox, account });
     const p = await feed.createPost(me('ann'), 'busy post');
     for (let i = 0; i < 25; i++) {
       const c = await feed.addComment(me(people[i % 3]!), p.id, `c${i}`);

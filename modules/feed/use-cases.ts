@@ -1,11 +1,11 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Caller } from '../account/contract/index.ts';
+import { userRefOf, type Account, type Caller, type UserRef } from '../account/contract/index.ts';
 import { DomainError } from '../../platform/errors.ts';
 import type { Outbox } from '../../platform/outbox.ts';
+import { unitOfWork, type Changes } from '../../platform/unit-of-work.ts';
 import { pageResult, type Page } from '../../platform/pagination.ts';
 import { checkText } from '../../platform/text.ts';
 import { feedEvents, type Commented, type PostDeleted, type PostReacted } from './contract/index.ts';
-import type { FeedPeers } from './peers.ts';
 import * as q from './queries.ts';
 import type { CommentRow, PostRow } from './queries.ts';
 import type { FeedDatabase } from './schema.ts';
@@ -16,12 +16,21 @@ const reactionsOf = (row: PostRow | CommentRow): Reactions => ({ '1': row.r1, '2
 /** `METHOD /path` as the client sent it: what a 403 names. */
 export type RequestLine = string;
 
-export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; peers: FeedPeers }) {
-  const { db, outbox, peers } = deps;
+/** An account as the feed reads it: from its copy of the accounts bucket. */
+export type AccountOf = (id: string) => Account | undefined | Promise<Account | undefined>;
 
-  const postView = (row: PostRow, myReaction: number | undefined) => ({
+export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; account: AccountOf }) {
+  const { db, outbox, account } = deps;
+
+  /** `{id, name, nickname}` of each user named, read at once (one copy lookup per distinct user). */
+  async function refsOf(ids: string[]): Promise<Map<string, UserRef>> {
+    const distinct = [...new Set(ids)];
+    return new Map(await Promise.all(distinct.map(async (id) => [id, userRefOf(id, await account(id))] as const)));
+  }
+
+  const postView = (row: PostRow, myReaction: number | undefined, owner: UserRef) => ({
     id: Number(row.id),
-    owner: peers.userRef(row.owner_id),
+    owner,
     content: row.content,
     modified: row.modified,
     createdAt: row.created_at.toISOString(),
@@ -30,10 +39,10 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; p
     commentCount: row.comment_count,
   });
 
-  const commentView = (row: CommentRow, myReaction: number | undefined) => ({
+  const commentView = (row: CommentRow, myReaction: number | undefined, user: UserRef) => ({
     id: Number(row.id),
     postId: Number(row.post_id),
-    user: peers.userRef(row.user_id),
+    user,
     content: row.content,
     modified: row.modified,
     createdAt: row.created_at.toISOString(),
@@ -50,32 +59,37 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; p
   async function postsPage(me: Caller, page: Page, ownerId?: string) {
     const rows = await q.listPosts(db, { ownerId, before: page.after, limit: page.limit + 1 });
     const { items, nextCursor } = pageResult(rows, page, 'post', (r) => Number(r.id));
-    const mine = await q.myPostReactions(db, me.id, items.map((r) => Number(r.id)));
-    return { items: items.map((r) => postView(r, mine.get(Number(r.id)))), nextCursor };
+    const [mine, owners] = await Promise.all([q.myPostReactions(db, me.id, items.map((r) => Number(r.id))), refsOf(items.map((r) => r.owner_id))]);
+    return { items: items.map((r) => postView(r, mine.get(Number(r.id)), owners.get(r.owner_id)!)), nextCursor };
   }
 
-  /** A write that other domains hear of: its event rides the outbox; published at once when possible. */
-  async function withEvents<T>(work: (tx: Transaction<FeedDatabase>) => Promise<T>): Promise<T> {
-    const result = await db.transaction().execute(work);
-    await outbox.flush(500);
-    return result;
-  }
+  const onePost = async (row: PostRow, me: Caller) => {
+    const [mine, owners] = await Promise.all([q.myPostReactions(db, me.id, [Number(row.id)]), refsOf([row.owner_id])]);
+    return postView(row, mine.get(Number(row.id)), owners.get(row.owner_id)!);
+  };
+  const oneComment = async (row: CommentRow, me: Caller) => {
+    const [mine, users] = await Promise.all([q.myCommentReactions(db, me.id, [Number(row.id)]), refsOf([row.user_id])]);
+    return commentView(row, mine.get(Number(row.id)), users.get(row.user_id)!);
+  };
 
-  const event = <T extends object>(tx: Transaction<FeedDatabase>, subject: string, payload: Omit<T, 'eventId' | 'at'>) => {
+  /** A write that other domains hear of: its event rides the outbox, published at once when possible. */
+  const withEvents = unitOfWork(db, outbox);
+
+  const event = <T extends object>(changes: Changes, subject: string, payload: Omit<T, 'eventId' | 'at'>) => {
     const eventId = Bun.randomUUIDv7();
-    return outbox.event(tx, subject, { ...payload, eventId, at: new Date().toISOString() }, eventId);
+    return changes.event(subject, { ...payload, eventId, at: new Date().toISOString() }, eventId);
   };
 
   return {
     async createPost(me: Caller, content: string) {
       const row = await db.transaction().execute((tx) => q.insertPost(tx, me.id, postContent(content)));
-      return postView(row, undefined);
+      return postView(row, undefined, (await refsOf([me.id])).get(me.id)!);
     },
 
     async post(me: Caller, id: number) {
       const row = await q.findPost(db, id);
       if (!row) throw noPost(id);
-      return postView(row, (await q.myPostReactions(db, me.id, [id])).get(id));
+      return onePost(row, me);
     },
 
     async editPost(me: Caller, id: number, content: string, request: RequestLine) {
@@ -86,44 +100,44 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; p
         if (post.owner_id !== me.id) throw forbidden(request);
         return q.updatePostContent(tx, id, content);
       });
-      return postView(row!, (await q.myPostReactions(db, me.id, [id])).get(id));
+      return onePost(row!, me);
     },
 
     async deletePost(me: Caller, id: number, request: RequestLine) {
-      await withEvents(async (tx) => {
+      await withEvents(async (tx, changes) => {
         const post = await q.lockPost(tx, id);
         if (!post) throw noPost(id);
         if (post.owner_id !== me.id) throw forbidden(request);
         await q.deletePost(tx, id);
-        await event<PostDeleted>(tx, feedEvents.postDeleted, { postId: id, postOwner: post.owner_id });
+        await event<PostDeleted>(changes, feedEvents.postDeleted, { postId: id, postOwner: post.owner_id });
       });
     },
 
     posts: (me: Caller, page: Page) => postsPage(me, page),
 
     async timeline(me: Caller, userId: string, page: Page) {
-      if (!(await peers.account(userId))) throw new DomainError('FEED.NOT_FOUND', `no user ${userId}`);
+      if (!(await account(userId))) throw new DomainError('FEED.NOT_FOUND', `no user ${userId}`);
       return postsPage(me, page, userId);
     },
 
     async addComment(me: Caller, postId: number, content: string) {
       commentContent(content);
-      const row = await withEvents(async (tx) => {
+      const row = await withEvents(async (tx, changes) => {
         const post = await q.lockPost(tx, postId);
         if (!post) throw noPost(postId);
         const comment = await q.insertComment(tx, postId, me.id, content);
-        await event<Commented>(tx, feedEvents.commented, { postId, postOwner: post.owner_id, actor: me.id, commentId: Number(comment.id) });
+        await event<Commented>(changes, feedEvents.commented, { postId, postOwner: post.owner_id, actor: me.id, commentId: Number(comment.id) });
         return comment;
       });
-      return commentView(row, undefined);
+      return commentView(row, undefined, (await refsOf([me.id])).get(me.id)!);
     },
 
     async comments(me: Caller, postId: number, page: Page) {
       if (!(await q.findPost(db, postId))) throw noPost(postId);
       const rows = await q.listComments(db, postId, { after: page.after, limit: page.limit + 1 });
       const { items, nextCursor } = pageResult(rows, page, 'comment', (r) => Number(r.id));
-      const mine = await q.myCommentReactions(db, me.id, items.map((r) => Number(r.id)));
-      return { items: items.map((r) => commentView(r, mine.get(Number(r.id)))), nextCursor };
+      const [mine, users] = await Promise.all([q.myCommentReactions(db, me.id, items.map((r) => Number(r.id))), refsOf(items.map((r) => r.user_id))]);
+      return { items: items.map((r) => commentView(r, mine.get(Number(r.id)), users.get(r.user_id)!)), nextCursor };
     },
 
     async editComment(me: Caller, id: number, content: string, request: RequestLine) {
@@ -134,7 +148,7 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; p
         if (comment.user_id !== me.id) throw forbidden(request);
         return q.updateCommentContent(tx, id, content);
       });
-      return commentView(row!, (await q.myCommentReactions(db, me.id, [id])).get(id));
+      return oneComment(row!, me);
     },
 
     async deleteComment(me: Caller, id: number, request: RequestLine) {
@@ -149,12 +163,12 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; p
 
     /** 'created' (201), 'changed' or 'unchanged' (200). A new or changed reaction is an event. */
     async reactToPost(me: Caller, postId: number, type: number): Promise<'created' | 'changed' | 'unchanged'> {
-      return withEvents(async (tx) => {
+      return withEvents(async (tx, changes) => {
         const post = await q.lockPost(tx, postId);
         if (!post) throw noPost(postId);
         const before = await q.setPostReaction(tx, postId, me.id, type);
         if (before === type) return 'unchanged';
-        await event<PostReacted>(tx, feedEvents.postReacted, { postId, postOwner: post.owner_id, actor: me.id, type, first: before === undefined });
+        await event<PostReacted>(changes, feedEvents.postReacted, { postId, postOwner: post.owner_id, actor: me.id, type, first: before === undefined });
         return before === undefined ? 'created' : 'changed';
       });
     },

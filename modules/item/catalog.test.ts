@@ -48,12 +48,19 @@ describe('catalog', () => {
     expect(c.detailJson(3, false)).toBeUndefined();
   });
 
-  test('catalog — get, keys and size answer for the items held', () => {
+  test('catalog — get and size answer for the items held', () => {
     const c = catalogOf(items);
     expect(c.get(7)).toEqual(items[2]!);
     expect(c.get(8)).toBeUndefined();
-    expect(c.keys().sort()).toEqual(['10', '2', '7']);
     expect(c.size).toBe(3);
+  });
+
+  test('catalog page — id descending from the top or below an id, with the id to go on from; null after the last', () => {
+    const c = catalogOf(items);
+    expect(c.page(undefined, 2)).toEqual({ items: [items[1]!, items[2]!], next: 7 });
+    expect(c.page(7, 2)).toEqual({ items: [items[0]!], next: null });
+    expect(c.page(undefined, 3)).toEqual({ items: [items[1]!, items[2]!, items[0]!], next: null });
+    expect(c.page(2, 5)).toEqual({ items: [], next: null });
   });
 
   test('catalog — replace swaps the whole catalog: items no longer listed are gone', () => {
@@ -87,12 +94,25 @@ describe('catalog list bodies', () => {
     expect(text(c.listBody(new Set([7])))).toBe(c.listJson(new Set([7])));
   });
 
-  test('catalog listBody — renders a set once: the same set gives the same bytes, every empty set one shared body', () => {
+  test('catalog listBody — no alarm (or only alarms on items it does not hold) is one shared body; an alarm set patches a copy of it', () => {
     const c = catalogOf(items);
-    const set = new Set([2]);
-    expect(c.listBody(set)).toBe(c.listBody(set));
     expect(c.listBody(new Set())).toBe(c.listBody(undefined));
-    expect(c.listBody(new Set([2]))).not.toBe(c.listBody(set));
+    expect(c.listBody(new Set([99]))).toBe(c.listBody(undefined));
+    const patched = c.listBody(new Set([2, 10]));
+    expect(patched).not.toBe(c.listBody(undefined));
+    expect(JSON.parse(text(patched)).payload.map((i: { id: number; is_alarm_set: boolean }) => [i.id, i.is_alarm_set])).toEqual([[10, true], [7, false], [2, true]]);
+    // The shared body is left as it was.
+    expect(JSON.parse(text(c.listBody(undefined))).payload.every((i: { is_alarm_set: boolean }) => !i.is_alarm_set)).toBe(true);
+  });
+
+  test('catalog listBody — multi-byte names keep every offset right, for every subset of alarms', () => {
+    const wide: Item[] = [1, 2, 3, 4].map((id) => ({ id, name: `상품 ${'가'.repeat(id)} "q"`, broadcaster: 'x', category: id % 2 ? null : '패션', price: id }));
+    const c = catalogOf(wide);
+    for (let mask = 0; mask < 16; mask++) {
+      const set = new Set(wide.filter((i) => mask & (1 << (i.id - 1))).map((i) => i.id));
+      const body = JSON.parse(text(c.listBody(set)));
+      expect(body.payload).toEqual([4, 3, 2, 1].map((id) => ({ ...wide[id - 1]!, is_alarm_set: set.has(id) })));
+    }
   });
 
   test('catalog listBody — a replaced catalog renders anew', () => {

@@ -1,59 +1,95 @@
 import type { Item } from './contract/index.ts';
 
 const utf8 = new TextEncoder();
-const NO_ALARMS: ReadonlySet<number> = new Set();
+const TRUE = utf8.encode('true');
+
+interface Entry {
+  item: Item;
+  /** The item's JSON without `is_alarm_set` and its closing brace. */
+  base: string;
+}
 
 /**
  * Every item, held in memory by its owner: the list is read on every `GET /`, never written
- * through the API, and small (the kit has 100). Each item's JSON is rendered once in both
- * `is_alarm_set` states, and each list body once per alarm set, already encoded: a `GET /` that
- * repeats finds its bytes ready (most users have no alarm, and share one body).
+ * through the API, and bounded by the catalog (10,000 items is 1.5 MB of JSON). The list body is
+ * rendered once, encoded, with every `is_alarm_set` false; a caller's body is that one with the
+ * few `false`s of their alarmed items turned to `true` — one copy of the bytes, whatever the
+ * number of users or alarm sets (nothing is kept per caller).
  */
 export class Catalog {
-  private readonly byId = new Map<number, { item: Item; json: [string, string] }>();
-  private ordered: { item: Item; json: [string, string] }[] = [];
-  /** Encoded list bodies by alarm set. Sets are the replica's values: a changed set is a new object. */
-  private bodies = new WeakMap<ReadonlySet<number>, Uint8Array<ArrayBuffer>>();
+  private readonly byId = new Map<number, Entry>();
+  private ordered: Entry[] = [];
+  private body: Uint8Array<ArrayBuffer> = utf8.encode('{"count":0,"payload":[]}');
+  /** Byte offset, in `body`, of each item's `false`. */
+  private falseAt = new Map<number, number>();
 
   replace(items: Item[]) {
     this.byId.clear();
-    this.bodies = new WeakMap();
-    for (const item of items) {
-      const base = JSON.stringify(item).slice(0, -1);
-      this.byId.set(item.id, { item, json: [`${base},"is_alarm_set":false}`, `${base},"is_alarm_set":true}`] });
-    }
+    for (const item of items) this.byId.set(item.id, { item, base: JSON.stringify(item).slice(0, -1) });
     this.ordered = [...this.byId.values()].sort((a, b) => b.item.id - a.item.id);
+    const head = `{"count":${this.ordered.length},"payload":[`;
+    let text = head;
+    let bytes = Buffer.byteLength(head);
+    this.falseAt = new Map();
+    this.ordered.forEach((e, i) => {
+      const before = `${i === 0 ? '' : ','}${e.base},"is_alarm_set":`;
+      text += `${before}false}`;
+      bytes += Buffer.byteLength(before);
+      this.falseAt.set(e.item.id, bytes);
+      bytes += 6;
+    });
+    this.body = utf8.encode(`${text}]}`);
   }
 
   get(id: number): Item | undefined {
     return this.byId.get(id)?.item;
   }
 
-  keys(): string[] {
-    return [...this.byId.keys()].map(String);
-  }
-
   get size() {
     return this.byId.size;
   }
 
-  /** `{"count": N, "payload": [...]}` with `is_alarm_set` from `alarmed`, id descending. */
-  listJson(alarmed: ReadonlySet<number> | undefined): string {
-    const parts = this.ordered.map((e) => e.json[alarmed?.has(e.item.id) ? 1 : 0]);
-    return `{"count":${parts.length},"payload":[${parts.join(',')}]}`;
+  /** A page of the catalog, id descending: ids below `before`, at most `limit`. */
+  page(before: number | undefined, limit: number): { items: Item[]; next: number | null } {
+    const start = before === undefined ? 0 : this.ordered.findIndex((e) => e.item.id < before);
+    const slice = start < 0 ? [] : this.ordered.slice(start, start + limit);
+    const more = start >= 0 && start + limit < this.ordered.length;
+    return { items: slice.map((e) => e.item), next: more ? slice[slice.length - 1]!.item.id : null };
   }
 
-  /** `listJson` as UTF-8 bytes, rendered once per alarm set. */
+  /** `{"count": N, "payload": [...]}` with `is_alarm_set` from `alarmed`, id descending, as UTF-8. */
   listBody(alarmed: ReadonlySet<number> | undefined): Uint8Array<ArrayBuffer> {
-    const key = alarmed && alarmed.size > 0 ? alarmed : NO_ALARMS;
-    let body = this.bodies.get(key);
-    if (!body) this.bodies.set(key, (body = utf8.encode(this.listJson(key))));
-    return body;
+    if (!alarmed || alarmed.size === 0) return this.body;
+    const offsets: number[] = [];
+    for (const id of alarmed) {
+      const at = this.falseAt.get(id);
+      if (at !== undefined) offsets.push(at);
+    }
+    if (offsets.length === 0) return this.body;
+    offsets.sort((a, b) => a - b);
+    // "true" is a byte shorter than "false".
+    const out = new Uint8Array(this.body.length - offsets.length);
+    let from = 0;
+    let to = 0;
+    for (const at of offsets) {
+      out.set(this.body.subarray(from, at), to);
+      to += at - from;
+      out.set(TRUE, to);
+      to += 4;
+      from = at + 5;
+    }
+    out.set(this.body.subarray(from), to);
+    return out;
+  }
+
+  /** `listBody` as text. */
+  listJson(alarmed: ReadonlySet<number> | undefined): string {
+    return new TextDecoder().decode(this.listBody(alarmed));
   }
 
   /** `{"payload": {...}}` for one item. */
   detailJson(id: number, alarmed: boolean): string | undefined {
     const e = this.byId.get(id);
-    return e && `{"payload":${e.json[alarmed ? 1 : 0]}}`;
+    return e && `{"payload":${e.base},"is_alarm_set":${alarmed}}}`;
   }
 }

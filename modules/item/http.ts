@@ -22,9 +22,9 @@ function itemIdOf(raw: string | null): number {
   return id;
 }
 
-export function itemHttp(useCases: ItemUseCases, authenticate: (token: string) => User | Promise<User>) {
+export function itemHttp(useCases: ItemUseCases, lookup: (token: string) => User | undefined | Promise<User | undefined>) {
   return new Elysia({ name: 'item.http' })
-    .use(headerAuth({ name: 'item.auth', header: 'USER-TOKEN', authenticate }))
+    .use(headerAuth({ name: 'item.auth', header: 'USER-TOKEN', lookup }))
     .get('/', async ({ user }) => jsonResponse(await useCases.listItems(user.id)), {
       headers,
       response: {

@@ -1,14 +1,17 @@
 import type { Kysely } from 'kysely';
+import { alarmsBucket } from '../alarm/contract/index.ts';
+import { usersBucket } from '../user/contract/index.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { Catalog } from './catalog.ts';
-import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, ITEMS_BUCKET } from './contract/index.ts';
+import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS } from './contract/index.ts';
 import { itemHttp } from './http.ts';
 import { migrations } from './migrations.ts';
-import { watchPeers } from './peers.ts';
-import { allItems, findItem } from './queries.ts';
+import { allItems } from './queries.ts';
 import type { ItemDatabase } from './schema.ts';
-import { serveItems } from './service.ts';
+import { serveItems, sharedItems } from './service.ts';
 import { itemUseCases } from './use-cases.ts';
+
+const NO_ALARMS: ReadonlySet<number> = new Set();
 
 export const itemModule: ModuleDefinition = {
   name: 'item',
@@ -17,27 +20,22 @@ export const itemModule: ModuleDefinition = {
   title: 'Homeshopping Moa — item API',
   initSql: await Bun.file(new URL('./init_database.sql', import.meta.url)).text(),
   migrations,
-  async start({ db: anyDb, bus, outbox, log }) {
+  async start({ db: anyDb, bus, outbox, log, copyOf }) {
     const db = anyDb as Kysely<ItemDatabase>;
     const catalog = new Catalog();
     catalog.replace(await allItems(db));
     log.info('catalog loaded', { items: catalog.size });
 
     await bus.ensureStream({ name: ITEM_EVENTS_STREAM, subjects: ITEM_EVENTS_SUBJECTS });
-    outbox.snapshotSource(ITEMS_BUCKET, (tx, key) => findItem(tx as Kysely<ItemDatabase>, Number(key)));
-    // Publish every item at start and after a reconnect: the bucket converges on this database
-    // even if NATS lost it.
-    await outbox.publishAll(ITEMS_BUCKET, async () => catalog.keys());
+    outbox.share(sharedItems());
 
-    const peers = await watchPeers(bus);
+    const users = await copyOf(usersBucket);
+    const alarms = await copyOf(alarmsBucket, { derive: (a) => new Set(a.itemIds) });
     const service = await serveItems(bus, catalog);
-    const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: peers.alarmsOf, log });
+    const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: async (userId) => (await alarms.get(userId)) ?? NO_ALARMS, log });
     return {
-      http: itemHttp(useCases, peers.authenticate),
-      async stop() {
-        await service.stop();
-        await peers.stop();
-      },
+      http: itemHttp(useCases, (token) => users.get(token)),
+      stop: () => service.stop(),
     };
   },
 };

@@ -10,6 +10,12 @@ export function allItems(db: Db): Promise<Item[]> {
   return db.selectFrom('item').select(columns).orderBy('id', 'desc').execute();
 }
 
-export async function findItem(db: Db, id: number): Promise<Item | null> {
-  return (await db.selectFrom('item').select(columns).where('id', '=', id).executeTakeFirst()) ?? null;
+/** Items with ids above `after`, ascending, at most `limit`. */
+export function itemsAfter(db: Db, after: number, limit: number): Promise<Item[]> {
+  return db.selectFrom('item').select(columns).where('id', '>', after).orderBy('id').limit(limit).execute();
+}
+
+export function itemsByIds(db: Db, ids: number[]): Promise<Item[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('item').select(columns).where('id', 'in', ids).execute();
 }

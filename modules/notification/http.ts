@@ -1,13 +1,12 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { UserRef } from '../account/contract/index.ts';
+import { checkCaller, UserRef } from '../account/contract/index.ts';
 import { bearerAuth } from '../../platform/bearer-auth.ts';
 import { ErrorBody, pathId } from '../../platform/http-schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { NotificationType } from './contract/index.ts';
-import type { NotificationPeers } from './peers.ts';
-import type { NotificationUseCases } from './use-cases.ts';
+import type { AccountOf, NotificationUseCases } from './use-cases.ts';
 
 const Notification = Type.Object({
   id: Type.Integer(),
@@ -32,9 +31,9 @@ function readFilter(unread: string | undefined): boolean | undefined {
   throw new DomainError('NOTIFICATION.INVALID', 'unread: must be true or false');
 }
 
-export function notificationHttp(useCases: NotificationUseCases, peers: NotificationPeers, secret: string) {
+export function notificationHttp(useCases: NotificationUseCases, account: AccountOf, secret: string) {
   return new Elysia({ name: 'notification.http' })
-    .use(bearerAuth({ name: 'notification.auth', secret, caller: (claims, level) => peers.caller(claims, level) }))
+    .use(bearerAuth({ name: 'notification.auth', secret, caller: (claims, level) => checkCaller(account, claims, level) }))
     .get('/notification', ({ me, query }) => useCases.list(me, pageOf(query, 'notification', 'NOTIFICATION.INVALID'), readFilter(query.unread)), {
       auth: 'access',
       headers: bearer,

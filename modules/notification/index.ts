@@ -5,7 +5,7 @@ import { FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from '../feed/contract/index
 import { NOTIFICATIONS_CONSUMER } from './contract/index.ts';
 import { notificationHttp } from './http.ts';
 import { migrations } from './migrations.ts';
-import { watchAccounts } from './peers.ts';
+import { accountsBucket } from '../account/contract/index.ts';
 import type { NotificationDatabase } from './schema.ts';
 import { serveNotifications } from './service.ts';
 import { notificationUseCases } from './use-cases.ts';
@@ -18,21 +18,21 @@ export const notificationModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/notification'],
   migrations,
-  async start({ db: anyDb, bus, log, config }) {
+  async start({ db: anyDb, bus, log, config, copyOf }) {
     const db = anyDb as Kysely<NotificationDatabase>;
     const secret = jwtSecret(config, log);
-    const peers = await watchAccounts(bus);
-    const useCases = notificationUseCases({ db, peers });
+    const accounts = await copyOf(accountsBucket);
+    const account = (id: string) => accounts.get(id);
+    const useCases = notificationUseCases({ db, account });
     // The feed owns the stream; declaring it here too lets this process start first.
     await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
     const consumer = await bus.consume({ stream: FEED_EVENTS_STREAM, durable: NOTIFICATIONS_CONSUMER, handler: (event) => useCases.handle(event) });
     const service = await serveNotifications(bus, useCases);
     return {
-      http: notificationHttp(useCases, peers, secret),
+      http: notificationHttp(useCases, account, secret),
       async stop() {
         await consumer.stop();
         await service.stop();
-        await peers.stop();
       },
     };
   },

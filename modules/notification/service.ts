@@ -1,22 +1,10 @@
-import type { Bus } from '../../platform/bus/types.ts';
-import { parserOf } from '../../platform/schema.ts';
-import { notificationSubjects, UnreadCountRequest } from './contract/index.ts';
+import { endpoint, serve, type Bus } from '../../platform/bus/index.ts';
+import { notificationRequests } from './contract/index.ts';
 import type { NotificationUseCases } from './use-cases.ts';
-
-const parseUnread = parserOf(UnreadCountRequest, 'NOTIFICATION.INVALID');
 
 /** The notification domain on the bus. */
 export function serveNotifications(bus: Bus, useCases: NotificationUseCases) {
-  return bus.addService({
-    name: 'notification',
-    version: '1.0.0',
-    description: 'minifb notifications (made from FEED_EVENTS by the durable consumer "notifications")',
-    endpoints: [
-      {
-        name: 'unread-count',
-        subject: notificationSubjects.unreadCount,
-        handler: async (payload) => ({ unreadCount: await useCases.unreadCount(parseUnread(payload).userId) }),
-      },
-    ],
-  });
+  return serve(bus, { name: 'notification', version: '1.0.0', description: 'minifb notifications (made from FEED_EVENTS by the durable consumer "notifications")' }, [
+    endpoint(notificationRequests.unreadCount, async ({ userId }) => ({ unreadCount: await useCases.unreadCount(userId) })),
+  ]);
 }

@@ -1,12 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { Caller } from '../account/contract/index.ts';
+import { userRefOf, type Account, type Caller } from '../account/contract/index.ts';
 import { Commented, feedEvents, PostDeleted, PostReacted } from '../feed/contract/index.ts';
-import type { DeliveredEvent } from '../../platform/bus/types.ts';
+import type { DeliveredEvent } from '../../platform/bus/index.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { pageResult, type Page } from '../../platform/pagination.ts';
 import { parserOf } from '../../platform/schema.ts';
 import type { NotificationType } from './contract/index.ts';
-import type { NotificationPeers } from './peers.ts';
 import { forgetPost, insertNotification, listNotifications, markAllRead, markRead, unreadCount } from './queries.ts';
 import type { NotificationDatabase, NotificationRow } from './schema.ts';
 
@@ -14,13 +13,16 @@ const parseCommented = parserOf(Commented);
 const parsePostReacted = parserOf(PostReacted);
 const parsePostDeleted = parserOf(PostDeleted);
 
-export function notificationUseCases(deps: { db: Kysely<NotificationDatabase>; peers: NotificationPeers }) {
-  const { db, peers } = deps;
+/** An account as notifications read it: from their copy of the accounts bucket. */
+export type AccountOf = (id: string) => Account | undefined | Promise<Account | undefined>;
 
-  const view = (row: NotificationRow) => ({
+export function notificationUseCases(deps: { db: Kysely<NotificationDatabase>; account: AccountOf }) {
+  const { db, account } = deps;
+
+  const view = async (row: NotificationRow) => ({
     id: Number(row.id),
     type: row.type as NotificationType,
-    actor: peers.userRef(row.actor_id),
+    actor: userRefOf(row.actor_id, await account(row.actor_id)),
     postId: Number(row.post_id),
     read: row.read,
     createdAt: row.created_at.toISOString(),
@@ -54,7 +56,7 @@ export function notificationUseCases(deps: { db: Kysely<NotificationDatabase>; p
     async list(me: Caller, page: Page, read: boolean | undefined) {
       const rows = await listNotifications(db, me.id, { before: page.after, limit: page.limit + 1, read });
       const { items, nextCursor } = pageResult(rows, page, 'notification', (r) => Number(r.id));
-      return { items: items.map(view), nextCursor, unreadCount: await unreadCount(db, me.id) };
+      return { items: await Promise.all(items.map(view)), nextCursor, unreadCount: await unreadCount(db, me.id) };
     },
 
     async markRead(me: Caller, id: number) {

@@ -1,9 +1,6 @@
 import type { Kysely } from 'kysely';
-import { Account, ACCOUNTS_BUCKET, accountKey, accountSubjects, checkCaller, idOfAccountKey } from '../account/contract/index.ts';
-import { lookupThrough } from '../../platform/bus/lookup.ts';
-import { DomainError } from '../../platform/errors.ts';
+import { accountsBucket, checkCaller } from '../account/contract/index.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
-import { parserOf } from '../../platform/schema.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
 import { TELEMETRY_STREAM } from '../../platform/telemetry.ts';
 import { STATS_CONSUMER } from './contract/index.ts';
@@ -14,8 +11,6 @@ import type { StatsDatabase } from './schema.ts';
 import { statsTimeZone } from './settings.ts';
 import { statsUseCases } from './use-cases.ts';
 
-const parseAccount = parserOf(Account);
-
 export const statsModule: ModuleDefinition = {
   name: 'stats',
   product: 'minifb',
@@ -24,20 +19,15 @@ export const statsModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/admin'],
   migrations,
-  async start({ db: anyDb, bus, log, config }) {
+  async start({ db: anyDb, bus, log, config, copyOf }) {
     const db = anyDb as Kysely<StatsDatabase>;
     const secret = jwtSecret(config, log);
     const timeZone = statsTimeZone(config);
     const useCases = statsUseCases({ db, bus, timeZone });
 
     // Administrators are told apart by the accounts snapshot, like every other caller.
-    const accounts = await bus.replica(ACCOUNTS_BUCKET, { parse: parseAccount });
-    const account = lookupThrough(bus, accounts, (key) => ({ subject: accountSubjects.get, payload: { id: idOfAccountKey(key) } }), parseAccount);
-    const caller = async (claims: Record<string, unknown>, level: 'access' | 'admin') => {
-      const check = await checkCaller((id) => account(accountKey(id)), claims, level);
-      if ('refused' in check) throw new DomainError(`STATS.${check.refused}`, check.reason);
-      return check.caller;
-    };
+    const accounts = await copyOf(accountsBucket);
+    const caller = (claims: Record<string, unknown>, level: 'access' | 'admin') => checkCaller((id) => accounts.get(id), claims, level);
 
     await bus.ensureStream(TELEMETRY_STREAM);
     const consumer = await bus.consume({ stream: TELEMETRY_STREAM.name, durable: STATS_CONSUMER, handler: (event) => useCases.handle(event) });
@@ -49,7 +39,6 @@ export const statsModule: ModuleDefinition = {
       async stop() {
         clearInterval(pruning);
         await consumer.stop();
-        await accounts.stop();
       },
     };
   },

@@ -1,7 +1,8 @@
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Kysely } from 'kysely';
-import { AccountTotals, accountSubjects } from '../account/contract/index.ts';
-import { FeedTotals, feedSubjects } from '../feed/contract/index.ts';
-import type { Bus, DeliveredEvent } from '../../platform/bus/types.ts';
+import { accountRequests } from '../account/contract/index.ts';
+import { feedRequests } from '../feed/contract/index.ts';
+import { call, type Bus, type DeliveredEvent, type RequestDescriptor } from '../../platform/bus/index.ts';
 import { DomainError, isUnavailable } from '../../platform/errors.ts';
 import { parserOf } from '../../platform/schema.ts';
 import { RequestBatch } from '../../platform/telemetry.ts';
@@ -9,8 +10,6 @@ import { addBatch, byEndpointSince, byStatusSince, prune, requestsSince, seconds
 import type { StatsDatabase } from './schema.ts';
 
 const parseBatch = parserOf(RequestBatch, 'STATS.INVALID');
-const parseAccountTotals = parserOf(AccountTotals);
-const parseFeedTotals = parserOf(FeedTotals);
 
 const minuteFloor = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000);
 
@@ -21,17 +20,17 @@ export function statsUseCases(deps: { db: Kysely<StatsDatabase>; bus: Bus; timeZ
   let lastTotals: { totalUsers?: number; totalPosts?: number; postsToday?: number } = {};
 
   async function ownersTotals() {
-    const ask = async <T>(subject: string, payload: unknown, parse: (v: unknown) => T): Promise<T | undefined> => {
+    const ask = async <Req extends TSchema, Rep extends TSchema>(request: RequestDescriptor<Req, Rep>, payload: Static<Req>): Promise<Static<Rep> | undefined> => {
       try {
-        return parse(await bus.request(subject, payload, { timeoutMs: 500 }));
+        return await call(bus, request, payload, { timeoutMs: 500 });
       } catch (error) {
         if (isUnavailable(error)) return undefined;
         throw error;
       }
     };
     const [accounts, feed] = await Promise.all([
-      ask(accountSubjects.totals, {}, parseAccountTotals),
-      ask(feedSubjects.totals, { timeZone }, parseFeedTotals),
+      ask(accountRequests.totals, {}),
+      ask(feedRequests.totals, { timeZone }),
     ]);
     lastTotals = { ...lastTotals, ...accounts, ...feed };
     const { totalUsers, totalPosts, postsToday } = lastTotals;

@@ -1,18 +1,18 @@
 import type { Kysely } from 'kysely';
-import type { Consumer } from '../../platform/bus/types.ts';
+import type { Consumer } from '../../platform/bus/index.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { parserOf } from '../../platform/schema.ts';
-import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, VISIT_RECORDED, VisitRecorded } from '../item/contract/index.ts';
-import { USERS_BUCKET } from './contract/index.ts';
+import { alarmsBucket } from '../alarm/contract/index.ts';
+import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, itemsBucket, VISIT_RECORDED, VisitRecorded } from '../item/contract/index.ts';
+import { usersBucket } from './contract/index.ts';
 import { userHttp } from './http.ts';
 import { migrations } from './migrations.ts';
-import { watchPeers } from './peers.ts';
-import { allUsers, findUser } from './queries.ts';
 import type { UserDatabase } from './schema.ts';
-import { serveUsers } from './service.ts';
-import { Directory, userUseCases } from './use-cases.ts';
+import { serveUsers, sharedUsers } from './service.ts';
+import { userUseCases } from './use-cases.ts';
 
 const parseVisit = parserOf(VisitRecorded, 'USER.INVALID');
+const NO_ALARMS: ReadonlySet<number> = new Set();
 
 export const userModule: ModuleDefinition = {
   name: 'user',
@@ -21,19 +21,24 @@ export const userModule: ModuleDefinition = {
   title: 'Homeshopping Moa — user API',
   initSql: await Bun.file(new URL('./init_database.sql', import.meta.url)).text(),
   migrations,
-  async start({ db: anyDb, bus, outbox, log }) {
+  async start({ db: anyDb, bus, outbox, log, copyOf }) {
     const db = anyDb as Kysely<UserDatabase>;
-    const directory = new Directory();
-    const users = await allUsers(db);
-    directory.replace(users);
-    log.info('users loaded', { users: users.length });
+    outbox.share(sharedUsers());
 
-    outbox.snapshotSource(USERS_BUCKET, (tx, key) => findUser(tx as Kysely<UserDatabase>, Number(key)));
-    await outbox.publishAll(USERS_BUCKET, async () => users.map((u) => String(u.id)));
-
-    const peers = await watchPeers(bus);
+    // Callers are told apart the way the other services do it: by the users bucket (which this
+    // module fills; while it does, the bucket's copy asks this module's own service).
+    const users = await copyOf(usersBucket);
+    // The catalog is bounded (the contract's 10,000 items): held whole, it answers every item
+    // even while NATS is away.
+    const items = await copyOf(itemsBucket, { preload: true });
+    const alarms = await copyOf(alarmsBucket, { derive: (a) => new Set(a.itemIds) });
     let visits: Consumer | undefined;
-    const useCases = userUseCases({ db, directory, visits: () => visits, itemOf: peers.itemOf, alarmsOf: peers.alarmsOf });
+    const useCases = userUseCases({
+      db,
+      visits: () => visits,
+      itemOf: (id) => items.get(id),
+      alarmsOf: async (userId) => (await alarms.get(userId)) ?? NO_ALARMS,
+    });
     // The stream belongs to the item domain; declaring it here too lets this consumer start
     // (and visits queue) even when the item service has never run.
     await bus.ensureStream({ name: ITEM_EVENTS_STREAM, subjects: ITEM_EVENTS_SUBJECTS });
@@ -53,13 +58,12 @@ export const userModule: ModuleDefinition = {
         await useCases.recordVisit(visit);
       },
     });
-    const service = await serveUsers(bus, directory, useCases);
+    const service = await serveUsers(bus, db, useCases);
     return {
-      http: userHttp(useCases, directory),
+      http: userHttp(useCases, (token) => users.get(token)),
       async stop() {
         await service.stop();
         await visits?.stop();
-        await peers.stop();
       },
     };
   },

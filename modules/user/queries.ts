@@ -1,15 +1,52 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { User } from './contract/index.ts';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { tokenKey, type User } from './contract/index.ts';
 import type { UserDatabase } from './schema.ts';
 
 type Db = Kysely<UserDatabase> | Transaction<UserDatabase>;
 
-export function allUsers(db: Db): Promise<User[]> {
-  return db.selectFrom('user').select(['id', 'name', 'access_token']).orderBy('id', 'desc').execute();
+const columns = ['id', 'name', 'access_token'] as const;
+
+export async function countUsers(db: Db): Promise<number> {
+  const row = await db.selectFrom('user').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
-export async function findUser(db: Db, id: number): Promise<User | null> {
-  return (await db.selectFrom('user').select(['id', 'name', 'access_token']).where('id', '=', id).executeTakeFirst()) ?? null;
+/** Users with ids below `before` (none: from the top), id descending, at most `limit`. */
+export function usersBefore(db: Db, before: number | undefined, limit: number): Promise<User[]> {
+  let q = db.selectFrom('user').select(columns);
+  if (before !== undefined) q = q.where('id', '<', before);
+  return q.orderBy('id', 'desc').limit(limit).execute();
+}
+
+/** Users with ids above `after`, ascending, at most `limit`. */
+export function usersAfter(db: Db, after: number, limit: number): Promise<User[]> {
+  return db.selectFrom('user').select(columns).where('id', '>', after).orderBy('id').limit(limit).execute();
+}
+
+/** The user a token belongs to (if two share one, the newest: the snapshot's rule). */
+export async function userByToken(db: Db, token: string): Promise<User | undefined> {
+  return db.selectFrom('user').select(columns).where('access_token', '=', token).orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+/**
+ * The users behind bucket keys (see tokenKey), one per key, the newest where a token is shared.
+ * A key that is a hash (a token too long for a key) is matched by hashing the long tokens.
+ */
+export async function usersByKeys(db: Db, keys: string[]): Promise<Map<string, User>> {
+  const tokens: string[] = [];
+  const hashed: string[] = [];
+  for (const key of keys) {
+    if (key.startsWith('==')) hashed.push(key);
+    else tokens.push(key.startsWith('=') ? Buffer.from(key.slice(1), 'base64url').toString('utf8') : key);
+  }
+  const rows: User[] = [];
+  if (tokens.length > 0) rows.push(...(await db.selectFrom('user').select(columns).where(sql<boolean>`access_token = ANY(${tokens}::varchar[])`).orderBy('id').execute()));
+  if (hashed.length > 0) {
+    rows.push(...(await db.selectFrom('user').select(columns).where(sql<boolean>`octet_length(access_token) > 300`).orderBy('id').execute()));
+  }
+  const found = new Map<string, User>();
+  for (const row of rows) found.set(tokenKey(row.access_token), row); // ascending: the newest wins
+  return found;
 }
 
 /** Stores a visit once: a redelivered event changes nothing. */

@@ -1,43 +1,36 @@
 import type { Kysely } from 'kysely';
-import type { Consumer } from '../../platform/bus/types.ts';
-import { DomainError } from '../../platform/errors.ts';
+import type { Consumer } from '../../platform/bus/index.ts';
 import type { Item } from '../item/contract/index.ts';
 import type { User } from './contract/index.ts';
-import { insertVisit, recentVisits } from './queries.ts';
+import { countUsers, insertVisit, recentVisits, usersBefore } from './queries.ts';
 import type { UserDatabase } from './schema.ts';
 
-/** The users, held in memory by their owner: read on every request, never written through the API. */
-export class Directory {
-  private byToken = new Map<string, User>();
-  private ordered: User[] = [];
-
-  replace(users: User[]) {
-    this.ordered = [...users].sort((a, b) => b.id - a.id);
-    this.byToken = new Map(users.map((u) => [u.access_token, u]));
-  }
-
-  list(): User[] {
-    return this.ordered;
-  }
-
-  authenticate(token: string): User {
-    const user = this.byToken.get(token);
-    if (!user) throw new DomainError('USER.UNAUTHORIZED', 'USER-TOKEN is not a known access token');
-    return user;
-  }
-}
+/** Users read per page of `GET /`: the list streams, whatever the number of users. */
+const LIST_PAGE = 1000;
 
 export function userUseCases(deps: {
   db: Kysely<UserDatabase>;
-  directory: Directory;
   visits: () => Consumer | undefined;
-  itemOf: (id: number) => Promise<Item | undefined>;
+  itemOf: (id: number) => Item | undefined | Promise<Item | undefined>;
   alarmsOf: (userId: number) => Promise<ReadonlySet<number>>;
 }) {
-  const { db, directory, itemOf, alarmsOf } = deps;
+  const { db, itemOf, alarmsOf } = deps;
 
   return {
-    listUsers: () => ({ count: directory.list().length, payload: directory.list() }),
+    /** Every user, id descending: the count, then the users page by page as they are read. */
+    async listUsers(): Promise<{ count: number; pages: AsyncIterable<User[]> }> {
+      const count = await countUsers(db);
+      async function* pages() {
+        let before: number | undefined;
+        for (;;) {
+          const page = await usersBefore(db, before, LIST_PAGE);
+          if (page.length > 0) yield page;
+          if (page.length < LIST_PAGE) return;
+          before = page[page.length - 1]!.id;
+        }
+      }
+      return { count, pages: pages() };
+    },
 
     /** Item ids of the recent-visit rule, after every visit already in the stream is stored. */
     async recentItemIds(userId: number): Promise<number[]> {

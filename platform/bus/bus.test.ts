@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { AckPolicy, connect, nanos } from 'nats';
+import { connect } from 'nats';
+import { codeOf } from '../../test/support/scratch.ts';
+import { eventually, PrivateNats } from '../../test/support/split.ts';
 import { DomainError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { MemoryBus } from './memory.ts';
@@ -10,22 +12,7 @@ import type { Bus, DeliveredEvent } from './types.ts';
 const log = createLogger({ test: 'bus' });
 const NATS = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-const eventually = async (probe: () => boolean | Promise<boolean>, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('not reached in time');
-    await Bun.sleep(10);
-  }
-};
 
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (error) {
-    return error instanceof DomainError ? error.code : `not a DomainError: ${error}`;
-  }
-  return 'resolved';
-};
 
 for (const kind of ['memory', 'nats'] as const) {
   describe(`bus (${kind})`, () => {
@@ -85,44 +72,60 @@ for (const kind of ['memory', 'nats'] as const) {
       await service.stop();
     });
 
-    test('buckets: put, get, delete, keys; a replica warms up, follows changes and indexes', async () => {
+    test('buckets: put, get, delete, putMany (deletions too), keys in batches, size', async () => {
       const b = await bus.bucket('people');
-      await b.put('1', { id: 1, token: 'a' });
-      await b.put('2', { id: 2, token: 'b' });
-      expect((await b.get('1'))?.value).toEqual({ id: 1, token: 'a' });
-      const replica = await bus.replica<{ id: number; token: string }>('people', {
-        parse: (v) => v as { id: number; token: string },
-        indexes: { token: (v) => v.token },
-      });
-      expect(await replica.waitReady(3000)).toBe(true);
-      expect(replica.size).toBe(2);
-      expect(replica.findBy('token', 'b')?.id).toBe(2);
-      const put = await b.put('2', { id: 2, token: 'c' });
+      const first = await b.put('1', { id: 1, token: 'a' });
+      const second = await b.put('2', { id: 2, token: 'b' });
+      expect(second).toBeGreaterThan(first);
+      expect(await b.get('1')).toEqual({ key: '1', value: { id: 1, token: 'a' }, revision: first });
       const deleted = await b.delete('1');
-      expect(deleted).toBeGreaterThan(put);
-      expect(await b.settled(deleted, 2000)).toBe(true);
-      // Settled means applied here already: no waiting for the copy.
-      expect(replica.findBy('token', 'b')).toBeUndefined();
-      expect(replica.findBy('token', 'c')?.id).toBe(2);
-      expect(replica.get('1')).toBeUndefined();
+      expect(deleted).toBeGreaterThan(second);
       expect(await b.get('1')).toBeNull();
-      expect((await b.keys()).sort()).toEqual(['2']);
-      await replica.stop();
+      expect(await b.get('never')).toBeNull();
+      await b.putMany([...Array(250).keys()].map((i) => ({ key: `m${i}`, value: i })));
+      await b.putMany([{ key: 'm0', value: null }, { key: 'm1', value: 'one' }]);
+      expect(await b.get('m0')).toBeNull();
+      expect((await b.get('m1'))?.value).toBe('one');
+      expect((await b.get('m249'))?.value).toBe(249);
+      const batches: string[][] = [];
+      for await (const batch of b.keys(100)) batches.push(batch);
+      expect(batches.every((batch) => batch.length <= 100)).toBe(true);
+      expect(batches.flat().sort()).toEqual(['2', ...[...Array(249).keys()].map((i) => `m${i + 1}`)].sort());
+      expect(await b.size()).toBeGreaterThanOrEqual(251);
     });
 
-    test('a replica skips a value its parser rejects', async () => {
-      const b = await bus.bucket('strict');
-      const replica = await bus.replica<number>('strict', {
-        parse: (v) => {
-          if (typeof v !== 'number') throw new Error('not a number');
-          return v;
-        },
+    test('follow: every change from now on, in revision order, deletions as null', async () => {
+      const b = await bus.bucket('followed');
+      await b.put('before', 0);
+      const seen: { key: string; value: unknown; revision: number }[] = [];
+      const following = await bus.follow('followed', { change: (e) => void seen.push(e), reset: () => void (seen.length = 0) });
+      // The NATS follower is in place once it has reset (the consumer exists).
+      await eventually(async () => {
+        await b.put('probe', 1);
+        return seen.some((e) => e.key === 'probe');
       });
-      await b.put('x', 'text');
-      expect(await b.settled(await b.put('y', 5), 2000)).toBe(true);
-      expect(replica.get('y')).toBe(5);
-      expect(replica.get('x')).toBeUndefined();
-      await replica.stop();
+      seen.length = 0;
+      const revisions = [await b.put('a', 1), await b.put('b', 2), await b.delete('a'), await b.put('b', 3)];
+      await eventually(() => seen.length === 4);
+      expect(seen).toEqual([
+        { key: 'a', value: 1, revision: revisions[0]! },
+        { key: 'b', value: 2, revision: revisions[1]! },
+        { key: 'a', value: null, revision: revisions[2]! },
+        { key: 'b', value: 3, revision: revisions[3]! },
+      ]);
+      await following.stop();
+    });
+
+    test('hold and settle: settle resolves once every holder of the bucket has dropped the keys', async () => {
+      const b = await bus.bucket('held');
+      const dropped: [string[], number][] = [];
+      const holding = await bus.hold('held', (keys, revision) => void dropped.push([keys, revision]));
+      const revision = await b.put('k', 1);
+      expect(await b.settle(['k'], revision, 2000)).toBe(true);
+      expect(dropped).toEqual([[['k'], revision]]);
+      await holding.stop();
+      expect(await b.settle(['k'], revision, 2000)).toBe(true);
+      expect(dropped).toHaveLength(1);
     });
 
     test('streams: a message id is stored once; a durable consumer gets every event at least once, redelivered after a failure', async () => {
@@ -215,55 +218,73 @@ describe('bus (nats) across processes', () => {
     await nc.close();
   });
 
-  test('settled — once a write has settled, the copy in another process holds it; 200 writes in a row', async () => {
+  test('settle — reaches the holder in another process before it resolves; 200 writes in a row', async () => {
     const bucket = await writer.bucket('seen');
-    const copy = await reader.replica<number>('seen', { parse: (v) => v as number });
+    const dropped: string[] = [];
+    const holding = await reader.hold('seen', (keys) => void dropped.push(...keys));
     for (let i = 1; i <= 200; i++) {
-      expect(await bucket.settled(await bucket.put(`k${i % 7}`, i), 2000)).toBe(true);
-      expect(copy.get(`k${i % 7}`)).toBe(i);
+      expect(await bucket.settle([`k${i}`], await bucket.put(`k${i}`, i), 2000)).toBe(true);
+      expect(dropped[dropped.length - 1]).toBe(`k${i}`);
     }
-    const gone = await bucket.delete('k1');
-    expect(await bucket.settled(gone, 2000)).toBe(true);
-    expect(copy.get('k1')).toBeUndefined();
-    await copy.stop();
+    await holding.stop();
   });
 
-  test('settled — waits for a replica that does not apply, no longer than its timeout; a stopped replica is not waited for', async () => {
+  test('settle — a holder that is gone is not waited for; one that does not answer is, no longer than the timeout', async () => {
     const bucket = await writer.bucket('stuck');
-    const copy = await reader.replica<number>('stuck', { parse: (v) => v as number });
-    const nc = await connect({ servers: NATS });
-    const jsm = await nc.jetstreamManager();
-    // A replica consumer that never acknowledges: what a hung process looks like from outside.
-    await jsm.consumers.add(`KV_${ns}_stuck`, { durable_name: 'replica_stuck_hung', ack_policy: AckPolicy.Explicit, inactive_threshold: nanos(60_000) });
+    // A process that holds keys and dies without a word: its settle subject has no subscriber.
+    const dying = await NatsBus.connect({ servers: NATS, namespace: ns, log });
+    await dying.hold('stuck', () => {});
+    await (dying as unknown as { nc: { close(): Promise<void> } }).nc.close();
     const revision = await bucket.put('a', 1);
-    const started = Date.now();
-    expect(await bucket.settled(revision, 300)).toBe(false);
+    let started = Date.now();
+    expect(await bucket.settle(['a'], revision, 2000)).toBe(true);
     expect(Date.now() - started).toBeLessThan(1000);
-    await jsm.consumers.delete(`KV_${ns}_stuck`, 'replica_stuck_hung');
-    expect(await bucket.settled(revision, 2000)).toBe(true);
-    // A replica stopped cleanly removes its consumer: later writes do not wait for it.
-    await copy.stop();
-    const names: string[] = [];
-    for await (const c of jsm.consumers.list(`KV_${ns}_stuck`)) names.push(c.name);
-    expect(names).toEqual([]);
+    // A hung process: announced, subscribed, never answering.
+    const nc = await connect({ servers: NATS });
+    const holders = await nc.jetstream().views.kv(`${ns}_copy_holders`);
+    await holders.put('stuck.hung_1', new TextEncoder().encode('{}'));
+    const sub = nc.subscribe(`${ns}._COPIES.hung_1`);
+    await eventually(async () => {
+      started = Date.now();
+      return !(await bucket.settle(['a'], revision, 300));
+    });
+    expect(Date.now() - started).toBeLessThan(1000);
+    sub.unsubscribe();
+    await nc.flush();
+    expect(await bucket.settle(['a'], revision, 2000)).toBe(true);
     await nc.close();
+    await dying.close();
   });
 
-  test('a new copy of a bucket warms up from the last value of every key, deletions included', async () => {
-    const bucket = await writer.bucket('resume');
-    await bucket.put('a', 1);
-    const copy = await reader.replica<number>('resume', { parse: (v) => v as number });
-    expect(copy.get('a')).toBe(1);
-    await copy.stop();
-    // A new copy of the same bucket warms up from the last values.
-    await bucket.put('a', 2);
-    await bucket.put('b', 3);
-    await bucket.put('c', 4);
-    await bucket.delete('c');
-    const again = await reader.replica<number>('resume', { parse: (v) => v as number });
-    expect([again.get('a'), again.get('b'), again.size]).toEqual([2, 3, 2]);
-    await again.stop();
-  });
+  test('follow — after NATS restarts, the follower resets once and gets the changes after it', async () => {
+    const nats = new PrivateNats();
+    await nats.start();
+    const bus = await NatsBus.connect({ servers: nats.url, namespace: ns, log });
+    const other = await NatsBus.connect({ servers: nats.url, namespace: ns, log });
+    try {
+      let resets = 0;
+      const seen: unknown[] = [];
+      const following = await bus.follow('restarted', { change: (e) => void seen.push(e.value), reset: () => void resets++ });
+      await eventually(() => resets === 1);
+      const bucket = await other.bucket('restarted');
+      await bucket.put('a', 1);
+      await eventually(() => seen.length === 1);
+      await nats.stop();
+      await eventually(() => !bus.connected);
+      await nats.start();
+      await eventually(() => resets === 2, 15000);
+      await eventually(async () => {
+        if (!other.connected) return false;
+        await bucket.put('a', 2);
+        return seen.includes(2);
+      }, 15000);
+      await following.stop();
+    } finally {
+      await bus.close();
+      await other.close();
+      await nats.destroy();
+    }
+  }, 60000);
 });
 
 describe('bus (nats) while NATS is unreachable', () => {
@@ -276,9 +297,13 @@ describe('bus (nats) while NATS is unreachable', () => {
       expect(await codeOf(bus.publish('x.y', {}, { msgId: 'm' }))).toBe('BUS.UNAVAILABLE');
       expect(await codeOf((await bus.bucket('b')).put('k', 1))).toBe('BUS.UNAVAILABLE');
       expect(performance.now() - started).toBeLessThan(100);
-      const replica = await bus.replica('b', { parse: (v) => v });
-      expect(replica.ready).toBe(false);
-      expect(await (await bus.bucket('b')).settled(1, 50)).toBe(false);
+      expect(await codeOf((await bus.bucket('b')).get('k'))).toBe('BUS.UNAVAILABLE');
+      expect(await (await bus.bucket('b')).settle(['k'], 1, 50)).toBe(false);
+      // Following and holding wait for NATS; neither throws.
+      const following = await bus.follow('b', { change: () => {}, reset: () => {} });
+      const holding = await bus.hold('b', () => {});
+      await following.stop();
+      await holding.stop();
     } finally {
       await bus.close();
     }

@@ -1,19 +1,22 @@
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { LocalCopy } from './replica.ts';
 import type {
   BucketEntry,
   Bus,
   Consumer,
   ConsumerSpec,
   DeliveredEvent,
-  Replica,
-  ReplicaOptions,
+  Follower,
   ServiceHandle,
   ServiceSpec,
   SnapshotBucket,
+  Stoppable,
   StreamSpec,
 } from './types.ts';
+
+async function* batches<T>(keys: T[], size: number): AsyncIterable<T[]> {
+  for (let i = 0; i < keys.length; i += size) yield keys.slice(i, i + size);
+}
 
 /** JSON round trip, so that in process nothing is shared by reference that NATS would copy. */
 const wire = (v: unknown): unknown => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
@@ -68,7 +71,10 @@ export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
   readonly connected = true;
   private readonly endpoints = new Map<string, (payload: unknown) => Promise<unknown>>();
-  private readonly buckets = new Map<string, { revision: number; entries: Map<string, BucketEntry>; copies: Set<LocalCopy<any>> }>();
+  private readonly buckets = new Map<
+    string,
+    { revision: number; entries: Map<string, BucketEntry>; followers: Set<Follower>; holders: Set<(keys: string[], revision: number) => void> }
+  >();
   private readonly streams = new Map<string, StreamState>();
   private closed = false;
 
@@ -106,7 +112,7 @@ export class MemoryBus implements Bus {
 
   private bucketState(name: string) {
     let b = this.buckets.get(name);
-    if (!b) this.buckets.set(name, (b = { revision: 0, entries: new Map(), copies: new Set() }));
+    if (!b) this.buckets.set(name, (b = { revision: 0, entries: new Map(), followers: new Set(), holders: new Set() }));
     return b;
   }
 
@@ -115,7 +121,7 @@ export class MemoryBus implements Bus {
     const write = (key: string, value: unknown) => {
       const entry = { key, value: wire(value), revision: ++state.revision };
       state.entries.set(key, entry);
-      for (const c of state.copies) c.apply(key, entry.value, entry.revision);
+      for (const f of state.followers) f.change({ ...entry });
       return entry.revision;
     };
     return {
@@ -123,29 +129,33 @@ export class MemoryBus implements Bus {
       put: async (key, value) => write(key, value),
       get: async (key) => {
         const e = state.entries.get(key);
-        return e && e.value !== null ? { ...e } : null;
+        return e && e.value !== null ? { ...e, value: wire(e.value) } : null;
       },
       delete: async (key) => write(key, null),
-      keys: async () => [...state.entries.values()].filter((e) => e.value !== null).map((e) => e.key),
-      // Copies apply every write synchronously: an acknowledged write is everywhere already.
-      settled: async () => true,
+      putMany: async (entries) => {
+        for (const e of entries) write(e.key, e.value);
+      },
+      keys: (batch) => batches([...state.entries.values()].filter((e) => e.value !== null && !e.key.startsWith('_')).map((e) => e.key), batch),
+      entries: (batch) => batches([...state.entries.values()].filter((e) => e.value !== null && !e.key.startsWith('_')).map((e) => ({ ...e, value: wire(e.value) })), batch),
+      size: async () => state.entries.size,
+      // Followers apply every write synchronously; holders drop at once: nothing to wait for.
+      settle: async (keys, revision) => {
+        for (const drop of state.holders) drop(keys, revision);
+        return true;
+      },
     };
   }
 
-  async replica<T>(bucket: string, options: ReplicaOptions<T>): Promise<Replica<T>> {
+  async follow(bucket: string, follower: Follower): Promise<Stoppable> {
     const state = this.bucketState(bucket);
-    const copy: LocalCopy<T> = new LocalCopy<T>(
-      bucket,
-      options,
-      this.log,
-      async () => void state.copies.delete(copy),
-    );
-    for (const e of [...state.entries.values()].sort((a, b) => a.revision - b.revision)) {
-      copy.apply(e.key, e.value, e.revision);
-    }
-    copy.markReady();
-    state.copies.add(copy);
-    return copy;
+    state.followers.add(follower);
+    return { stop: async () => void state.followers.delete(follower) };
+  }
+
+  async hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable> {
+    const state = this.bucketState(bucket);
+    state.holders.add(drop);
+    return { stop: async () => void state.holders.delete(drop) };
   }
 
   async ensureStream(spec: StreamSpec): Promise<void> {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   AckPolicy,
   connect,
@@ -15,17 +16,16 @@ import {
 } from 'nats';
 import { DomainError, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { LocalCopy } from './replica.ts';
 import type {
   BucketEntry,
   Bus,
   Consumer,
   ConsumerSpec,
-  Replica,
-  ReplicaOptions,
+  Follower,
   ServiceHandle,
   ServiceSpec,
   SnapshotBucket,
+  Stoppable,
   StreamSpec,
 } from './types.ts';
 
@@ -36,12 +36,17 @@ const decode = (data: Uint8Array): unknown => (data.length === 0 ? null : JSON.p
 const unavailable = (what: string) => new DomainError('BUS.UNAVAILABLE', `NATS is not reachable (${what})`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Consumers of a bucket's stream that are replicas (writers wait for these), by name. */
-const REPLICA_PREFIX = 'replica_';
-/** How long the replica consumer of a process that died outlives it. */
-const REPLICA_INACTIVE_MS = 5000;
+const EMPTY = new Uint8Array(0);
 /** A consumption with messages waiting on the server and none delivered for this long is restarted. */
 const STALL_MS = 3000;
+/** Where processes say which buckets they hold keys of (see `hold`). */
+const HOLDERS_BUCKET = 'copy_holders';
+const HOLDER_HEARTBEAT_MS = 10_000;
+const HOLDER_TTL_MS = 30_000;
+/** Subject prefix of the requests that tell a holder to drop keys: `_COPIES.<process>`. */
+const SETTLE_PREFIX = '_COPIES';
+/** The key `putMany` writes before and after a bulk write (copies ignore keys starting with `_`). */
+const BARRIER_KEY = '_barrier';
 
 /**
  * The bus over NATS: services (micro) API for request/reply, JetStream KV for snapshot buckets,
@@ -65,16 +70,25 @@ export class NatsBus implements Bus {
   private readonly onConnect: (() => void)[] = [];
   private readonly stoppers = new Set<() => Promise<void>>();
   private readonly reconnectListeners: (() => void)[] = [];
-  /** Names this process's consumers apart from every other process's. */
-  private readonly instance = `${process.pid}_${crypto.randomUUID().slice(0, 8)}`;
+  /** Names this process apart from every other process on the bus (holders, consumers). */
+  readonly instance = `${process.pid}_${crypto.randomUUID().slice(0, 8)}`;
 
   private constructor(
     private readonly namespace: string,
     private readonly log: Logger,
+    /** Replicas of every bucket and stream this process creates. */
+    private readonly replicas: number,
   ) {}
 
-  static async connect(opts: { servers: string; namespace: string; log: Logger; name?: string; firstConnectWaitMs?: number }): Promise<NatsBus> {
-    const bus = new NatsBus(opts.namespace, opts.log);
+  static async connect(opts: {
+    servers: string;
+    namespace: string;
+    log: Logger;
+    name?: string;
+    firstConnectWaitMs?: number;
+    replicas?: number;
+  }): Promise<NatsBus> {
+    const bus = new NatsBus(opts.namespace, opts.log, opts.replicas ?? 1);
     const connecting = connect({
       servers: opts.servers.split(',').map((s) => s.trim()),
       name: opts.name ?? `moa-${process.pid}`,
@@ -118,8 +132,9 @@ export class NatsBus implements Bus {
           this.isConnected = true;
           this.log.info('NATS reconnected');
           await this.restoreStreams();
+          void this.announce();
           // One failing listener must not keep the others (or later status events) from running.
-          for (const l of this.reconnectListeners) {
+          for (const l of [...this.reconnectListeners]) {
             try {
               l();
             } catch (error) {
@@ -131,6 +146,10 @@ export class NatsBus implements Bus {
     })();
     await this.restoreStreams();
     for (const s of this.services) await this.startService(s);
+    if (this.held.size > 0) {
+      this.subscribeSettle();
+      void this.announce();
+    }
     for (const f of this.onConnect.splice(0)) f();
   }
 
@@ -168,6 +187,7 @@ export class NatsBus implements Bus {
       service.addEndpoint(e.name, {
         subject: this.subject(e.subject),
         queue: 'q',
+        metadata: e.metadata,
         // One callback per message: a failing message never ends the endpoint.
         handler: (err, msg) => {
           if (err) {
@@ -220,82 +240,117 @@ export class NatsBus implements Bus {
 
   private async kv(name: string): Promise<KV> {
     if (!this.js) throw unavailable(`bucket ${name}`);
-    return this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File });
+    return this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas });
   }
 
   async bucket(name: string): Promise<SnapshotBucket> {
+    void this.watchHolders();
     const guard = async () => {
       if (!this.connected) throw unavailable(`bucket ${name}`);
       return this.kv(name);
     };
+    const subjectOf = (key: string) => `$KV.${this.named(name)}.${key}`;
+    const del = () => {
+      const h = natsHeaders();
+      h.set('KV-Operation', 'DEL');
+      return h;
+    };
+    const barrier = async () => (await this.js!.publish(subjectOf(BARRIER_KEY), EMPTY)).seq;
     return {
       name,
       put: async (key, value) => (await guard()).put(key, encode(value)),
       get: async (key): Promise<BucketEntry | null> => {
-        const e = await (await guard()).get(key);
+        let e;
+        try {
+          e = await (await guard()).get(key);
+        } catch (error) {
+          if (error instanceof DomainError) throw error;
+          throw unavailable(`get ${name}.${key}: ${(error as Error).message}`);
+        }
         if (!e || e.operation !== 'PUT') return null;
         return { key, value: decode(e.value), revision: e.revision };
       },
       // What kv.delete does, keeping the acknowledgement: its sequence is the deletion's revision.
       delete: async (key) => {
         await guard();
-        const h = natsHeaders();
-        h.set('KV-Operation', 'DEL');
-        return (await this.js!.publish(`$KV.${this.named(name)}.${key}`, new Uint8Array(0), { headers: h })).seq;
+        return (await this.js!.publish(subjectOf(key), EMPTY, { headers: del() })).seq;
       },
-      keys: async () => {
-        const out: string[] = [];
-        for await (const k of await (await guard()).keys()) out.push(k);
-        return out;
+      // Plain publishes between two acknowledged ones: one connection's messages are stored in
+      // order, so when the second is stored, so is every one before it — unless the stream
+      // refused some (its limits), which the sequence numbers tell. Five times as fast as
+      // waiting for each acknowledgement; what the check doubts is written again, acknowledged.
+      putMany: async (entries) => {
+        await guard();
+        const before = await barrier();
+        for (const e of entries) {
+          if (e.value === null) this.nc!.publish(subjectOf(e.key), EMPTY, { headers: del() });
+          else this.nc!.publish(subjectOf(e.key), encode(e.value));
+        }
+        const after = await barrier();
+        if (after - before - 1 >= entries.length) return;
+        this.log.warn('a bulk write was not stored whole; writing it again one by one', { bucket: name, entries: entries.length });
+        await Promise.all(
+          entries.map((e) => (e.value === null ? this.js!.publish(subjectOf(e.key), EMPTY, { headers: del() }) : this.js!.publish(subjectOf(e.key), encode(e.value)))),
+        );
       },
-      settled: (revision, timeoutMs) => this.replicasSettled(name, revision, timeoutMs),
+      keys: (batch) => this.keyBatches(name, guard, batch),
+      entries: (batch) => this.entryBatches(name, guard, batch),
+      size: async () => {
+        await guard();
+        return (await this.jsm!.streams.info(`KV_${this.named(name)}`)).state.messages;
+      },
+      settle: (keys, revision, timeoutMs) => this.settle(name, keys, revision, timeoutMs),
     };
   }
 
-  /**
-   * Every replica of a bucket is a durable consumer of the bucket's stream named
-   * `replica_<bucket>_<process>`, which acknowledges an entry after applying it. A revision has
-   * reached every live copy once each such consumer's acknowledged floor is at or past it, or it
-   * has nothing left to deliver. (A consumer of a dead process disappears after
-   * REPLICA_INACTIVE_MS; until then a writer waits for it no longer than its timeout.)
-   */
-  private async replicasSettled(bucket: string, revision: number, timeoutMs: number): Promise<boolean> {
-    const stream = `KV_${this.named(bucket)}`;
-    const deadline = Date.now() + timeoutMs;
-    while (this.connected && this.jsm) {
-      try {
-        const consumers = await withTimeout(this.jsm.consumers.list(stream).next(), Math.max(1, deadline - Date.now()));
-        const behind = consumers.some(
-          (c) => c.name.startsWith(REPLICA_PREFIX) && c.ack_floor.stream_seq < revision && (c.num_pending > 0 || c.num_ack_pending > 0),
-        );
-        if (!behind) return true;
-      } catch {
-        return false;
+  private async *keyBatches(name: string, guard: () => Promise<KV>, size: number): AsyncIterable<string[]> {
+    let batch: string[] = [];
+    for await (const key of await (await guard()).keys()) {
+      if (key.startsWith('_')) continue;
+      batch.push(key);
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
       }
-      if (Date.now() >= deadline) return false;
-      await sleep(1);
     }
-    return false;
+    if (batch.length > 0) yield batch;
   }
 
-  async replica<T>(bucket: string, options: ReplicaOptions<T>): Promise<Replica<T>> {
+  /** The last value of every key, from a watch that ends once it has delivered them. */
+  private async *entryBatches(name: string, guard: () => Promise<KV>, size: number): AsyncIterable<BucketEntry[]> {
+    const kv = await guard();
+    if ((await this.jsm!.streams.info(`KV_${this.named(name)}`)).state.messages === 0) return;
+    const watch = await kv.watch({ key: '>' });
+    let batch: BucketEntry[] = [];
+    try {
+      for await (const e of watch) {
+        if (!e.key.startsWith('_') && e.operation === 'PUT') batch.push({ key: e.key, value: decode(e.value), revision: e.revision });
+        if (batch.length >= size) {
+          yield batch;
+          batch = [];
+        }
+        // `delta`: how many of the last values are still to come.
+        if (!e.delta) break;
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /**
+   * Follows a bucket through an ordered consumer that starts with the next change. It is made
+   * again after every reconnect and whenever a consumption ends; each time, once the new one is
+   * in place, the follower is told to reset — so nothing that happened meanwhile is missed.
+   */
+  async follow(bucket: string, follower: Follower): Promise<Stoppable> {
     let stopped = false;
     let current: { stop(): void } | undefined;
     const stream = `KV_${this.named(bucket)}`;
     const prefix = `$KV.${this.named(bucket)}.`;
-    const durable = `${REPLICA_PREFIX}${bucket}_${this.instance}`;
-    const copy: LocalCopy<T> = new LocalCopy<T>(bucket, options, this.log, async () => {
-      stopped = true;
-      current?.stop();
-      // Writers wait for every replica consumer: leave none behind on a clean stop.
-      if (this.connected) await this.jsm?.consumers.delete(stream, durable).catch(() => {});
-    });
-
-    // One consumption at a time; when it ends (disconnect, consumer or stream gone) start
-    // another: our durable resumes at its acknowledged floor; a new one starts after the last
-    // revision applied, or — for a new copy, or a stream that was reset — at the last value of
-    // every key (the warm-up).
-    let streamCreated: string | undefined;
+    const restart = () => current?.stop();
+    let inPlace: () => void = () => {};
+    const first = new Promise<void>((resolve) => (inPlace = resolve));
     const run = async () => {
       await this.whenConnected();
       while (!stopped && !this.closed) {
@@ -305,69 +360,167 @@ export class NatsBus implements Bus {
             continue;
           }
           await this.kv(bucket); // creates the bucket when nobody has yet
-          const info = await this.jsm!.streams.info(stream);
-          if ((streamCreated && info.created !== streamCreated) || info.state.last_seq < copy.revision) {
-            this.log.warn('snapshot bucket was reset; starting the copy over', { bucket });
-            copy.reset();
-            await this.jsm!.consumers.delete(stream, durable).catch(() => {});
-          }
-          streamCreated = info.created;
-          let state: { num_pending: number; num_ack_pending: number };
-          try {
-            state = await this.jsm!.consumers.info(stream, durable);
-          } catch {
-            state = await this.jsm!.consumers.add(stream, {
-              durable_name: durable,
-              ack_policy: AckPolicy.Explicit,
-              filter_subject: `${prefix}>`,
-              inactive_threshold: nanos(REPLICA_INACTIVE_MS),
-              // Applying an entry takes microseconds: one lost in flight comes again soon.
-              ack_wait: nanos(3_000),
-              max_deliver: -1,
-              ...(copy.revision > 0
-                ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: copy.revision + 1 }
-                : { deliver_policy: DeliverPolicy.LastPerSubject }),
-            });
-          }
-          if (state.num_pending === 0 && state.num_ack_pending === 0) copy.markReady();
-          const messages = await (await this.js!.consumers.get(stream, durable)).consume({ max_messages: 256 });
+          const consumer = await this.js!.consumers.get(stream, { deliver_policy: DeliverPolicy.New, filterSubjects: `${prefix}>` });
+          const messages = await consumer.consume({ max_messages: 512 });
           current = messages;
-          let lastDelivery = Date.now();
-          const health = setInterval(async () => {
-            if (!this.connected) return;
-            try {
-              const now = await this.jsm!.streams.info(stream);
-              if (now.created !== streamCreated || now.state.last_seq < copy.revision) messages.stop();
-              // Entries wait on the server but none has come for a while: the pull is stuck.
-              else if ((await this.jsm!.consumers.info(stream, durable)).num_pending > 0 && Date.now() - lastDelivery > STALL_MS) messages.stop();
-            } catch {
-              messages.stop(); // the stream or the consumer is gone: set them up again
-            }
-          }, 1000);
-          try {
-            for await (const m of messages) {
-              lastDelivery = Date.now();
-              const op = m.headers?.get('KV-Operation');
-              copy.apply(m.subject.slice(prefix.length), op === 'DEL' || op === 'PURGE' ? null : decode(m.data), m.seq);
-              m.ack();
-              if (m.info.pending === 0) copy.markReady();
-            }
-          } finally {
-            clearInterval(health);
+          if (stopped) break;
+          follower.reset();
+          inPlace();
+          for await (const m of messages) {
+            const op = m.headers?.get('KV-Operation');
+            follower.change({ key: m.subject.slice(prefix.length), value: op === 'DEL' || op === 'PURGE' ? null : decode(m.data), revision: m.seq });
           }
         } catch (error) {
-          if (!stopped) this.log.debug('snapshot replica interrupted', { bucket, error: error as Error });
+          if (!stopped) this.log.debug('following a bucket was interrupted', { bucket, error: error as Error });
         }
-        if (!stopped) await sleep(250);
+        if (!stopped) await sleep(100);
       }
     };
-    // No restart on reconnect: nats.js's consume() checks its consumer and pulls again by itself.
-    // Stopping it then raced with that pull, and the entries the server delivered into the
-    // stopped consumption waited out their ack_wait before coming again.
+    this.reconnectListeners.push(restart);
     void run();
-    this.stoppers.add(() => copy.stop());
-    if (this.connected) await copy.waitReady(2000);
-    return copy;
+    const stop = async () => {
+      stopped = true;
+      current?.stop();
+      this.reconnectListeners.splice(this.reconnectListeners.indexOf(restart), 1);
+    };
+    this.stoppers.add(stop);
+    // Resolve once the first consumer is in place (its reset done), so that what the follower
+    // learns from now on is not dropped by that reset; NATS being down must not hold up a start.
+    if (this.connected) await Promise.race([first, sleep(2000)]);
+    return { stop };
+  }
+
+  // ---- holders: who must drop a key before a write is answered --------------------------
+  //
+  // A process that holds keys of a bucket says so in the `copy_holders` bucket (key
+  // `<bucket>.<process>`, refreshed every HOLDER_HEARTBEAT_MS, gone HOLDER_TTL_MS after the
+  // process stops refreshing it) and answers `_COPIES.<process>` requests by dropping the keys
+  // named. A writer watches `copy_holders` and asks each holder of the bucket it wrote. A holder
+  // that is gone has no subscription left: NATS says "no responders" at once.
+
+  private presence(): Promise<KV> {
+    return this.js!.views.kv(this.named(HOLDERS_BUCKET), { history: 1, ttl: HOLDER_TTL_MS, storage: StorageType.Memory, replicas: this.replicas });
+  }
+
+  private holdersReady: Promise<void> | undefined;
+
+  private watchHolders(): Promise<void> {
+    this.holdersReady ??= new Promise<void>((ready) => {
+      void (async () => {
+        await this.whenConnected();
+        while (!this.closed) {
+          try {
+            if (!this.connected) {
+              await sleep(200);
+              continue;
+            }
+            const seen = new Map<string, Map<string, number>>();
+            const watch = await (await this.presence()).watch({ key: '>', initializedFn: () => ((this.holders = seen), ready()) });
+            const restart = () => watch.stop();
+            this.reconnectListeners.push(restart);
+            try {
+              for await (const e of watch) {
+                const dot = e.key.indexOf('.');
+                const [bucket, instance] = [e.key.slice(0, dot), e.key.slice(dot + 1)];
+                let of = seen.get(bucket);
+                if (!of) seen.set(bucket, (of = new Map()));
+                if (e.operation === 'PUT') of.set(instance, Date.now());
+                else of.delete(instance);
+                this.holders = seen;
+              }
+            } finally {
+              this.reconnectListeners.splice(this.reconnectListeners.indexOf(restart), 1);
+            }
+          } catch (error) {
+            this.log.debug('watching the copy holders was interrupted', { error: error as Error });
+          }
+          await sleep(200);
+        }
+      })();
+    });
+    return this.holdersReady;
+  }
+
+  private holders = new Map<string, Map<string, number>>();
+  private readonly held = new Map<string, Set<(keys: string[], revision: number) => void>>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+
+  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number): Promise<boolean> {
+    if (!this.connected || !this.nc) return false;
+    const deadline = Date.now() + timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.watchHolders(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
+    const of = this.holders.get(bucket);
+    if (!of) return true;
+    const payload = encode({ bucket, keys, revision });
+    const now = Date.now();
+    const answers = await Promise.all(
+      [...of].map(async ([instance, seenAt]) => {
+        if (now - seenAt > HOLDER_TTL_MS + HOLDER_HEARTBEAT_MS) {
+          of.delete(instance);
+          return true;
+        }
+        try {
+          await this.nc!.request(this.subject(`${SETTLE_PREFIX}.${instance}`), payload, { timeout: Math.max(1, deadline - Date.now()) });
+          return true;
+        } catch (error) {
+          // Nobody subscribes there any more: that process is gone, and holds nothing.
+          if ((error as { code?: string }).code === '503') {
+            of.delete(instance);
+            return true;
+          }
+          this.log.warn('a copy holder did not confirm a write in time', { bucket, instance, revision });
+          return false;
+        }
+      }),
+    );
+    return answers.every(Boolean);
+  }
+
+  async hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable> {
+    let drops = this.held.get(bucket);
+    if (!drops) this.held.set(bucket, (drops = new Set()));
+    drops.add(drop);
+    if (!this.settleSubscription && this.nc) this.subscribeSettle();
+    this.heartbeat ??= setInterval(() => void this.announce(), HOLDER_HEARTBEAT_MS);
+    if (this.connected) await this.announce([bucket]);
+    return {
+      stop: async () => {
+        drops.delete(drop);
+        if (drops.size > 0) return;
+        this.held.delete(bucket);
+        if (this.connected) await (await this.presence()).delete(`${bucket}.${this.instance}`).catch(() => {});
+      },
+    };
+  }
+
+  private settleSubscription: { unsubscribe(): void } | undefined;
+
+  private subscribeSettle() {
+    this.settleSubscription = this.nc!.subscribe(this.subject(`${SETTLE_PREFIX}.${this.instance}`), {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const { bucket, keys, revision } = decode(msg.data) as { bucket: string; keys: string[]; revision: number };
+          for (const drop of this.held.get(bucket) ?? []) drop(keys, revision);
+        } catch (error) {
+          this.log.warn('a settle request could not be read', { error: error as Error });
+        }
+        msg.respond(EMPTY);
+      },
+    });
+  }
+
+  /** Says (again) that this process holds keys of these buckets. */
+  private async announce(buckets: Iterable<string> = this.held.keys()) {
+    if (!this.connected) return;
+    try {
+      const kv = await this.presence();
+      const value = encode({ pid: process.pid, host: hostname() });
+      await Promise.all([...buckets].map((b) => kv.put(`${b}.${this.instance}`, value)));
+    } catch (error) {
+      this.log.warn('could not announce the copies this process holds', { error: error as Error });
+    }
   }
 
   // ---- streams -------------------------------------------------------------------------
@@ -383,6 +536,7 @@ export class NatsBus implements Bus {
       subjects: spec.subjects.map((s) => this.subject(s)),
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
+      num_replicas: this.replicas,
       duplicate_window: nanos(120_000),
       max_age: nanos(7 * 24 * 3600_000),
     };
@@ -512,6 +666,7 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.heartbeat);
     for (const stop of this.stoppers) await stop().catch(() => {});
     for (const s of this.services) await s.service?.stop().catch(() => {});
     await this.nc?.drain().catch(() => this.nc?.close());

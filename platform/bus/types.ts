@@ -3,7 +3,9 @@
  * in-process implementation (memory.ts) and the NATS one (nats.ts) are interchangeable:
  *
  * - request/reply through named, versioned services, which can time out or find nobody;
- * - snapshot buckets (JetStream KV): key → JSON value with revisions, watched into local replicas;
+ * - snapshot buckets (JetStream KV): key → JSON value with revisions. The bucket *is* the shared
+ *   copy of an owner's data; readers keep a bounded cache of it (copy.ts), follow its changes for
+ *   the keys they hold, and are told by writers to drop a key before a write is answered;
  * - durable event streams (JetStream): at-least-once delivery to durable consumers, acknowledged
  *   explicitly when the handler succeeds, redelivered when it throws.
  *
@@ -21,10 +23,20 @@ export interface Bus {
   /** Sends a request and waits for the reply. Throws BUS.NO_RESPONDERS or BUS.TIMEOUT. */
   request<T = unknown>(subject: string, payload: unknown, options?: { timeoutMs?: number }): Promise<T>;
 
-  /** Opens (creating if needed) a snapshot bucket for writing. */
+  /** Opens (creating if needed) a snapshot bucket. */
   bucket(name: string): Promise<SnapshotBucket>;
-  /** Watches a bucket into a local copy: warm-up from the last values, then every update. */
-  replica<T>(bucket: string, options: ReplicaOptions<T>): Promise<Replica<T>>;
+  /**
+   * Follows a bucket's changes from now on, in revision order. `reset` is called (before any
+   * change that follows it) whenever the feed cannot vouch that nothing was missed — a
+   * reconnect, a stream that was re-created: whatever the follower learnt before must be read
+   * again.
+   */
+  follow(bucket: string, follower: Follower): Promise<Stoppable>;
+  /**
+   * Declares that this process holds keys of `bucket` (a cache of it). Before a writer answers,
+   * it calls `settle`, which reaches `drop` in every process that holds keys of the bucket.
+   */
+  hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable>;
 
   /** Creates or updates a stream capturing `subjects`. */
   ensureStream(spec: StreamSpec): Promise<void>;
@@ -33,13 +45,14 @@ export interface Bus {
   /** Consumes a stream through a durable consumer shared by every process with the same name. */
   consume(spec: ConsumerSpec): Promise<Consumer>;
 
-  /**
-   * Called after the connection came back (never in process). NATS may have been re-created
-   * without its store: owners re-publish their snapshots.
-   */
+  /** Called after the connection came back (never in process). */
   onReconnect(listener: () => void): void;
 
   close(): Promise<void>;
+}
+
+export interface Stoppable {
+  stop(): Promise<void>;
 }
 
 export interface ServiceSpec {
@@ -55,13 +68,13 @@ export interface EndpointSpec {
   name: string;
   /** Subject, `<domain>.<verb>`, e.g. `item.get`. */
   subject: string;
+  /** Shown by `nats micro info` (the request and reply schemas). */
+  metadata?: Record<string, string>;
   /** Receives the decoded JSON payload; its result is the reply. Throw a DomainError to reply with an error. */
   handler: (payload: unknown) => Promise<unknown>;
 }
 
-export interface ServiceHandle {
-  stop(): Promise<void>;
-}
+export type ServiceHandle = Stoppable;
 
 export interface BucketEntry {
   key: string;
@@ -70,41 +83,35 @@ export interface BucketEntry {
   revision: number;
 }
 
+export interface Follower {
+  change(entry: BucketEntry): void;
+  reset(): void;
+}
+
 export interface SnapshotBucket {
   readonly name: string;
   /** Writes `value` under `key`; resolves with the bucket revision of the write once stored. */
   put(key: string, value: unknown): Promise<number>;
-  get(key: string): Promise<BucketEntry | null>;
-  /** Deletes `key` (replicas drop it); resolves with the revision of the deletion. */
+  /** Deletes `key`; resolves with the revision of the deletion. */
   delete(key: string): Promise<number>;
-  keys(): Promise<string[]>;
+  /** The key's last value (a direct get); null when it was never written or is deleted. */
+  get(key: string): Promise<BucketEntry | null>;
   /**
-   * Read-your-writes across processes: resolves true once every live replica of this bucket,
-   * in every process, has applied `revision` (false after `timeoutMs`). A writer awaits it
-   * before answering, so readers never have to ask the bus whether their copy is current.
+   * Writes many entries at once (a value of null deletes), pipelined; resolves once every one is
+   * stored. For bulk loads: nobody is told to drop anything.
    */
-  settled(revision: number, timeoutMs: number): Promise<boolean>;
-}
-
-export interface ReplicaOptions<T> {
-  /** Validates and converts a raw value (the contract's schema); a value it rejects is skipped and logged. */
-  parse: (value: unknown) => T;
-  /** Secondary indexes: name → function giving the index key of a value (e.g. token → user). */
-  indexes?: Record<string, (value: T) => string | undefined>;
-}
-
-export interface Replica<T> {
-  /** True once the warm-up (every value present when watching began) has been applied. */
-  readonly ready: boolean;
-  /** Resolves true once ready, false after `timeoutMs`. */
-  waitReady(timeoutMs: number): Promise<boolean>;
-  get(key: string): T | undefined;
-  findBy(index: string, indexKey: string): T | undefined;
-  values(): IterableIterator<T>;
-  readonly size: number;
-  /** Called after each applied change. */
-  onChange(listener: (key: string, value: T | undefined) => void): void;
-  stop(): Promise<void>;
+  putMany(entries: { key: string; value: unknown }[]): Promise<void>;
+  /** Every key the bucket holds, streamed in batches of at most `batch`. */
+  keys(batch: number): AsyncIterable<string[]>;
+  /** Every entry the bucket holds (its last value per key), streamed in batches of at most `batch`. */
+  entries(batch: number): AsyncIterable<BucketEntry[]>;
+  /** How many entries (values and deletion markers) the bucket stores. */
+  size(): Promise<number>;
+  /**
+   * Read-your-writes: resolves true once every process holding keys of this bucket has dropped
+   * `keys` (so its next read of them finds `revision` or later); false after `timeoutMs`.
+   */
+  settle(keys: string[], revision: number, timeoutMs: number): Promise<boolean>;
 }
 
 export interface StreamSpec {

@@ -85,8 +85,8 @@ export type CallerCheck = { caller: Caller } | { refused: 'UNAUTHORIZED' | 'FORB
  * accounts bucket, or at the owner). `admin` routes also need the administrator flag.
  */
 export async function checkCaller(
-  account: (id: string) => Promise<Account | undefined>,
-  claims: { sub?: unknown; ver?: unknown },
+  account: (id: string) => Account | undefined | Promise<Account | undefined>,
+  claims: Record<string, unknown>,
   level: 'access' | 'admin',
 ): Promise<CallerCheck> {
   const found = typeof claims.sub === 'string' ? await account(claims.sub) : undefined;
@@ -96,14 +96,20 @@ export async function checkCaller(
   return { caller: { id: found.id, admin: found.admin } };
 }
 
-/** Request/reply subjects served by the account service (NATS micro service `account`). */
-export const accountSubjects = {
-  /** `{id}` → Account, or error ACCOUNT.NOT_FOUND. For a copy that is not warm yet. */
-  get: 'account.get',
-  /** `{}` → AccountTotals. */
-  totals: 'account.totals',
-} as const;
-
 export const AccountGetRequest = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 export const AccountTotals = Type.Object({ totalUsers: Type.Integer({ minimum: 0 }) });
 export type AccountTotals = Static<typeof AccountTotals>;
+
+/** Request/reply subjects served by the account service (NATS micro service `account`). */
+export const accountRequests = {
+  get: { subject: 'account.get', request: AccountGetRequest, reply: Account, description: 'One account as other domains see it, or ACCOUNT.NOT_FOUND' },
+  totals: { subject: 'account.totals', request: Type.Object({}), reply: AccountTotals, description: 'How many users there are' },
+} as const;
+
+/** The accounts bucket as copies read it: by user id; the account service answers while it fills. */
+export const accountsBucket = {
+  bucket: ACCOUNTS_BUCKET,
+  value: Account,
+  key: accountKey,
+  owner: { request: accountRequests.get, payload: (id: string) => ({ id }) },
+};

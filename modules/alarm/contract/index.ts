@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-/** Snapshot bucket: key = user id, value = AlarmSet. Owner: alarm. */
+/** Snapshot bucket: key = user id, value = AlarmSet (no key: no alarm). Owner: alarm. */
 export const ALARMS_BUCKET = 'alarms';
 
 /** The items a user has an alarm on, ascending. */
@@ -14,11 +14,22 @@ export const AlarmSet = Type.Object({
 });
 export type AlarmSet = Static<typeof AlarmSet>;
 
+export const AlarmOfUserRequest = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
+
 /** Request/reply subjects served by the alarm service (NATS micro service `alarm`). */
-export const alarmSubjects = {
-  /** `{userId}` → AlarmSet. */
-  ofUser: 'alarm.of-user',
+export const alarmRequests = {
+  ofUser: {
+    subject: 'alarm.of-user',
+    request: AlarmOfUserRequest,
+    reply: AlarmSet,
+    description: "The user's alarm set, item ids ascending (empty when none)",
+  },
 } as const;
 
-export const AlarmOfUserRequest = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
-export type AlarmOfUserRequest = Static<typeof AlarmOfUserRequest>;
+/** The alarms bucket as copies read it: by user id; the alarm service answers while it fills. */
+export const alarmsBucket = {
+  bucket: ALARMS_BUCKET,
+  value: AlarmSet,
+  key: (userId: number) => String(userId),
+  owner: { request: alarmRequests.ofUser, payload: (userId: number) => ({ userId }) },
+};

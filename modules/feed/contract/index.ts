@@ -43,12 +43,6 @@ export type PostReacted = Static<typeof PostReacted>;
 export const PostDeleted = Type.Object(common);
 export type PostDeleted = Static<typeof PostDeleted>;
 
-/** Request/reply subjects served by the feed service (NATS micro service `feed`). */
-export const feedSubjects = {
-  /** `{timeZone}` → FeedTotals. */
-  totals: 'feed.totals',
-} as const;
-
 export const FeedTotalsRequest = Type.Object({ timeZone: Type.String({ minLength: 1, maxLength: 64 }) });
 export const FeedTotals = Type.Object({
   totalPosts: Type.Integer({ minimum: 0 }),
@@ -56,3 +50,8 @@ export const FeedTotals = Type.Object({
   postsToday: Type.Integer({ minimum: 0 }),
 });
 export type FeedTotals = Static<typeof FeedTotals>;
+
+/** Request/reply subjects served by the feed service (NATS micro service `feed`). */
+export const feedRequests = {
+  totals: { subject: 'feed.totals', request: FeedTotalsRequest, reply: FeedTotals, description: 'How many posts there are, and how many today in a time zone' },
+} as const;

@@ -17,16 +17,37 @@ export type Item = Static<typeof Item>;
 /** Snapshot bucket: key = item id, value = Item. Owner: item. */
 export const ITEMS_BUCKET = 'items';
 
+export const ItemGetRequest = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+/** A page of the catalog: ids below `before` (none: from the top), at most `limit`. */
+export const ItemListRequest = Type.Object({
+  before: Type.Optional(Type.Integer({ minimum: 1 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+});
+export const ItemPage = Type.Object({
+  items: Type.Array(Item),
+  /** `before` of the next page; null after the last. */
+  next: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type ItemPage = Static<typeof ItemPage>;
+
 /** Request/reply subjects served by the item service (NATS micro service `item`). */
-export const itemSubjects = {
-  /** `{id}` → Item, or error ITEM.NOT_FOUND. */
-  get: 'item.get',
-  /** `{}` → Item[] in id descending order. */
-  list: 'item.list',
+export const itemRequests = {
+  get: { subject: 'item.get', request: ItemGetRequest, reply: Item, description: 'One item, or ITEM.NOT_FOUND' },
+  list: {
+    subject: 'item.list',
+    request: ItemListRequest,
+    reply: ItemPage,
+    description: 'The catalog in pages, id descending (limit 1 to 500, default 100)',
+  },
 } as const;
 
-export const ItemGetRequest = Type.Object({ id: Type.Integer({ minimum: 1 }) });
-export type ItemGetRequest = Static<typeof ItemGetRequest>;
+/** The items bucket as copies read it: by id; the item service answers while it fills. */
+export const itemsBucket = {
+  bucket: ITEMS_BUCKET,
+  value: Item,
+  key: (id: number) => String(id),
+  owner: { request: itemRequests.get, payload: (id: number) => ({ id }) },
+};
 
 /** Stream of the item domain's events. Owner: item. */
 export const ITEM_EVENTS_STREAM = 'ITEM_EVENTS';

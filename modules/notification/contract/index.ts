@@ -11,12 +11,11 @@ export const NOTIFICATIONS_CONSUMER = 'notifications';
 export const NotificationType = Type.Union([Type.Literal(1), Type.Literal(2)]);
 export type NotificationType = Static<typeof NotificationType>;
 
-/** Request/reply subjects served by the notification service (NATS micro service `notification`). */
-export const notificationSubjects = {
-  /** `{userId}` → `{unreadCount}`. */
-  unreadCount: 'notification.unread-count',
-} as const;
-
 export const UnreadCountRequest = Type.Object({ userId: Type.String({ minLength: 1, maxLength: 200 }) });
 export const UnreadCount = Type.Object({ unreadCount: Type.Integer({ minimum: 0 }) });
 export type UnreadCount = Static<typeof UnreadCount>;
+
+/** Request/reply subjects served by the notification service (NATS micro service `notification`). */
+export const notificationRequests = {
+  unreadCount: { subject: 'notification.unread-count', request: UnreadCountRequest, reply: UnreadCount, description: "How many of the user's notifications are unread" },
+} as const;

@@ -1,0 +1,276 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { DomainError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { parserOf } from '../schema.ts';
+import { call, type RequestDescriptor } from './rpc.ts';
+import type { Bus, BucketEntry, SnapshotBucket, Stoppable } from './types.ts';
+
+/**
+ * A snapshot bucket as a contract declares it: its name, what a value holds, how a key of the
+ * domain becomes a bucket key, and whom to ask while the bucket cannot vouch for a key.
+ */
+export interface BucketDescriptor<K, V extends TSchema = TSchema, Req extends TSchema = TSchema> {
+  bucket: string;
+  value: V;
+  key: (k: K) => string;
+  /**
+   * The owner's request for one key, asked only while the owner has not finished publishing
+   * the bucket (a key it lacks may yet come). An error of kind NOT_FOUND or UNAUTHORIZED means
+   * "no such key".
+   */
+  owner?: { request: RequestDescriptor<Req, V>; payload: (k: K) => Static<Req> };
+}
+
+/**
+ * The key an owner writes into its bucket once every key of its database is in it; readers
+ * learn from it whether a key the bucket lacks is absent for good. Keys starting with `_` are
+ * the platform's, never a domain's.
+ */
+export const SNAPSHOT_MARKER = '_snapshot';
+export interface SnapshotMarker {
+  /** The identity of the database the bucket was filled from. */
+  db: string;
+  state: 'filling' | 'complete';
+  /** While filling: where the last page ended (the owner resumes there after a restart). */
+  after?: string;
+  at: string;
+}
+const isComplete = (value: unknown) => (value as SnapshotMarker | null)?.state === 'complete';
+
+export interface CopyStats {
+  bucket: string;
+  entries: number;
+  hits: number;
+  misses: number;
+  /** Misses the owner answered (the bucket was still being filled). */
+  fallbacks: number;
+}
+
+export interface CopyOptions<V, D> {
+  /** How many keys the copy holds at most; the least recently used go first. */
+  capacity: number;
+  /** Turns a value into what readers use (done once per value held, not per read). */
+  derive?: (value: V) => D;
+  /**
+   * For a bucket bounded by its domain (the catalog): hold all of it from the start, and read
+   * it again whenever the copy resets — so it answers every key even while NATS is away.
+   */
+  preload?: boolean;
+  log: Logger;
+}
+
+interface Held<D> {
+  /** undefined: the bucket has no such key. */
+  value: D | undefined;
+  revision: number;
+}
+
+/**
+ * A bounded copy of a snapshot bucket: the one way a module reads another domain's data.
+ *
+ * - A held key answers from memory, at once.
+ * - A key not held is read from the bucket (a direct get) and then held. A key the bucket lacks
+ *   is absent once its owner has published every key (the marker says so); until then the owner
+ *   is asked. When neither the bucket nor the owner can answer, it is a 503, never a guess.
+ * - The copy follows the bucket's changes and applies those of the keys it holds; a writer tells
+ *   it to drop a key before answering (read-your-writes); when the feed of changes may have a
+ *   gap (a reconnect), everything held is dropped and read again on demand.
+ * - When NATS is unreachable, held keys still answer and the others are a 503.
+ */
+export class Copy<K, D> {
+  private readonly entries = new Map<string, Held<D>>();
+  /** Reads under way, by key; a change or a drop of the key removes its entry here. */
+  private readonly loading = new Map<string, Promise<D | undefined>>();
+  /** Whether the owner has published every key; undefined: not read yet. */
+  private complete: boolean | undefined;
+  private markerRead: Promise<boolean> | undefined;
+  private readonly parse: (value: unknown) => unknown;
+  private readonly stoppers: Stoppable[] = [];
+  private counts = { hits: 0, misses: 0, fallbacks: 0 };
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly store: SnapshotBucket,
+    private readonly descriptor: BucketDescriptor<K>,
+    private readonly options: CopyOptions<unknown, D>,
+  ) {
+    this.parse = parserOf(descriptor.value, 'BUS.INVALID');
+  }
+
+  async start() {
+    const name = this.descriptor.bucket;
+    this.stoppers.push(await this.bus.follow(name, { change: (e) => this.change(e), reset: () => this.reset() }));
+    this.stoppers.push(await this.bus.hold(name, (keys) => this.drop(keys)));
+    if (this.options.preload) await this.preload();
+  }
+
+  /** Reads every entry of the bucket into the copy (up to its capacity). */
+  private async preload() {
+    if (!this.bus.connected) return;
+    try {
+      let held = 0;
+      for await (const batch of this.store.entries(1000)) {
+        for (const e of batch) {
+          if ((this.entries.get(e.key)?.revision ?? -1) >= e.revision) continue;
+          if (this.entries.size >= this.options.capacity) {
+            this.options.log.warn('a preloaded bucket does not fit the copy; holding what fits', { bucket: this.descriptor.bucket, capacity: this.options.capacity });
+            return;
+          }
+          this.entries.set(e.key, { value: this.decode(e.key, e.value), revision: e.revision });
+          held++;
+        }
+      }
+      this.options.log.debug('copy preloaded', { bucket: this.descriptor.bucket, held });
+    } catch (error) {
+      this.options.log.warn('could not preload a copy; it reads keys as they are asked for', { bucket: this.descriptor.bucket, error });
+    }
+  }
+
+  /** The value of `k`, undefined when there is none. Synchronous when held. */
+  get(k: K): D | undefined | Promise<D | undefined> {
+    const key = this.descriptor.key(k);
+    const held = this.entries.get(key);
+    if (held) {
+      this.counts.hits++;
+      this.entries.delete(key);
+      this.entries.set(key, held);
+      return held.value;
+    }
+    this.counts.misses++;
+    let loading = this.loading.get(key);
+    if (!loading) {
+      const p: Promise<D | undefined> = this.load(k, key).then(
+        ({ value, revision }) => {
+          // A change or a drop that came meanwhile removed the entry: this answer may be older.
+          if (this.loading.get(key) === p) {
+            this.loading.delete(key);
+            this.hold(key, value, revision);
+          }
+          return value;
+        },
+        (error) => {
+          if (this.loading.get(key) === p) this.loading.delete(key);
+          throw error;
+        },
+      );
+      this.loading.set(key, (loading = p));
+    }
+    return loading;
+  }
+
+  /** Whether the copy holds `k` (for tests and metrics). */
+  holds(k: K): boolean {
+    return this.entries.has(this.descriptor.key(k));
+  }
+
+  stats(): CopyStats {
+    return { bucket: this.descriptor.bucket, entries: this.entries.size, ...this.counts };
+  }
+
+  async stop() {
+    for (const s of this.stoppers.splice(0)) await s.stop().catch(() => {});
+  }
+
+  private async load(k: K, key: string): Promise<Held<D>> {
+    const name = this.descriptor.bucket;
+    if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
+    const entry = await this.store.get(key);
+    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision };
+    if (await this.ownerHasPublished()) return { value: undefined, revision: 0 };
+    const owner = this.descriptor.owner;
+    if (!owner) throw new DomainError('BUS.UNAVAILABLE', `the ${name} bucket is still being filled by its owner`);
+    this.counts.fallbacks++;
+    try {
+      return { value: this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: 500 })), revision: 0 };
+    } catch (error) {
+      if (error instanceof DomainError && (error.kind === 'NOT_FOUND' || error.kind === 'UNAUTHORIZED')) return { value: undefined, revision: 0 };
+      throw error;
+    }
+  }
+
+  private ownerHasPublished(): Promise<boolean> {
+    if (this.complete !== undefined) return Promise.resolve(this.complete);
+    const read: Promise<boolean> = (this.markerRead ??= this.store.get(SNAPSHOT_MARKER).then(
+      (marker) => {
+        // A marker change that came meanwhile is newer than this read.
+        if (this.markerRead === read && this.complete === undefined) this.complete = isComplete(marker?.value);
+        return isComplete(marker?.value);
+      },
+      (error) => {
+        this.markerRead = undefined;
+        throw error;
+      },
+    ));
+    return read;
+  }
+
+  private decode(key: string, value: unknown): D {
+    try {
+      return this.derive(this.parse(value));
+    } catch (error) {
+      this.options.log.error('a snapshot bucket holds a value outside its contract', { bucket: this.descriptor.bucket, key, error });
+      throw new DomainError('BUS.UNAVAILABLE', `the ${this.descriptor.bucket} bucket holds an invalid value for ${key}`);
+    }
+  }
+
+  private derive(value: unknown): D {
+    return this.options.derive ? this.options.derive(value) : (value as D);
+  }
+
+  private hold(key: string, value: D | undefined, revision: number) {
+    if (this.entries.size >= this.options.capacity) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { value, revision });
+  }
+
+  private change(e: BucketEntry) {
+    if (e.key === SNAPSHOT_MARKER) {
+      this.complete = isComplete(e.value);
+      this.markerRead = undefined;
+      return;
+    }
+    this.loading.delete(e.key);
+    const held = this.entries.get(e.key);
+    if (!held || e.revision <= held.revision) return;
+    if (e.value === null) {
+      held.value = undefined;
+      held.revision = e.revision;
+      return;
+    }
+    try {
+      held.value = this.derive(this.parse(e.value));
+      held.revision = e.revision;
+    } catch (error) {
+      this.options.log.error('a snapshot bucket change is outside its contract', { bucket: this.descriptor.bucket, key: e.key, error });
+      this.entries.delete(e.key);
+    }
+  }
+
+  private drop(keys: string[]) {
+    for (const key of keys) {
+      this.entries.delete(key);
+      this.loading.delete(key);
+    }
+  }
+
+  private reset() {
+    this.entries.clear();
+    this.loading.clear();
+    this.complete = undefined;
+    this.markerRead = undefined;
+    if (this.options.preload) void this.preload();
+  }
+}
+
+/** Opens a bounded copy of the bucket a contract describes (see Copy). */
+export async function copyOf<K, S extends TSchema, D = Static<S>>(
+  bus: Bus,
+  descriptor: BucketDescriptor<K, S>,
+  options: { capacity: number; derive?: (value: Static<S>) => D; preload?: boolean; log: Logger },
+): Promise<Copy<K, D>> {
+  const copy = new Copy<K, D>(bus, await bus.bucket(descriptor.bucket), descriptor as BucketDescriptor<K>, options as CopyOptions<unknown, D>);
+  await copy.start();
+  return copy;
+}

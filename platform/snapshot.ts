@@ -1,0 +1,115 @@
+import type { Kysely, Transaction } from 'kysely';
+import { SNAPSHOT_MARKER, type SnapshotMarker } from './bus/copy.ts';
+import type { SnapshotBucket } from './bus/types.ts';
+import type { Logger } from './log.ts';
+
+export type Executor = Kysely<any> | Transaction<any>;
+
+/** How an owner shares a snapshot bucket: its data in pages, and the current value of keys. */
+export interface SharedBucket {
+  bucket: string;
+  /**
+   * One page of the bucket's keys with their values, in an order that does not change, after
+   * the cursor `after` (undefined: from the start); `next` is undefined after the last page.
+   */
+  page(db: Executor, after: string | undefined, limit: number): Promise<{ entries: { key: string; value: unknown }[]; next: string | undefined }>;
+  /** The current value of each key; a key the database no longer backs is null (deleted). */
+  values(db: Executor, keys: string[]): Promise<Map<string, unknown>>;
+}
+
+/**
+ * A page of rows as `SharedBucket.page` answers it: each row under its key, the cursor of the last
+ * one when the page is full (there may be more).
+ */
+export function pageOf<R>(rows: R[], limit: number, key: (row: R) => string, cursor: (row: R) => string = key, value: (row: R) => unknown = (row) => row) {
+  const last = rows[rows.length - 1];
+  return { entries: rows.map((r) => ({ key: key(r), value: value(r) })), next: rows.length < limit || last === undefined ? undefined : cursor(last) };
+}
+
+/** Rows found for keys, as `SharedBucket.values` answers them: null for a key no row backs. */
+export function valuesOf<R>(keys: string[], rows: R[], key: (row: R) => string, value: (row: R) => unknown = (row) => row): Map<string, unknown> {
+  const found = new Map(rows.map((r) => [key(r), value(r)]));
+  return new Map(keys.map((k) => [k, found.get(k) ?? null]));
+}
+
+/** Entries written per bulk write (and read per page): a few tens of milliseconds each. */
+export const PAGE_SIZE = 5000;
+
+export type ReconcileOutcome = 'current' | 'filled' | 'stopped';
+
+/**
+ * Makes a bucket hold this database's data, without writing what it already holds.
+ *
+ * The bucket's marker (SNAPSHOT_MARKER) names the database it was filled from and whether the
+ * fill finished. A marker of this database that says "complete" means there is nothing to do:
+ * every later change went through the outbox, whose rows outlive a restart. Otherwise the owner
+ * fills the bucket page by page (bulk writes, ~100k keys/s), recording after each page where it
+ * stands — a restart resumes there — and, when the bucket held data it cannot vouch for (another
+ * database's, or of unknown origin), deletes the keys this database does not back. Only then is
+ * the marker "complete"; until it is, readers ask the owner about keys the bucket lacks.
+ *
+ * No transaction spans it and no row is locked: writes go on meanwhile. A write that commits
+ * while a page is in flight is relayed by the outbox; should the page's older value land after
+ * the relay's, the page is read again once written and every key whose value changed is written
+ * again — so the bucket ends on the database's current value whichever process relayed it.
+ */
+export async function reconcileBucket(deps: {
+  db: Kysely<any>;
+  identity: string;
+  shared: SharedBucket;
+  bucket: SnapshotBucket;
+  log: Logger;
+  stopped: () => boolean;
+}): Promise<ReconcileOutcome> {
+  const { db, identity, shared, bucket, log, stopped } = deps;
+  const marker = (await bucket.get(SNAPSHOT_MARKER))?.value as SnapshotMarker | null;
+  if (marker?.db === identity && marker.state === 'complete') return 'current';
+
+  const resumeAfter = marker?.db === identity ? marker.after : undefined;
+  const foreign = marker ? marker.db !== identity : (await bucket.size()) > 0;
+  const started = performance.now();
+  const mark = (state: SnapshotMarker['state'], after?: string) =>
+    bucket.put(SNAPSHOT_MARKER, { db: identity, state, ...(after === undefined ? {} : { after }), at: new Date().toISOString() } satisfies SnapshotMarker);
+  await mark('filling', resumeAfter);
+  log.info('publishing a snapshot', { bucket: shared.bucket, resumeAfter, clearsForeignKeys: foreign });
+
+  let after = resumeAfter;
+  let keys = 0;
+  for (;;) {
+    if (stopped()) return 'stopped';
+    const { entries, next } = await shared.page(db, after, PAGE_SIZE);
+    if (entries.length > 0) {
+      await bucket.putMany(entries);
+      await rewriteChanged(db, shared, bucket, entries);
+      keys += entries.length;
+    }
+    if (next === undefined) break;
+    after = next;
+    await mark('filling', after);
+  }
+  if (foreign) {
+    for await (const batch of bucket.keys(PAGE_SIZE)) {
+      if (stopped()) return 'stopped';
+      const current = await shared.values(db, batch);
+      const gone = batch.filter((k) => current.get(k) == null);
+      if (gone.length > 0) await bucket.putMany(gone.map((key) => ({ key, value: null })));
+    }
+  }
+  await mark('complete');
+  const seconds = (performance.now() - started) / 1000;
+  log.info('snapshot published', { bucket: shared.bucket, keys, seconds: Math.round(seconds * 10) / 10, keysPerSecond: Math.round(keys / Math.max(seconds, 0.001)) });
+  return 'filled';
+}
+
+/** Writes again, acknowledged, the keys of a written page whose value changed meanwhile. */
+async function rewriteChanged(db: Kysely<any>, shared: SharedBucket, bucket: SnapshotBucket, written: { key: string; value: unknown }[]) {
+  const now = await shared.values(
+    db,
+    written.map((e) => e.key),
+  );
+  const changed = written.filter((e) => JSON.stringify(now.get(e.key) ?? null) !== JSON.stringify(e.value));
+  for (const e of changed) {
+    const value = now.get(e.key) ?? null;
+    await (value === null ? bucket.delete(e.key) : bucket.put(e.key, value));
+  }
+}

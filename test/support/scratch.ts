@@ -1,0 +1,61 @@
+/**
+ * Scaffolding for the platform's own tests: a scratch module database (PGlite in a temporary
+ * folder, or a fresh database on the test Postgres) with a `thing` table, shared as a bucket.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type ModuleDatabase } from '../../platform/db.ts';
+import { DomainError } from '../../platform/errors.ts';
+import type { Logger } from '../../platform/log.ts';
+import { pageOf, valuesOf, type SharedBucket } from '../../platform/snapshot.ts';
+import { admin, urlOf } from './shop.ts';
+
+
+/** A module database with the platform's tables and `thing (id integer primary key, v text)`. */
+export async function scratchDatabase(backend: 'pglite' | 'pg', log: Logger): Promise<{ database: ModuleDatabase; drop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'scratch-'));
+  const name = `t_scratch_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  let url: string | undefined;
+  if (backend === 'pg') {
+    await admin(`CREATE DATABASE ${name}`);
+    url = urlOf(name);
+  }
+  const database = await openDatabase({ module: 'scratch', url, dataDir: dir, migrations: {}, log });
+  await database.db.schema.createTable('thing').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('v', 'text').execute();
+  return {
+    database,
+    async drop() {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+      if (backend === 'pg') await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** The `thing` table as the bucket `things` (key = id); `calls` counts the statements it makes. */
+export function sharedThings(calls: { page: (string | undefined)[]; values: number[] } = { page: [], values: [] }): SharedBucket {
+  return {
+    bucket: 'things',
+    async page(db, after, limit) {
+      calls.page.push(after);
+      const rows = await db.selectFrom('thing').select(['id', 'v']).where('id', '>', Number(after ?? 0)).orderBy('id').limit(limit).execute();
+      return pageOf(rows, limit, (r) => String(r.id));
+    },
+    async values(db, keys) {
+      calls.values.push(keys.length);
+      const rows = keys.length ? await db.selectFrom('thing').select(['id', 'v']).where('id', 'in', keys.map(Number)).execute() : [];
+      return valuesOf(keys, rows, (r) => String(r.id));
+    },
+  };
+}
+
+/** The DomainError code a promise (or value) ends with: 'resolved' when it does not fail. */
+export async function codeOf(p: unknown): Promise<string> {
+  try {
+    await p;
+  } catch (error) {
+    return error instanceof DomainError ? error.code : `not a DomainError: ${error}`;
+  }
+  return 'resolved';
+}
