@@ -21,10 +21,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely';
 import { postsPageQuery } from '../modules/feed/queries.ts';
-import type { FeedDatabase } from '../modules/feed/schema.ts';
 import { cursorOf } from '../platform/pagination.ts';
+import { feedCompiler } from './sql-compiler.ts';
 import { fmt, freePort, load, waitForHttp, type LoadResult } from './load.ts';
 
 type Backend = 'pg' | 'pglite';
@@ -41,15 +40,7 @@ const AUTHORS = 1000;
 const BUSY = 'author0000';
 const CHUNK = 100_000;
 const reader = { id: 'reader', pw: 'reader-password-1', name: 'Reader' };
-/** Compiles the feed's queries to SQL without a connection. */
-const compiler = new Kysely<FeedDatabase>({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-});
+const compiler = feedCompiler;
 /** Matches no password: the authors never log in. */
 const NO_PASSWORD = `pbkdf2:sha256:600000$benchbenchbench0$${'0'.repeat(64)}`;
 const root = join(import.meta.dir, '..');

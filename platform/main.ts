@@ -19,6 +19,9 @@ try {
   throw error;
 }
 
+// A promise nobody waited for must not end the process (Bun's default): say so, and go on.
+process.on('unhandledRejection', (error) => log.error('a promise failed and nobody waited for it', { error: error as Error }));
+
 const started = performance.now();
 const system = await startSystem(config, allModules, { log });
 log.info('started', {

@@ -37,4 +37,15 @@ export const platformMigrations: Record<string, Migration> = {
       await sql`INSERT INTO platform_identity DEFAULT VALUES`.execute(db);
     },
   },
+  /**
+   * The snapshot keys the relay put lately, and when (the database's clock): a bucket being
+   * filled checks each page against it, so a value the fill read before a write cannot end up
+   * over the write's (snapshot.ts).
+   */
+  '2026_12_01_0002_relayed': {
+    async up(db: Kysely<any>) {
+      await sql`CREATE TABLE platform_relayed (bucket text NOT NULL, key text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`.execute(db);
+      await sql`CREATE INDEX platform_relayed_at ON platform_relayed (bucket, at)`.execute(db);
+    },
+  },
 };

@@ -138,6 +138,7 @@ export class Outbox {
       try {
         if (!this.bus.connected || this.stopped) return;
         const identity = await this.databaseIdentity();
+        await this.db.deleteFrom('platform_relayed').where('at', '<', sql<Date>`now() - interval '10 minutes'`).execute();
         for (const shared of this.shared.values()) {
           await reconcileBucket({ db: this.db, identity, shared, bucket: await this.bucketFor(shared.bucket), log: this.log, stopped: () => this.stopped });
         }
@@ -202,6 +203,8 @@ export class Outbox {
       const shared = this.shared.get(name);
       if (!shared) throw new Error(`no shared bucket ${name} in this module`);
       const values = await shared.values(this.db, keys);
+      // Recorded before the bucket is written: a fill that may have read an older value finds it.
+      await this.db.insertInto('platform_relayed').values(keys.map((key) => ({ bucket: name, key }))).execute();
       const bucket = await this.bucketFor(name);
       const revisions = await Promise.all(keys.map((k) => (values.get(k) == null ? bucket.delete(k) : bucket.put(k, values.get(k)))));
       settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS)) && settled;

@@ -43,8 +43,8 @@ for (const backend of ['pglite', 'pg'] as const) {
       expect(await run(bus, calls)).toBe('filled');
       const pages = Math.ceil(ROWS / PAGE_SIZE);
       expect(calls.page).toHaveLength(pages);
-      expect(calls.values).toHaveLength(pages);
-      expect(Math.max(...calls.values)).toBeLessThanOrEqual(PAGE_SIZE);
+      // Nothing was written meanwhile: nothing to read again.
+      expect(calls.values).toEqual([]);
       expect((await (await bus.bucket('things')).get(SNAPSHOT_MARKER))?.value).toMatchObject({ db: identity, state: 'complete' });
       await bucketEquals(bus);
     });

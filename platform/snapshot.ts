@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { SNAPSHOT_MARKER, type SnapshotMarker } from './bus/copy.ts';
 import type { SnapshotBucket } from './bus/types.ts';
 import type { Logger } from './log.ts';
@@ -33,7 +33,7 @@ export function valuesOf<R>(keys: string[], rows: R[], key: (row: R) => string, 
 }
 
 /** Entries written per bulk write (and read per page): a few tens of milliseconds each. */
-export const PAGE_SIZE = 5000;
+export const PAGE_SIZE = 10_000;
 
 export type ReconcileOutcome = 'current' | 'filled' | 'stopped';
 
@@ -50,8 +50,9 @@ export type ReconcileOutcome = 'current' | 'filled' | 'stopped';
  *
  * No transaction spans it and no row is locked: writes go on meanwhile. A write that commits
  * while a page is in flight is relayed by the outbox; should the page's older value land after
- * the relay's, the page is read again once written and every key whose value changed is written
- * again — so the bucket ends on the database's current value whichever process relayed it.
+ * the relay's, the keys any relay put since the page was read (platform_relayed, by the
+ * database's clock) are written again with their current value — so the bucket ends on the
+ * database's current value whichever process relayed it.
  */
 export async function reconcileBucket(deps: {
   db: Kysely<any>;
@@ -73,19 +74,33 @@ export async function reconcileBucket(deps: {
   await mark('filling', resumeAfter);
   log.info('publishing a snapshot', { bucket: shared.bucket, resumeAfter, clearsForeignKeys: foreign });
 
-  let after = resumeAfter;
+  const after = resumeAfter;
   let keys = 0;
-  for (;;) {
-    if (stopped()) return 'stopped';
-    const { entries, next } = await shared.page(db, after, PAGE_SIZE);
-    if (entries.length > 0) {
-      await bucket.putMany(entries);
-      await rewriteChanged(db, shared, bucket, entries);
-      keys += entries.length;
+  const ms = { read: 0, write: 0, check: 0 };
+  const timed = async <T>(phase: keyof typeof ms, work: () => Promise<T>) => {
+    const t = performance.now();
+    try {
+      return await work();
+    } finally {
+      ms[phase] += performance.now() - t;
     }
-    if (next === undefined) break;
-    after = next;
-    await mark('filling', after);
+  };
+  // The next page is read while this one is written.
+  const read = async (from: string | undefined) => {
+    const since = await clock(db);
+    return { since, ...(await shared.page(db, from, PAGE_SIZE)) };
+  };
+  let reading: Promise<Awaited<ReturnType<typeof read>>> | undefined = read(after);
+  while (reading) {
+    const page = await timed('read', () => reading!);
+    if (stopped()) return 'stopped';
+    reading = page.next === undefined ? undefined : read(page.next);
+    if (page.entries.length > 0) {
+      await timed('write', () => bucket.putMany(page.entries));
+      await timed('check', () => rewriteRelayed(db, shared, bucket, page.since));
+      keys += page.entries.length;
+    }
+    if (page.next !== undefined) await timed('write', () => mark('filling', page.next));
   }
   if (foreign) {
     for await (const batch of bucket.keys(PAGE_SIZE)) {
@@ -97,19 +112,31 @@ export async function reconcileBucket(deps: {
   }
   await mark('complete');
   const seconds = (performance.now() - started) / 1000;
-  log.info('snapshot published', { bucket: shared.bucket, keys, seconds: Math.round(seconds * 10) / 10, keysPerSecond: Math.round(keys / Math.max(seconds, 0.001)) });
+  log.info('snapshot published', {
+    bucket: shared.bucket,
+    keys,
+    seconds: Math.round(seconds * 10) / 10,
+    keysPerSecond: Math.round(keys / Math.max(seconds, 0.001)),
+    // Where the time went: waiting for pages, writing them, checking what the relay wrote meanwhile.
+    phaseSeconds: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v / 100) / 10])),
+  });
   return 'filled';
 }
 
-/** Writes again, acknowledged, the keys of a written page whose value changed meanwhile. */
-async function rewriteChanged(db: Kysely<any>, shared: SharedBucket, bucket: SnapshotBucket, written: { key: string; value: unknown }[]) {
-  const now = await shared.values(
-    db,
-    written.map((e) => e.key),
-  );
-  const changed = written.filter((e) => JSON.stringify(now.get(e.key) ?? null) !== JSON.stringify(e.value));
-  for (const e of changed) {
-    const value = now.get(e.key) ?? null;
-    await (value === null ? bucket.delete(e.key) : bucket.put(e.key, value));
+const clock = async (db: Kysely<any>): Promise<Date> => (await sql<{ now: Date }>`SELECT clock_timestamp() AS now`.execute(db)).rows[0]!.now;
+
+/**
+ * Writes again, acknowledged, what the relay put since a page was read: the page's value of such
+ * a key may be older than the relay's, and may have landed after it. (The relay records a key
+ * before it puts it, so every put that could be overtaken is found.)
+ */
+async function rewriteRelayed(db: Kysely<any>, shared: SharedBucket, bucket: SnapshotBucket, since: Date) {
+  const rows = await db.selectFrom('platform_relayed').select('key').distinct().where('bucket', '=', shared.bucket).where('at', '>=', since).execute();
+  if (rows.length === 0) return;
+  const keys = rows.map((r) => r.key as string);
+  const now = await shared.values(db, keys);
+  for (const key of keys) {
+    const value = now.get(key) ?? null;
+    await (value === null ? bucket.delete(key) : bucket.put(key, value));
   }
 }

@@ -111,10 +111,14 @@ export async function listComments(db: Db, postId: number, opts: { after?: numbe
 
 // ---- reactions ---------------------------------------------------------------------------
 
+export function myPostReactionsQuery(db: Db, userId: string, postIds: number[]) {
+  return db.selectFrom('post_reaction').select(['post_id', 'type']).where('user_id', '=', userId).where('post_id', 'in', postIds);
+}
+
 /** The caller's reaction to each of `postIds` (one query for a whole page). */
 export async function myPostReactions(db: Db, userId: string, postIds: number[]): Promise<Map<number, number>> {
   if (postIds.length === 0) return new Map();
-  const rows = await db.selectFrom('post_reaction').select(['post_id', 'type']).where('user_id', '=', userId).where('post_id', 'in', postIds).execute();
+  const rows = await myPostReactionsQuery(db, userId, postIds).execute();
   return new Map(rows.map((r) => [Number(r.post_id), r.type]));
 }
 

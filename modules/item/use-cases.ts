@@ -55,9 +55,8 @@ export function itemUseCases(deps: {
     },
     async viewItem(userId, itemId) {
       if (!catalog.get(itemId)) throw new DomainError('ITEM.NOT_FOUND', `no item ${itemId}`);
-      const alarmed = alarmsOf(userId);
-      await recordVisit({ visitId: Bun.randomUUIDv7(), userId, itemId, at: new Date().toISOString() });
-      return catalog.detailJson(itemId, (await alarmed).has(itemId))!;
+      const [alarmed] = await Promise.all([alarmsOf(userId), recordVisit({ visitId: Bun.randomUUIDv7(), userId, itemId, at: new Date().toISOString() })]);
+      return catalog.detailJson(itemId, alarmed.has(itemId))!;
     },
   };
 }

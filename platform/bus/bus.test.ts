@@ -94,10 +94,10 @@ for (const kind of ['memory', 'nats'] as const) {
       expect(await b.size()).toBeGreaterThanOrEqual(251);
     });
 
-    test('follow: every change from now on, in revision order, deletions as null', async () => {
+    test('follow: every change from now on, in revision order: the key, the revision, whether it was a deletion', async () => {
       const b = await bus.bucket('followed');
       await b.put('before', 0);
-      const seen: { key: string; value: unknown; revision: number }[] = [];
+      const seen: { key: string; deleted: boolean; revision: number }[] = [];
       const following = await bus.follow('followed', { change: (e) => void seen.push(e), reset: () => void (seen.length = 0) });
       // The NATS follower is in place once it has reset (the consumer exists).
       await eventually(async () => {
@@ -108,10 +108,10 @@ for (const kind of ['memory', 'nats'] as const) {
       const revisions = [await b.put('a', 1), await b.put('b', 2), await b.delete('a'), await b.put('b', 3)];
       await eventually(() => seen.length === 4);
       expect(seen).toEqual([
-        { key: 'a', value: 1, revision: revisions[0]! },
-        { key: 'b', value: 2, revision: revisions[1]! },
-        { key: 'a', value: null, revision: revisions[2]! },
-        { key: 'b', value: 3, revision: revisions[3]! },
+        { key: 'a', deleted: false, revision: revisions[0]! },
+        { key: 'b', deleted: false, revision: revisions[1]! },
+        { key: 'a', deleted: true, revision: revisions[2]! },
+        { key: 'b', deleted: false, revision: revisions[3]! },
       ]);
       await following.stop();
     });
@@ -263,20 +263,21 @@ describe('bus (nats) across processes', () => {
     const other = await NatsBus.connect({ servers: nats.url, namespace: ns, log });
     try {
       let resets = 0;
-      const seen: unknown[] = [];
-      const following = await bus.follow('restarted', { change: (e) => void seen.push(e.value), reset: () => void resets++ });
+      const seen: number[] = [];
+      const following = await bus.follow('restarted', { change: (e) => void seen.push(e.revision), reset: () => void resets++ });
       await eventually(() => resets === 1);
       const bucket = await other.bucket('restarted');
-      await bucket.put('a', 1);
-      await eventually(() => seen.length === 1);
+      const first = await bucket.put('a', 1);
+      await eventually(() => seen.includes(first));
       await nats.stop();
       await eventually(() => !bus.connected);
       await nats.start();
       await eventually(() => resets === 2, 15000);
       await eventually(async () => {
         if (!other.connected) return false;
-        await bucket.put('a', 2);
-        return seen.includes(2);
+        const revision = await bucket.put('a', 2);
+        await Bun.sleep(50);
+        return seen.includes(revision);
       }, 15000);
       await following.stop();
     } finally {

@@ -3,7 +3,7 @@ import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { parserOf } from '../schema.ts';
 import { call, type RequestDescriptor } from './rpc.ts';
-import type { Bus, BucketEntry, SnapshotBucket, Stoppable } from './types.ts';
+import type { BucketChange, Bus, SnapshotBucket, Stoppable } from './types.ts';
 
 /**
  * A snapshot bucket as a contract declares it: its name, what a value holds, how a key of the
@@ -35,6 +35,16 @@ export interface SnapshotMarker {
   after?: string;
   at: string;
 }
+/** How long a copy waits for the bucket, or for the owner, before the request is a 503. */
+const READ_TIMEOUT_MS = 500;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new DomainError('BUS.TIMEOUT', `${what} took over ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
 const isComplete = (value: unknown) => (value as SnapshotMarker | null)?.state === 'complete';
 
 export interface CopyStats {
@@ -65,6 +75,9 @@ interface Held<D> {
   revision: number;
 }
 
+/** A read's answer, and whether the copy may hold it. */
+type Loaded<D> = Held<D> & { keep: boolean };
+
 /**
  * A bounded copy of a snapshot bucket: the one way a module reads another domain's data.
  *
@@ -72,9 +85,10 @@ interface Held<D> {
  * - A key not held is read from the bucket (a direct get) and then held. A key the bucket lacks
  *   is absent once its owner has published every key (the marker says so); until then the owner
  *   is asked. When neither the bucket nor the owner can answer, it is a 503, never a guess.
- * - The copy follows the bucket's changes and applies those of the keys it holds; a writer tells
- *   it to drop a key before answering (read-your-writes); when the feed of changes may have a
- *   gap (a reconnect), everything held is dropped and read again on demand.
+ * - The copy follows the bucket's changes and drops the keys it holds that changed (a deletion
+ *   it applies at once); a writer tells it to drop a key before answering (read-your-writes);
+ *   when the feed of changes may have a gap (a reconnect), everything held is dropped and read
+ *   again on demand.
  * - When NATS is unreachable, held keys still answer and the others are a 503.
  */
 export class Copy<K, D> {
@@ -140,11 +154,11 @@ export class Copy<K, D> {
     let loading = this.loading.get(key);
     if (!loading) {
       const p: Promise<D | undefined> = this.load(k, key).then(
-        ({ value, revision }) => {
+        ({ value, revision, keep }) => {
           // A change or a drop that came meanwhile removed the entry: this answer may be older.
           if (this.loading.get(key) === p) {
             this.loading.delete(key);
-            this.hold(key, value, revision);
+            if (keep) this.hold(key, value, revision);
           }
           return value;
         },
@@ -171,19 +185,22 @@ export class Copy<K, D> {
     for (const s of this.stoppers.splice(0)) await s.stop().catch(() => {});
   }
 
-  private async load(k: K, key: string): Promise<Held<D>> {
+  private async load(k: K, key: string): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
     if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
-    const entry = await this.store.get(key);
-    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision };
-    if (await this.ownerHasPublished()) return { value: undefined, revision: 0 };
+    const entry = await withTimeout(this.store.get(key), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
+    if (await this.ownerHasPublished()) return { value: undefined, revision: 0, keep: true };
     const owner = this.descriptor.owner;
     if (!owner) throw new DomainError('BUS.UNAVAILABLE', `the ${name} bucket is still being filled by its owner`);
     this.counts.fallbacks++;
+    // The owner's answer is held when it is a value (a later change of it is settled or
+    // followed); "no such key" is not: the fill may write the key any moment, and nobody settles
+    // a fill.
     try {
-      return { value: this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: 500 })), revision: 0 };
+      return { value: this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: READ_TIMEOUT_MS })), revision: 0, keep: true };
     } catch (error) {
-      if (error instanceof DomainError && (error.kind === 'NOT_FOUND' || error.kind === 'UNAUTHORIZED')) return { value: undefined, revision: 0 };
+      if (error instanceof DomainError && (error.kind === 'NOT_FOUND' || error.kind === 'UNAUTHORIZED')) return { value: undefined, revision: 0, keep: false };
       throw error;
     }
   }
@@ -225,26 +242,22 @@ export class Copy<K, D> {
     this.entries.set(key, { value, revision });
   }
 
-  private change(e: BucketEntry) {
-    if (e.key === SNAPSHOT_MARKER) {
-      this.complete = isComplete(e.value);
+  private change(c: BucketChange) {
+    if (c.key === SNAPSHOT_MARKER) {
+      // What the marker says now is read on the next miss that needs it.
+      this.complete = undefined;
       this.markerRead = undefined;
       return;
     }
-    this.loading.delete(e.key);
-    const held = this.entries.get(e.key);
-    if (!held || e.revision <= held.revision) return;
-    if (e.value === null) {
+    this.loading.delete(c.key);
+    const held = this.entries.get(c.key);
+    if (!held || c.revision <= held.revision) return;
+    if (c.deleted) {
       held.value = undefined;
-      held.revision = e.revision;
-      return;
-    }
-    try {
-      held.value = this.derive(this.parse(e.value));
-      held.revision = e.revision;
-    } catch (error) {
-      this.options.log.error('a snapshot bucket change is outside its contract', { bucket: this.descriptor.bucket, key: e.key, error });
-      this.entries.delete(e.key);
+      held.revision = c.revision;
+    } else {
+      // Read again when next asked for: one direct get, only for keys in use.
+      this.entries.delete(c.key);
     }
   }
 

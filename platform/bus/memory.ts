@@ -121,7 +121,7 @@ export class MemoryBus implements Bus {
     const write = (key: string, value: unknown) => {
       const entry = { key, value: wire(value), revision: ++state.revision };
       state.entries.set(key, entry);
-      for (const f of state.followers) f.change({ ...entry });
+      for (const f of state.followers) f.change({ key, revision: entry.revision, deleted: entry.value === null });
       return entry.revision;
     };
     return {

@@ -119,8 +119,9 @@ export class NatsBus implements Bus {
 
   private async attach(nc: NatsConnection) {
     this.nc = nc;
-    this.js = nc.jetstream();
-    this.jsm = await nc.jetstreamManager();
+    // A JetStream answer that does not come within these bounds is a 503, not a hang.
+    this.js = nc.jetstream({ timeout: 1000 });
+    this.jsm = await nc.jetstreamManager({ timeout: 2000 });
     this.isConnected = true;
     this.log.info('NATS connected', { server: nc.getServer() });
     void (async () => {
@@ -282,9 +283,11 @@ export class NatsBus implements Bus {
       putMany: async (entries) => {
         await guard();
         const before = await barrier();
-        for (const e of entries) {
+        for (const [i, e] of entries.entries()) {
           if (e.value === null) this.nc!.publish(subjectOf(e.key), EMPTY, { headers: del() });
           else this.nc!.publish(subjectOf(e.key), encode(e.value));
+          // Let requests in between: a bulk write must not hold up the process's answers.
+          if (i % 500 === 499) await new Promise((r) => setImmediate(r));
         }
         const after = await barrier();
         if (after - before - 1 >= entries.length) return;
@@ -339,7 +342,8 @@ export class NatsBus implements Bus {
   }
 
   /**
-   * Follows a bucket through an ordered consumer that starts with the next change. It is made
+   * Follows a bucket through an ordered consumer that starts with the next change, headers only
+   * (the key, the revision, whether it was a deletion). It is made
    * again after every reconnect and whenever a consumption ends; each time, once the new one is
    * in place, the follower is told to reset — so nothing that happened meanwhile is missed.
    */
@@ -360,7 +364,7 @@ export class NatsBus implements Bus {
             continue;
           }
           await this.kv(bucket); // creates the bucket when nobody has yet
-          const consumer = await this.js!.consumers.get(stream, { deliver_policy: DeliverPolicy.New, filterSubjects: `${prefix}>` });
+          const consumer = await this.js!.consumers.get(stream, { deliver_policy: DeliverPolicy.New, filterSubjects: `${prefix}>`, headers_only: true });
           const messages = await consumer.consume({ max_messages: 512 });
           current = messages;
           if (stopped) break;
@@ -368,7 +372,7 @@ export class NatsBus implements Bus {
           inPlace();
           for await (const m of messages) {
             const op = m.headers?.get('KV-Operation');
-            follower.change({ key: m.subject.slice(prefix.length), value: op === 'DEL' || op === 'PURGE' ? null : decode(m.data), revision: m.seq });
+            follower.change({ key: m.subject.slice(prefix.length), deleted: op === 'DEL' || op === 'PURGE', revision: m.seq });
           }
         } catch (error) {
           if (!stopped) this.log.debug('following a bucket was interrupted', { bucket, error: error as Error });

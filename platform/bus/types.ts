@@ -26,7 +26,8 @@ export interface Bus {
   /** Opens (creating if needed) a snapshot bucket. */
   bucket(name: string): Promise<SnapshotBucket>;
   /**
-   * Follows a bucket's changes from now on, in revision order. `reset` is called (before any
+   * Follows a bucket's changes from now on, in revision order — which key changed, not to what
+   * (cheap for every follower, however much is written). `reset` is called (before any
    * change that follows it) whenever the feed cannot vouch that nothing was missed — a
    * reconnect, a stream that was re-created: whatever the follower learnt before must be read
    * again.
@@ -83,8 +84,16 @@ export interface BucketEntry {
   revision: number;
 }
 
+/** That a key changed (no value: a follower that holds the key reads it again). */
+export interface BucketChange {
+  key: string;
+  revision: number;
+  /** True when the key was deleted. */
+  deleted: boolean;
+}
+
 export interface Follower {
-  change(entry: BucketEntry): void;
+  change(change: BucketChange): void;
   reset(): void;
 }
 
