@@ -28,7 +28,7 @@ describe('configuration', () => {
       logLevel: 'info',
       host: '0.0.0.0',
       natsReplicas: 1,
-      copyCapacity: 50000,
+      copyCapacity: 20000,
       env: undefined,
       modules: [
         { name: 'item', port: 5001, databaseUrl: undefined },

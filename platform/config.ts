@@ -117,7 +117,7 @@ export function parseConfig(env: Record<string, string | undefined>, known: read
     modules,
     host: nonEmpty(env.HOST) ?? '0.0.0.0',
     natsReplicas: check('NATS_REPLICAS', z.coerce.number().int().min(1).max(5), nonEmpty(env.NATS_REPLICAS) ?? '1'),
-    copyCapacity: check('COPY_CACHE_ENTRIES', z.coerce.number().int().min(100).max(10_000_000), nonEmpty(env.COPY_CACHE_ENTRIES) ?? '50000'),
+    copyCapacity: check('COPY_CACHE_ENTRIES', z.coerce.number().int().min(100).max(10_000_000), nonEmpty(env.COPY_CACHE_ENTRIES) ?? '20000'),
     env,
   };
 }

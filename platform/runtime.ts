@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { openDatabase, releaseClusterTemplate, type ModuleDatabase } from './db.ts';
 import { createHttpApp } from './http.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
+import { guardMemory } from './memory.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
 import { Outbox } from './outbox.ts';
 import { RouteTable } from './routes.ts';
@@ -87,7 +88,9 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   const meter = new RequestMeter(`${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 4)}`, log.child({ component: 'telemetry' }));
   let metering = false;
 
+  const unguard = options.listen === false ? () => {} : guardMemory(log.child({ component: 'memory' }));
   const stop = async () => {
+    unguard();
     for (const s of servers) await s.stop(true);
     if (metering) await meter.stop(bus).catch(() => {});
     for (const m of opened.reverse()) {

@@ -58,8 +58,8 @@ export class Catalog {
   }
 
   /** `{"count": N, "payload": [...]}` with `is_alarm_set` from `alarmed`, id descending, as UTF-8. */
-  listBody(alarmed: ReadonlySet<number> | undefined): Uint8Array<ArrayBuffer> {
-    if (!alarmed || alarmed.size === 0) return this.body;
+  listBody(alarmed: readonly number[] | undefined): Uint8Array<ArrayBuffer> {
+    if (!alarmed || alarmed.length === 0) return this.body;
     const offsets: number[] = [];
     for (const id of alarmed) {
       const at = this.falseAt.get(id);
@@ -83,7 +83,7 @@ export class Catalog {
   }
 
   /** `listBody` as text. */
-  listJson(alarmed: ReadonlySet<number> | undefined): string {
+  listJson(alarmed: readonly number[] | undefined): string {
     return new TextDecoder().decode(this.listBody(alarmed));
   }
 

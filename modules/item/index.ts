@@ -11,7 +11,7 @@ import type { ItemDatabase } from './schema.ts';
 import { serveItems, sharedItems } from './service.ts';
 import { itemUseCases } from './use-cases.ts';
 
-const NO_ALARMS: ReadonlySet<number> = new Set();
+const NO_ALARMS: readonly number[] = [];
 
 export const itemModule: ModuleDefinition = {
   name: 'item',
@@ -30,9 +30,9 @@ export const itemModule: ModuleDefinition = {
     outbox.share(sharedItems());
 
     const users = await copyOf(usersBucket);
-    const alarms = await copyOf(alarmsBucket, { derive: (a) => new Set(a.itemIds) });
+    const alarms = await copyOf(alarmsBucket);
     const service = await serveItems(bus, catalog);
-    const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: async (userId) => (await alarms.get(userId)) ?? NO_ALARMS, log });
+    const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: async (userId) => (await alarms.get(userId))?.itemIds ?? NO_ALARMS, log });
     return {
       http: itemHttp(useCases, (token) => users.get(token)),
       stop: () => service.stop(),

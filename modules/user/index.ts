@@ -12,7 +12,7 @@ import { serveUsers, sharedUsers } from './service.ts';
 import { userUseCases } from './use-cases.ts';
 
 const parseVisit = parserOf(VisitRecorded, 'USER.INVALID');
-const NO_ALARMS: ReadonlySet<number> = new Set();
+const NO_ALARMS: readonly number[] = [];
 
 export const userModule: ModuleDefinition = {
   name: 'user',
@@ -31,13 +31,13 @@ export const userModule: ModuleDefinition = {
     // The catalog is bounded (the contract's 10,000 items): held whole, it answers every item
     // even while NATS is away.
     const items = await copyOf(itemsBucket, { preload: true });
-    const alarms = await copyOf(alarmsBucket, { derive: (a) => new Set(a.itemIds) });
+    const alarms = await copyOf(alarmsBucket);
     let visits: Consumer | undefined;
     const useCases = userUseCases({
       db,
       visits: () => visits,
       itemOf: (id) => items.get(id),
-      alarmsOf: async (userId) => (await alarms.get(userId)) ?? NO_ALARMS,
+      alarmsOf: async (userId) => (await alarms.get(userId))?.itemIds ?? NO_ALARMS,
     });
     // The stream belongs to the item domain; declaring it here too lets this consumer start
     // (and visits queue) even when the item service has never run.

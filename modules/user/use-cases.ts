@@ -12,7 +12,7 @@ export function userUseCases(deps: {
   db: Kysely<UserDatabase>;
   visits: () => Consumer | undefined;
   itemOf: (id: number) => Item | undefined | Promise<Item | undefined>;
-  alarmsOf: (userId: number) => Promise<ReadonlySet<number>>;
+  alarmsOf: (userId: number) => Promise<readonly number[]>;
 }) {
   const { db, itemOf, alarmsOf } = deps;
 
@@ -41,7 +41,7 @@ export function userUseCases(deps: {
     async recentVisits(userId: number) {
       const [ids, alarmed] = await Promise.all([this.recentItemIds(userId), alarmsOf(userId)]);
       const items = (await Promise.all(ids.map(itemOf))).filter((i): i is Item => i !== undefined);
-      const payload = items.map((i) => ({ ...i, is_alarm_set: alarmed.has(i.id) }));
+      const payload = items.map((i) => ({ ...i, is_alarm_set: alarmed.includes(i.id) }));
       return { count: payload.length, payload };
     },
 

@@ -114,7 +114,7 @@ for (const kind of ['memory', 'nats'] as const) {
         { key: 'b', deleted: false, revision: revisions[3]! },
       ]);
       await following.stop();
-    });
+    }, 20000);
 
     test('hold and settle: settle resolves once every holder of the bucket has dropped the keys', async () => {
       const b = await bus.bucket('held');
@@ -254,7 +254,7 @@ describe('bus (nats) across processes', () => {
     expect(await bucket.settle(['a'], revision, 2000)).toBe(true);
     await nc.close();
     await dying.close();
-  });
+  }, 20000);
 
   test('follow — after NATS restarts, the follower resets once and gets the changes after it', async () => {
     const nats = new PrivateNats();

@@ -93,6 +93,8 @@ export class NatsBus implements Bus {
       servers: opts.servers.split(',').map((s) => s.trim()),
       name: opts.name ?? `moa-${process.pid}`,
       maxReconnectAttempts: -1,
+      // nats.js keeps an Error per request for its stack otherwise: memory and time on every read.
+      noAsyncTraces: true,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
       pingInterval: 5000,
@@ -132,6 +134,8 @@ export class NatsBus implements Bus {
         } else if (s.type === Events.Reconnect) {
           this.isConnected = true;
           this.log.info('NATS reconnected');
+          // NATS may have lost its store: views are opened (and buckets made) again.
+          this.kvs.clear();
           await this.restoreStreams();
           void this.announce();
           // One failing listener must not keep the others (or later status events) from running.
@@ -239,9 +243,18 @@ export class NatsBus implements Bus {
 
   // ---- snapshot buckets ----------------------------------------------------------------
 
-  private async kv(name: string): Promise<KV> {
-    if (!this.js) throw unavailable(`bucket ${name}`);
-    return this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas });
+  /** KV views by bucket: opening one asks for the stream's info, so it is done once a connection. */
+  private kvs = new Map<string, Promise<KV>>();
+
+  private kv(name: string): Promise<KV> {
+    if (!this.js) return Promise.reject(unavailable(`bucket ${name}`));
+    let view = this.kvs.get(name);
+    if (!view) {
+      view = this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas });
+      view.catch(() => this.kvs.delete(name));
+      this.kvs.set(name, view);
+    }
+    return view;
   }
 
   async bucket(name: string): Promise<SnapshotBucket> {
@@ -259,17 +272,38 @@ export class NatsBus implements Bus {
     const barrier = async () => (await this.js!.publish(subjectOf(BARRIER_KEY), EMPTY)).seq;
     return {
       name,
-      put: async (key, value) => (await guard()).put(key, encode(value)),
-      get: async (key): Promise<BucketEntry | null> => {
-        let e;
+      put: async (key, value) => {
         try {
-          e = await (await guard()).get(key);
+          return await (await guard()).put(key, encode(value));
         } catch (error) {
-          if (error instanceof DomainError) throw error;
+          // The bucket's stream is gone (deleted, or NATS lost it): open (make) it again next time.
+          if ((error as { code?: string }).code === '503') this.kvs.delete(name);
+          throw error instanceof DomainError ? error : unavailable(`put ${name}.${key}: ${(error as Error).message}`);
+        }
+      },
+      // A direct get of the key's last message, read as it comes: the hot path of every copy's
+      // miss (nats.js's kv.get builds several objects per call on top of this).
+      get: async (key): Promise<BucketEntry | null> => {
+        if (!this.connected || !this.nc) throw unavailable(`bucket ${name}`);
+        // A direct get of a stream that does not exist is not answered at all: make the bucket
+        // first (once a connection: the view is kept).
+        await this.kv(name);
+        let msg;
+        try {
+          msg = await this.nc.request(`$JS.API.DIRECT.GET.KV_${this.named(name)}`, encode({ last_by_subj: subjectOf(key) }), { timeout: 1000 });
+        } catch (error) {
+          // No stream answers: nobody has made the bucket yet, so it holds nothing.
+          if ((error as { code?: string }).code === '503') return null;
           throw unavailable(`get ${name}.${key}: ${(error as Error).message}`);
         }
-        if (!e || e.operation !== 'PUT') return null;
-        return { key, value: decode(e.value), revision: e.revision };
+        const h = msg.headers;
+        if (h?.hasError) {
+          if (h.code === 404) return null;
+          throw unavailable(`get ${name}.${key}: ${h.code} ${h.description}`);
+        }
+        const op = h?.get('KV-Operation');
+        if (op === 'DEL' || op === 'PURGE') return null;
+        return { key, value: decode(msg.data), revision: Number(h?.get('Nats-Sequence')) };
       },
       // What kv.delete does, keeping the acknowledgement: its sequence is the deletion's revision.
       delete: async (key) => {
