@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDump } from '../platform/pg-dump.ts';
-import { conformance, documentedRoutes, schemaFromJson, templateOf } from './support/openapi.ts';
+import { comparable, published } from './conformance/documents.ts';
+import { conformance, documentedRoutes, schemaFromJson, templateOf } from './conformance/openapi.ts';
 import { REPO_ROOT, startShop, type Backend, type Shop } from './support/shop.ts';
 
 /**
@@ -531,6 +532,10 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
         expect(res.text.toLowerCase()).toContain('<html');
       });
     }
+
+    test('API documentation — each API serves the published document (test/conformance/homeshopping-*.openapi.json), after all the traffic above too', () => {
+      for (const api of apis) expect({ api, document: comparable(docs.get(api)!) }).toEqual({ api, document: comparable(published(api)) });
+    });
 
     test('API documentation — the schema check rejects bodies that break the declared schema', () => {
       const item = docs.get('item')!;

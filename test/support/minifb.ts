@@ -20,7 +20,7 @@ import { startProxy } from '../../platform/proxy.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
 import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
-import { conformance, templateOf } from './openapi.ts';
+import { answerProblem } from '../conformance/openapi.ts';
 import { freePort, PrivateNats } from './split.ts';
 
 export type Backend = 'pglite' | 'pg' | 'split';
@@ -281,26 +281,10 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     openapiPaths,
     async openapiProblems() {
       const doc = { paths: await openapiPaths() };
-      const problems: string[] = [];
-      for (const r of seen) {
-        const template = templateOf(doc, r.path);
-        const op = template && doc.paths[template]?.[r.method.toLowerCase()];
-        if (!op || r.path === '/openapi.json' || r.path === '/metrics' || r.path.startsWith('/docs')) continue;
-        const where = `${r.method} ${r.path} → ${r.status}`;
-        const declared = op.responses?.[String(r.status)];
-        if (!declared) {
-          problems.push(`${where}: status not declared`);
-          continue;
-        }
-        const schema = declared.content?.['application/json']?.schema;
-        if (typeof r.body === 'string') continue; // HTML (the dashboard)
-        if (!schema) problems.push(`${where}: no JSON schema declared`);
-        else {
-          const problem = conformance(schema, r.body);
-          if (problem) problems.push(`${where}: ${problem}`);
-        }
-      }
-      return problems;
+      return seen.flatMap((r) => {
+        const problem = answerProblem(doc, r);
+        return problem ? [`${r.method} ${r.path} → ${r.status}: ${problem}`] : [];
+      });
     },
     async user(id, profile = {}) {
       const res = await call('POST', '/signup', { body: { id, pw: PASSWORD, name: profile.name ?? `User ${id}`.slice(0, 16), ...profile } });
