@@ -84,11 +84,17 @@ export function createHttpApp(options: HttpAppOptions) {
   const { log } = options;
   // Built on the first unmatched request, when every module has added its routes.
   let routes: RouteTable | undefined;
-  const app = new Elysia({ name: options.name })
+  // Validators are built when a route is added, not on its first request: Elysia completes each
+  // route's schemas as it builds them (`additionalProperties`), and /openapi.json shows those
+  // very objects — built lazily, the document changed with the traffic (the conformance kit's
+  // published document caught it). `embedSpec` makes /docs a handler: a page built once is a
+  // body that precompiled routes cannot serve twice.
+  const app = new Elysia({ name: options.name, precompile: true })
     .use(
       openapi({
         path: '/docs',
         specPath: '/openapi.json',
+        embedSpec: true,
         documentation: { info: { title: options.title, version: '1.0.0' } },
       }),
     )

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDump } from '../platform/pg-dump.ts';
-import { conformance, documentedRoutes, schemaFromJson, templateOf } from './support/openapi.ts';
+import { conformance, documentedRoutes, schemaFromJson, templateOf } from './conformance/openapi.ts';
+import { comparable, published } from './conformance/documents.ts';
+import { BAD_ITEM_IDS, ENDPOINTS as KIT_ENDPOINTS } from './conformance/homeshopping/index.ts';
 import { REPO_ROOT, startShop, type Backend, type Shop } from './support/shop.ts';
 
 /**
@@ -52,35 +54,8 @@ const ROUTES: Record<Api, string[]> = {
   alarm: ['DELETE /', 'GET /', 'POST /'],
   user: ['GET /', 'GET /visit'],
 };
-const ENDPOINTS: { api: Api; method: string; path: string; body?: string }[] = [
-  { api: 'item', method: 'GET', path: '/' },
-  { api: 'item', method: 'GET', path: '/50' },
-  { api: 'alarm', method: 'POST', path: '/', body: '{"item_id":1}' },
-  { api: 'alarm', method: 'GET', path: '/' },
-  { api: 'alarm', method: 'DELETE', path: '/', body: '{"item_id":1}' },
-  { api: 'user', method: 'GET', path: '/' },
-  { api: 'user', method: 'GET', path: '/visit' },
-];
-
-/** Every bad shape of item_id: label → request body. */
-const BAD_ITEM_IDS: [string, string][] = [
-  ['"abc"', '{"item_id":"abc"}'],
-  ['1.5', '{"item_id":1.5}'],
-  ['-3', '{"item_id":-3}'],
-  ['0', '{"item_id":0}'],
-  ['""', '{"item_id":""}'],
-  ['null', '{"item_id":null}'],
-  ['true', '{"item_id":true}'],
-  ['[]', '{"item_id":[]}'],
-  ['{}', '{"item_id":{}}'],
-  ['missing', '{}'],
-  ['a huge number', '{"item_id":1e30}'],
-  ['a huge numeric string', '{"item_id":"99999999999999999999"}'],
-  ['"1.5"', '{"item_id":"1.5"}'],
-  ['"-3"', '{"item_id":"-3"}'],
-  ['"0"', '{"item_id":"0"}'],
-  ['" 12"', '{"item_id":" 12"}'],
-];
+/** The kit's endpoints, on item 50 (test/conformance/homeshopping/checks.ts). */
+const ENDPOINTS = KIT_ENDPOINTS.map((e) => ({ ...e, path: e.path.replace('{item}', '50'), body: e.body?.replace('{item}', '50') }));
 
 describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => {
   let shop: Shop;
@@ -531,6 +506,10 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
         expect(res.text.toLowerCase()).toContain('<html');
       });
     }
+
+    test('API documentation — each API serves the published document (test/conformance/homeshopping-*.openapi.json), after all the traffic above too', () => {
+      for (const api of apis) expect({ api, document: comparable(docs.get(api)!) }).toEqual({ api, document: comparable(published(api)) });
+    });
 
     test('API documentation — the schema check rejects bodies that break the declared schema', () => {
       const item = docs.get('item')!;

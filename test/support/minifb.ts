@@ -20,7 +20,8 @@ import { startProxy } from '../../platform/proxy.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
 import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
-import { conformance, templateOf } from './openapi.ts';
+import type { Answer as KitAnswer, CallOptions } from '../conformance/kit.ts';
+import { answerProblem } from '../conformance/openapi.ts';
 import { freePort, PrivateNats } from './split.ts';
 
 export type Backend = 'pglite' | 'pg' | 'split';
@@ -29,21 +30,10 @@ export const ADMIN = { id: 'admin', pw: 'minifb-admin-dev-password' };
 export const PASSWORD = 'correct horse battery';
 const DEFAULT_SECRET = 'split-test-secret-0123456789-0123456789-abc';
 
-export interface Answer {
-  status: number;
-  body: any;
-  text: string;
-  headers: Headers;
-}
-
-export interface CallOptions {
-  /** JSON-encoded unless `raw` is given. */
-  body?: unknown;
-  raw?: string;
-  /** An access (or refresh) token; sent as `Authorization: Bearer <token>`. */
-  token?: string;
-  headers?: Record<string, string>;
-}
+/** An answer as the conformance kit's client has it, without the request (`call` knows it). */
+export type Answer = Omit<KitAnswer, 'request'>;
+/** `token` is an access (or refresh) token, sent as `Authorization: Bearer <token>`. */
+export type { CallOptions };
 
 /** A process of the split topology. */
 export interface MinifbProcess {
@@ -69,6 +59,8 @@ export interface Minifb {
   nats?: PrivateNats;
   /** Split only: starts one more process of `module` (same database and NATS; the proxy does not route to it). */
   addProcess(module: string): Promise<MinifbProcess>;
+  /** Sends a request as a client would (for the conformance kit): to the port's handler, or over HTTP to the proxy. */
+  transport(request: Request): Promise<Response>;
   /** Every answer given so far, for checks across a whole suite. */
   seen: { method: string; path: string; status: number; body: unknown }[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
@@ -79,6 +71,8 @@ export interface Minifb {
    * (the route's declared status and schema): the problems found, none when all conform.
    */
   openapiProblems(): Promise<string[]>;
+  /** The OpenAPI document of every process (one in process). */
+  openapiDocuments(): Promise<any[]>;
   /** The OpenAPI paths of every process together (in the split topology each documents its own). */
   openapiPaths(): Promise<Record<string, any>>;
   /** Signs a user up (password PASSWORD) and logs them in; returns their access token. */
@@ -241,7 +235,7 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
   const seen: Minifb['seen'] = [];
   const call = async (method: string, path: string, options: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...options.headers };
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    if (options.token !== undefined && options.token !== null) headers.authorization = `Bearer ${options.token}`;
     let body: string | undefined = options.raw;
     if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] ??= 'application/json';
@@ -274,33 +268,23 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
       if (!shape.addProcess) throw new Error('only the split topology runs processes');
       return shape.addProcess(module);
     },
+    transport: async (request) => {
+      const { pathname, search } = new URL(request.url);
+      const body = request.body ? await request.arrayBuffer() : undefined;
+      return shape.send(request.method, `${pathname}${search}`, { headers: request.headers, body });
+    },
     seen,
     call,
     login,
     metricsText: shape.metricsText,
+    openapiDocuments: () => shape.documents(),
     openapiPaths,
     async openapiProblems() {
       const doc = { paths: await openapiPaths() };
-      const problems: string[] = [];
-      for (const r of seen) {
-        const template = templateOf(doc, r.path);
-        const op = template && doc.paths[template]?.[r.method.toLowerCase()];
-        if (!op || r.path === '/openapi.json' || r.path === '/metrics' || r.path.startsWith('/docs')) continue;
-        const where = `${r.method} ${r.path} → ${r.status}`;
-        const declared = op.responses?.[String(r.status)];
-        if (!declared) {
-          problems.push(`${where}: status not declared`);
-          continue;
-        }
-        const schema = declared.content?.['application/json']?.schema;
-        if (typeof r.body === 'string') continue; // HTML (the dashboard)
-        if (!schema) problems.push(`${where}: no JSON schema declared`);
-        else {
-          const problem = conformance(schema, r.body);
-          if (problem) problems.push(`${where}: ${problem}`);
-        }
-      }
-      return problems;
+      return seen.flatMap((r) => {
+        const problem = answerProblem(doc, r);
+        return problem ? [`${r.method} ${r.path} → ${r.status}: ${problem}`] : [];
+      });
     },
     async user(id, profile = {}) {
       const res = await call('POST', '/signup', { body: { id, pw: PASSWORD, name: profile.name ?? `User ${id}`.slice(0, 16), ...profile } });

@@ -26,6 +26,14 @@ export type ShopData = 'project' | 'kit';
 /** Sends `path` (with `init`) to one module's API, as a client would. */
 export type ShopClient = (path: string, init?: RequestInit) => Promise<Response>;
 
+/** A client as a `(Request) => Response` transport (what the conformance kits drive). */
+export const transportOf =
+  (client: ShopClient) =>
+  async (request: Request): Promise<Response> => {
+    const { pathname, search } = new URL(request.url);
+    return client(`${pathname}${search}`, { method: request.method, headers: request.headers, body: request.body ? await request.arrayBuffer() : undefined });
+  };
+
 export interface Shop {
   item: ShopClient;
   alarm: ShopClient;

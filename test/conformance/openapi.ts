@@ -113,3 +113,25 @@ export function templateOf(doc: JsonSchema, path: string): string | undefined {
     templates.find((t) => new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+').replace(/\//g, '\\/')}$`).test(bare))
   );
 }
+
+/** Paths that document or measure the service; they are not part of the API. */
+const undocumented = (path: string) => path === '/openapi.json' || path === '/metrics' || path.startsWith('/docs');
+
+/**
+ * What is wrong with one answer by the document: a status the route does not declare, a JSON
+ * body without a declared schema, or one that breaks it. Null when the answer conforms, and for
+ * requests the document has no operation for (an unknown path or method). `body` is the parsed
+ * JSON, or the text when the answer was not JSON (an HTML page is not checked).
+ */
+export function answerProblem(doc: JsonSchema, answer: { method: string; path: string; status: number; body: unknown }): string | null {
+  const template = templateOf(doc, answer.path);
+  const op = template && doc.paths[template]?.[answer.method.toLowerCase()];
+  if (!op || undocumented(answer.path.split('?')[0]!)) return null;
+  const declared = op.responses?.[String(answer.status)];
+  if (!declared) return `status ${answer.status} is not declared for ${answer.method} ${template}`;
+  if (typeof answer.body === 'string') return null;
+  const schema = declared.content?.['application/json']?.schema;
+  if (!schema) return `no JSON schema is declared for ${answer.status} on ${answer.method} ${template}`;
+  const problem = conformance(schema, answer.body);
+  return problem && `the body breaks the schema declared for ${answer.status} on ${answer.method} ${template}: ${problem}`;
+}
