@@ -27,6 +27,9 @@ describe('configuration', () => {
       natsNamespace: '',
       logLevel: 'info',
       host: '0.0.0.0',
+      shutdownGraceMs: 10_000,
+      maxBodyBytes: 1024 * 1024,
+      corsOrigins: [],
       env: undefined,
       modules: [
         { name: 'item', port: 5001, databaseUrl: undefined },
@@ -59,6 +62,9 @@ describe('configuration', () => {
         LOG_LEVEL: 'debug',
         DATA_DIR: '/var/lib/moa',
         HOST: '127.0.0.1',
+        SHUTDOWN_GRACE_MS: '2500',
+        MAX_BODY_BYTES: '65536',
+        CORS_ORIGINS: 'https://app.example.com, http://localhost:3000',
         SOMETHING_ELSE: 'x',
       },
       known,
@@ -68,6 +74,8 @@ describe('configuration', () => {
       { name: 'user', port: 0, databaseUrl: 'postgresql://h/user' },
     ]);
     expect(c).toMatchObject({ natsUrl: 'nats://a:4222,nats://b:4222', natsNamespace: 'test_1-a', logLevel: 'debug', dataDir: '/var/lib/moa', host: '127.0.0.1' });
+    expect(c).toMatchObject({ shutdownGraceMs: 2500, maxBodyBytes: 65536, corsOrigins: ['https://app.example.com', 'http://localhost:3000'] });
+    expect(parseConfig({ CORS_ORIGINS: '*' }, known).corsOrigins).toEqual(['*']);
     expect(c.env.SOMETHING_ELSE).toBe('x');
   });
 
@@ -92,6 +100,12 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud'],
     ['NATS_NAMESPACE', 'a.b'],
     ['NATS_NAMESPACE', 'a>'],
+    ['SHUTDOWN_GRACE_MS', '0'],
+    ['SHUTDOWN_GRACE_MS', 'soon'],
+    ['MAX_BODY_BYTES', '1.5'],
+    ['MAX_BODY_BYTES', '1e12'],
+    ['CORS_ORIGINS', 'https://app.example.com/path'],
+    ['CORS_ORIGINS', 'app.example.com'],
   ];
   for (const [variable, value] of bad) {
     test(`configuration — refuses ${variable}=${JSON.stringify(value)}, naming ${variable} and the value`, () => {
