@@ -29,6 +29,9 @@ describe('configuration', () => {
       host: '0.0.0.0',
       natsReplicas: 1,
       copyCapacity: 20000,
+      shutdownGraceMs: 10_000,
+      maxBodyBytes: 1024 * 1024,
+      corsOrigins: [],
       env: undefined,
       modules: [
         { name: 'item', port: 5001, databaseUrl: undefined },
@@ -61,6 +64,9 @@ describe('configuration', () => {
         LOG_LEVEL: 'debug',
         DATA_DIR: '/var/lib/moa',
         HOST: '127.0.0.1',
+        SHUTDOWN_GRACE_MS: '2500',
+        MAX_BODY_BYTES: '65536',
+        CORS_ORIGINS: 'https://app.example.com, http://localhost:3000',
         SOMETHING_ELSE: 'x',
       },
       known,
@@ -70,6 +76,8 @@ describe('configuration', () => {
       { name: 'user', port: 0, databaseUrl: 'postgresql://h/user' },
     ]);
     expect(c).toMatchObject({ natsUrl: 'nats://a:4222,nats://b:4222', natsNamespace: 'test_1-a', logLevel: 'debug', dataDir: '/var/lib/moa', host: '127.0.0.1' });
+    expect(c).toMatchObject({ shutdownGraceMs: 2500, maxBodyBytes: 65536, corsOrigins: ['https://app.example.com', 'http://localhost:3000'] });
+    expect(parseConfig({ CORS_ORIGINS: '*' }, known).corsOrigins).toEqual(['*']);
     expect(c.env.SOMETHING_ELSE).toBe('x');
   });
 
@@ -98,6 +106,12 @@ describe('configuration', () => {
     ['NATS_REPLICAS', 'three'],
     ['COPY_CACHE_ENTRIES', '10'],
     ['COPY_CACHE_ENTRIES', '1e3x'],
+    ['SHUTDOWN_GRACE_MS', '0'],
+    ['SHUTDOWN_GRACE_MS', 'soon'],
+    ['MAX_BODY_BYTES', '1.5'],
+    ['MAX_BODY_BYTES', '1e12'],
+    ['CORS_ORIGINS', 'https://app.example.com/path'],
+    ['CORS_ORIGINS', 'app.example.com'],
   ];
   for (const [variable, value] of bad) {
     test(`configuration — refuses ${variable}=${JSON.stringify(value)}, naming ${variable} and the value`, () => {

@@ -28,6 +28,12 @@ export interface Config {
   natsReplicas: number;
   /** Keys each copy of another domain's bucket holds at most (least recently used go first). */
   copyCapacity: number;
+  /** How long a stop may take (SHUTDOWN_GRACE_MS): requests in flight finish within it. */
+  shutdownGraceMs: number;
+  /** Largest request body accepted (MAX_BODY_BYTES); a larger one is 413 before it is read. */
+  maxBodyBytes: number;
+  /** Origins a browser may call the API from (CORS_ORIGINS); `*` is any; empty is none. */
+  corsOrigins: string[];
   /** Free-form extra settings read by modules (validated by them). */
   env: Record<string, string | undefined>;
 }
@@ -50,6 +56,10 @@ const postgresUrl = z
 const natsUrl = z
   .string()
   .refine((s) => s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(u.trim()) || /^[\w.-]+:\d+$/.test(u.trim())), 'must be nats://host:port (comma-separated for a cluster)');
+
+const positiveInt = (max: number) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+/** `scheme://host[:port]`, as a browser sends it in `Origin`. */
+const origin = z.string().refine((s) => s === '*' || /^https?:\/\/[^/\s?#]+$/.test(s), 'each origin must be * or scheme://host[:port], without a path');
 
 function check<T>(variable: string, schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
@@ -118,6 +128,9 @@ export function parseConfig(env: Record<string, string | undefined>, known: read
     host: nonEmpty(env.HOST) ?? '0.0.0.0',
     natsReplicas: check('NATS_REPLICAS', z.coerce.number().int().min(1).max(5), nonEmpty(env.NATS_REPLICAS) ?? '1'),
     copyCapacity: check('COPY_CACHE_ENTRIES', z.coerce.number().int().min(100).max(10_000_000), nonEmpty(env.COPY_CACHE_ENTRIES) ?? '20000'),
+    shutdownGraceMs: check('SHUTDOWN_GRACE_MS', positiveInt(600_000), nonEmpty(env.SHUTDOWN_GRACE_MS) ?? '10000'),
+    maxBodyBytes: check('MAX_BODY_BYTES', positiveInt(64 * 1024 * 1024), nonEmpty(env.MAX_BODY_BYTES) ?? String(1024 * 1024)),
+    corsOrigins: check('CORS_ORIGINS', z.array(origin), nonEmpty(env.CORS_ORIGINS)?.split(',').map((s) => s.trim()).filter(Boolean) ?? []),
     env,
   };
 }

@@ -1,11 +1,16 @@
+import { STATUS_CODES } from 'node:http';
 import { DomainError } from './errors.ts';
 import { Type } from '@sinclair/typebox';
 
-/** `{result, hint}`: the error body of both contracts. */
-export const ErrorBody = Type.Object(
-  { result: Type.String({ examples: ['Unauthorized'] }), hint: Type.String({ examples: ['USER-TOKEN header is missing'] }) },
-  { description: 'Error: HTTP status text and what went wrong' },
-);
+export const statusText = (status: number) => STATUS_CODES[status] ?? 'Error';
+
+export const errorBody = (status: number, hint: string) => ({ result: statusText(status), hint });
+
+/**
+ * `{result, hint}`: the error body of both contracts. Its examples are per status, in each
+ * port's document (platform/api-document.ts).
+ */
+export const ErrorBody = Type.Object({ result: Type.String(), hint: Type.String() }, { description: 'Error: HTTP status text and what went wrong' });
 
 /** `{}`: the homeshopping contract's success and not-found body. */
 export const EmptyBody = Type.Object({}, { additionalProperties: false, description: 'Empty object' });

@@ -5,7 +5,7 @@
 import { allModules } from '../modules/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { startSystem } from './runtime.ts';
+import { PortInUseError, startSystem, type RunningSystem } from './runtime.ts';
 
 const log = createLogger({ pid: process.pid });
 let config;
@@ -23,7 +23,17 @@ try {
 process.on('unhandledRejection', (error) => log.error('a promise failed and nobody waited for it', { error: error as Error }));
 
 const started = performance.now();
-const system = await startSystem(config, allModules, { log });
+let system: RunningSystem;
+try {
+  system = await startSystem(config, allModules, { log });
+} catch (error) {
+  // One line that says what to do, not a stack trace: the usual way for a start to fail.
+  if (error instanceof PortInUseError) {
+    console.error(`cannot start: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
 log.info('started', {
   modules: config.modules.map((m) => m.name),
   bus: system.bus.kind,
@@ -31,13 +41,33 @@ log.info('started', {
   ms: Math.round(performance.now() - started),
 });
 
+/**
+ * SIGTERM or SIGINT: stop accepting, answer the requests in flight, stop the modules, exit 0 —
+ * all within SHUTDOWN_GRACE_MS. A stop that takes longer exits 1 when the period is over; a
+ * second signal does not wait for it.
+ */
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn('stopping now: a second signal', { signal });
+      process.exit(1);
+    }
     stopping = true;
-    log.info('stopping', { signal });
-    await system.stop();
+    const since = performance.now();
+    log.info('stopping', { signal, graceMs: config.shutdownGraceMs });
+    const overdue = setTimeout(() => {
+      log.error('stop did not finish within SHUTDOWN_GRACE_MS; exiting', { graceMs: config.shutdownGraceMs });
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    try {
+      await system.stop();
+    } catch (error) {
+      log.error('stop failed', { error: error as Error });
+      process.exit(1);
+    }
+    clearTimeout(overdue);
+    log.info('stopped', { ms: Math.round(performance.now() - since) });
     process.exit(0);
   });
 }

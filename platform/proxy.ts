@@ -53,9 +53,10 @@ export function startProxy(options: ProxyOptions) {
     return [...rotated.filter((u) => (down.get(u) ?? 0) <= now), ...rotated.filter((u) => (down.get(u) ?? 0) > now)];
   }
 
-  const server = Bun.serve({
+  const server = bindOwn(options.port, () => Bun.serve({
     port: options.port,
     hostname: options.hostname ?? '0.0.0.0',
+    reusePort: false,
     async fetch(request, srv) {
       const url = new URL(request.url);
       const headers = new Headers(request.headers);
@@ -86,9 +87,20 @@ export function startProxy(options: ProxyOptions) {
       }
       return json(502, `no process answered ${url.pathname}: ${(last as Error)?.message ?? 'none is configured'}`);
     },
-  });
-  log.info('proxy listening', { port: server.port, routes: options.routes.map((r) => `${r.prefix} → ${r.upstreams.join(' ')}`) });
-  return { server, port: server.port!, stop: () => server.stop(true) };
+  }));
+  log.info('proxy listening', { port: server.port, hostname: options.hostname ?? '0.0.0.0', routes: options.routes.map((r) => `${r.prefix} → ${r.upstreams.join(' ')}`) });
+  /** Stops accepting and answers what is in flight; `force` cuts it at once. */
+  return { server, port: server.port!, stop: (force = false) => server.stop(force) };
+}
+
+/** A port of its own (no SO_REUSEPORT): one already taken is an error naming it. */
+function bindOwn<T>(port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EADDRINUSE') throw new Error(`port ${port} is already in use: the proxy does not share it`);
+    throw error;
+  }
 }
 
 function json(status: number, hint: string, upstream?: string) {

@@ -6,6 +6,7 @@ import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
 import { openDatabase, releaseClusterTemplate, type ModuleDatabase } from './db.ts';
 import { createHttpApp } from './http.ts';
+import { edge } from './http-edge.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
 import { guardMemory } from './memory.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
@@ -26,7 +27,42 @@ export interface RunningSystem {
   ports: Map<number, number>;
   /** Counts the requests of the ports that meter them (minifb's). */
   meter: RequestMeter;
-  stop(): Promise<void>;
+  /**
+   * Stops gracefully: the ports stop accepting and the requests in flight are answered (those
+   * still running after three quarters of the grace period, SHUTDOWN_GRACE_MS by default, are
+   * cut: the rest is the modules'), then the modules stop, the request counts are reported and
+   * the databases closed.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** A port this process should serve is taken: the process must not share it. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly variables: string[],
+  ) {
+    super(`port ${port} is already in use (${variables.join(', ')}): another process is listening on it; stop it or choose another port`);
+    this.name = 'PortInUseError';
+  }
+}
+
+interface PortServer {
+  port?: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+
+/** Stops accepting and waits for the requests in flight, at most `ms`; then cuts what is left. */
+async function drain(server: PortServer, ms: number, log: Logger): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const graceful = server.stop(false).then(() => true);
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const finished = await Promise.race([graceful, late]);
+  clearTimeout(timer);
+  if (!finished) {
+    log.warn('requests still in flight at the end of the grace period were cut', { port: server.port, ms });
+    await server.stop(true);
+  }
 }
 
 export interface StartOptions {
@@ -76,6 +112,33 @@ function metered(app: AnyElysia, product: string, meter: RequestMeter, gauges: (
 }
 
 /**
+ * `/metrics`, answered beside the app (it counts the app's requests). The health checks, when
+ * they are answered beside the app too, are documented next to it.
+ */
+const METRICS_OPERATION = {
+  summary: "Prometheus metrics of this process: requests by route and status, latency, the bus's state",
+  tags: ['operations'],
+  operationId: 'getMetrics',
+  security: [],
+  responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
+};
+
+/**
+ * Binds a port of its own: `reusePort: false`, so a second process started on a taken port fails
+ * instead of silently sharing it (and its requests) with the first. The request body limit is
+ * enforced by the edge, which answers 413 in the error envelope; Bun's own limit (which answers
+ * a bare 413) stays at its default, far above it.
+ */
+function listen(port: number, hostname: string, fetch: (request: Request) => Promise<Response>, variables: string[]) {
+  try {
+    return Bun.serve({ port, hostname, reusePort: false, fetch });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EADDRINUSE') throw new PortInUseError(port, variables);
+    throw error;
+  }
+}
+
+/**
  * Starts the modules this process runs (config.modules) with their databases, outboxes and HTTP
  * apps. Every module starts before any port is bound, so the first request finds warm copies.
  */
@@ -84,14 +147,15 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   const log = options.log ?? createLogger();
   const bus = options.bus ?? (await createBus(config, log));
   const opened: { def: ModuleDefinition; port: number; database: ModuleDatabase; outbox: Outbox; copies: Copy<unknown, unknown>[]; running?: RunningModule }[] = [];
-  const servers: { stop(force?: boolean): unknown }[] = [];
+  const servers: PortServer[] = [];
   const meter = new RequestMeter(`${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 4)}`, log.child({ component: 'telemetry' }));
   let metering = false;
 
   const unguard = options.listen === false ? () => {} : guardMemory(log.child({ component: 'memory' }));
-  const stop = async () => {
+  const stop = async ({ graceMs = config.shutdownGraceMs }: { graceMs?: number } = {}) => {
     unguard();
-    for (const s of servers) await s.stop(true);
+    // The ports first, all at once: no new request comes in while the modules stop.
+    await Promise.all(servers.map((s) => drain(s, (graceMs * 3) / 4, log)));
     if (metering) await meter.stop(bus).catch(() => {});
     for (const m of opened.reverse()) {
       await m.running?.stop().catch((error) => log.warn('module stop failed', { module: m.def.name, error }));
@@ -150,8 +214,11 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       const product = here[0]!.def.product;
       let app: AnyElysia = createHttpApp({
         name: `http:${port}`,
-        title: here.map((m) => m.def.title).join(' + '),
+        product,
+        modules: here.map((m) => m.def.name),
         log: log.child({ port }),
+        maxBodyBytes: config.maxBodyBytes,
+        extraPaths: product === 'minifb' ? { '/metrics': { get: METRICS_OPERATION } } : {},
         bareNotFound: product === 'homeshopping',
       });
       for (const m of here) app = app.use(m.running!.http);
@@ -167,12 +234,10 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         }
         handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
       }
-      handlers.set(port, handler);
+      const served = edge(handler, config);
+      handlers.set(port, served);
       if (options.listen !== false) {
-        const server =
-          product === 'homeshopping'
-            ? (app.listen({ port, hostname: config.host }), app.server!)
-            : Bun.serve({ port, hostname: config.host, fetch: handler });
+        const server = listen(port, config.host, served, here.map((m) => `${m.def.name.toUpperCase()}_PORT`));
         servers.push(server);
         ports.set(port, server.port!);
         log.info('listening', { port: server.port, modules: here.map((m) => m.def.name) });

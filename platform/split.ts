@@ -11,9 +11,14 @@
  * Variables: SPLIT_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
  * SPLIT_DB_PREFIX (database names <prefix>_<module>, default "moa"), NATS_URL (default
  * nats://127.0.0.1:4222), MODULES (default all), SPLIT_REPLICAS (processes per module,
- * default "feed=2"), <MODULE>_PORT as in the main process; for minifb JWT_SECRET (default: one
- * kept in DATA_DIR/jwt-secret), MINIFB_ADMIN_ID and MINIFB_ADMIN_PASSWORD (default: the
- * development administrator) and MINIFB_PORT (the proxy, default 8000).
+ * default "feed=2"), <MODULE>_PORT: the module's first process (each further one 10 above the
+ * one before), HOST: what every process and the proxy bind (default 0.0.0.0); for minifb
+ * JWT_SECRET (default: one kept in DATA_DIR/jwt-secret), MINIFB_ADMIN_ID and
+ * MINIFB_ADMIN_PASSWORD (default: the development administrator) and MINIFB_PORT (the proxy,
+ * default 8000). Every other variable (SHUTDOWN_GRACE_MS, CORS_ORIGINS, …) reaches every process.
+ *
+ * SIGTERM or SIGINT stops it gracefully: the proxies stop accepting and finish what they carry
+ * while every process stops as platform/main.ts does.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,7 +50,10 @@ export interface SplitOptions {
   dbPrefix: string;
   natsUrl: string;
   modules: string[];
-  /** Port by process name (`feed-2`); default: the module's split port (+10 per extra process). */
+  /**
+   * Port by process name: `feed` is the module's first process, `feed-2` the second; a process
+   * not named is 10 above the one before it (the first: the module's split port).
+   */
   ports?: Record<string, number>;
   /** Processes per module; default 1. */
   replicas?: Record<string, number>;
@@ -90,13 +98,14 @@ export async function prepareDatabases(options: Pick<SplitOptions, 'pgUrl' | 'db
 
 /** The processes of the split topology, with exactly the variables compose.yaml sets. */
 export function planSplit(options: SplitOptions): SplitProcess[] {
-  return options.modules.flatMap((module) => {
+  const plan = options.modules.flatMap((module) => {
     const def = definition(module);
     const upper = module.toUpperCase();
     const count = options.replicas?.[module] ?? 1;
+    const first = options.ports?.[module] ?? def.splitPort ?? def.defaultPort;
     return Array.from({ length: count }, (_, i): SplitProcess => {
       const name = i === 0 ? module : `${module}-${i + 1}`;
-      const port = options.ports?.[name] ?? (def.splitPort ?? def.defaultPort) + 10 * i;
+      const port = options.ports?.[name] ?? first + 10 * i;
       const env: Record<string, string> = {
         ...options.env,
         MODULES: module,
@@ -114,6 +123,46 @@ export function planSplit(options: SplitOptions): SplitProcess[] {
       return { module, name, port, env };
     });
   });
+  for (const p of plan) {
+    const same = plan.filter((q) => q.port === p.port && p.port !== 0);
+    if (same.length > 1) throw new Error(`processes ${same.map((q) => q.name).join(' and ')} would share port ${p.port}: set their <MODULE>_PORT apart`);
+  }
+  return plan;
+}
+
+/** Where a proxy reaches processes that bind `host`: that address, or this machine's loopback. */
+export const upstreamHost = (host: string) => (host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host);
+
+/** What `bun run start:split` runs, read from its environment (the variables above). */
+export function launcherPlan(env: Record<string, string | undefined>, minifb: MinifbSecrets) {
+  const modules = (env.MODULES ?? allModules.map((m) => m.name).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const ports: Record<string, number> = {};
+  for (const m of modules) {
+    const raw = env[`${m.toUpperCase()}_PORT`]?.trim();
+    if (!raw) continue;
+    if (!/^[0-9]{1,5}$/.test(raw) || Number(raw) > 65535) throw new Error(`${m.toUpperCase()}_PORT: "${raw}" is not a port`);
+    ports[m] = Number(raw);
+  }
+  const host = env.HOST?.trim() || '0.0.0.0';
+  const options: SplitOptions = {
+    pgUrl: env.SPLIT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    dbPrefix: env.SPLIT_DB_PREFIX ?? 'moa',
+    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    modules,
+    ports,
+    replicas: parseReplicas(env.SPLIT_REPLICAS),
+    minifb,
+  };
+  const processes = planSplit(options);
+  // A proxy for each product whose modules run apart behind one base URL (minifb).
+  const products = [...new Set(processes.map((p) => definition(p.module)).filter((d) => d.splitPort !== undefined).map((d) => d.product))];
+  const proxies = products.map((product) => {
+    const port = Number(env[`${product.toUpperCase()}_PORT`] ?? allModules.find((m) => m.product === product)!.defaultPort);
+    const clash = processes.find((p) => p.port === port);
+    if (clash) throw new Error(`${product.toUpperCase()}_PORT: the ${product} proxy and process ${clash.name} would share port ${port}`);
+    return { product, port, hostname: host, ...planProxy(processes, product, upstreamHost(host)) };
+  });
+  return { options, processes, proxies };
 }
 
 /**
@@ -169,39 +218,42 @@ if (import.meta.main) {
   const log = createLogger({ component: 'split' });
   const env = process.env;
   const dataDir = env.DATA_DIR ?? './.data/split';
-  const modules = (env.MODULES ?? allModules.map((m) => m.name).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-  const ports: Record<string, number> = {};
-  for (const m of modules) if (env[`${m.toUpperCase()}_PORT`]) ports[m] = Number(env[`${m.toUpperCase()}_PORT`]);
-  const options: SplitOptions = {
-    pgUrl: env.SPLIT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    dbPrefix: env.SPLIT_DB_PREFIX ?? 'moa',
-    natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    modules,
-    ports,
-    replicas: parseReplicas(env.SPLIT_REPLICAS),
-    minifb: {
+  let launch: ReturnType<typeof launcherPlan>;
+  try {
+    launch = launcherPlan(env, {
       jwtSecret: splitJwtSecret(dataDir),
       adminId: env.MINIFB_ADMIN_ID ?? 'admin',
       adminPassword: env.MINIFB_ADMIN_PASSWORD ?? 'minifb-admin-dev-password',
-    },
-  };
-  await prepareDatabases(options);
-  const plan = planSplit(options);
-  const children = plan.map((p) => {
+    });
+  } catch (error) {
+    console.error(`cannot start: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  await prepareDatabases(launch.options);
+  const children = launch.processes.map((p) => {
     log.info('starting', { process: p.name, port: p.port });
     return spawnProcess(p, { DATA_DIR: dataDir });
   });
-  const proxies = [...new Set(plan.map((p) => definition(p.module)).filter((d) => d.splitPort !== undefined).map((d) => d.product))].map((product) => {
-    const port = Number(env[`${product.toUpperCase()}_PORT`] ?? allModules.find((m) => m.product === product)!.defaultPort);
-    return startProxy({ port, ...planProxy(plan, product), log: log.child({ product }) });
-  });
+  let proxies: ReturnType<typeof startProxy>[] = [];
+  try {
+    proxies = launch.proxies.map(({ product, ...proxy }) => startProxy({ ...proxy, log: log.child({ product }) }));
+  } catch (error) {
+    console.error(`cannot start: ${(error as Error).message}`);
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => c.exited));
+    process.exit(1);
+  }
+  let stopping = false;
   const stop = () => {
-    for (const p of proxies) p.stop();
+    if (stopping) return;
+    stopping = true;
+    // The proxies stop accepting and finish what they carry while the processes drain theirs.
+    for (const p of proxies) void p.stop();
     for (const c of children) c.kill('SIGTERM');
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const codes = await Promise.all(children.map((c) => c.exited));
-  for (const p of proxies) p.stop();
+  await Promise.all(proxies.map((p) => p.stop()));
   process.exit(codes.some((c) => c !== 0 && c !== 143) ? 1 : 0);
 }

@@ -35,7 +35,35 @@ export function textField(min: number, max: number, options: { description?: str
 export function checkText(code: string, field: string, value: string, min: number, max: number): string {
   const n = charCount(value);
   if (n < min || n > max) throw new DomainError(code, `${field}: ${lengthHint(min, max)}`);
-  if (value.includes('\u0000')) throw new DomainError(code, `${field}: must not contain the NUL character (U+0000)`);
-  if (!value.isWellFormed()) throw new DomainError(code, `${field}: must be well-formed Unicode (no lone surrogate)`);
+  const problem = problemHint(value);
+  if (problem) throw new DomainError(code, `${field}: ${problem}`);
   return value;
+}
+
+/**
+ * What is wrong with text that Postgres cannot store (a NUL) or that is no text at all (a lone
+ * surrogate, which JSON's `\ud800` can carry); undefined when nothing is.
+ */
+export function problemHint(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  if (!text.isWellFormed()) return 'must be well-formed Unicode (no lone surrogate)';
+  return undefined;
+}
+
+/**
+ * The first string anywhere in `value` (objects and arrays walked, keys included) that
+ * `problemHint` refuses, as `<field>: <hint>` with the field's path (`a.b.0`); undefined when none.
+ */
+export function textProblemIn(value: unknown, field = ''): string | undefined {
+  if (typeof value === 'string') {
+    const problem = problemHint(value);
+    return problem && `${field || 'body'}: ${problem}`;
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const at = field ? `${field}.${key}` : key;
+    const found = problemHint(key) ? `${at}: ${problemHint(key)}` : textProblemIn(inner, at);
+    if (found) return found;
+  }
+  return undefined;
 }

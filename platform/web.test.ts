@@ -134,7 +134,7 @@ describe('path segments', () => {
 });
 
 describe('the HTTP app', () => {
-  const app = createHttpApp({ name: 'web-test', title: 'test', log })
+  const app = createHttpApp({ name: 'web-test', product: 'minifb', modules: ['test'], maxBodyBytes: 1024, log })
     .get('/boom', () => {
       throw new Error('the disk is full');
     })

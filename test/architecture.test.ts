@@ -1,6 +1,10 @@
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+// Each test runs dependency-cruiser (or tsc) in a child process: ~2 s alone, over 5 s (bun's
+// default timeout) on a busy 2-core machine.
+setDefaultTimeout(60_000);
 
 const root = join(import.meta.dir, '..');
 

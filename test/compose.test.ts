@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
 import { accountSettings } from '../modules/account/settings.ts';
@@ -23,6 +23,7 @@ type Service = {
   restart?: string;
   depends_on?: Record<string, { condition: string; required?: boolean }>;
   volumes?: unknown;
+  stop_grace_period?: string;
 };
 const compose = Bun.YAML.parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as { services: Record<string, Service>; volumes?: unknown };
 const services = compose.services;
@@ -34,6 +35,9 @@ const servicesOf = (module: string) => Object.entries(services).filter(([name, s
 /** Compose's `${VAR:-default}` as compose resolves it when VAR is unset. */
 const resolved = (env: Record<string, string>) =>
   Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
+
+/** A stopping API process gets this long from compose before a SIGKILL (`15s`). */
+const graceSeconds = (s: Service) => Number(/^(\d+)s$/.exec(s.stop_grace_period ?? '')?.[1] ?? 10);
 
 /** COPY sources of a Dockerfile (build-stage copies excluded), with ARG values substituted. */
 function copiedPaths(dockerfile: string, args: Record<string, string> = {}): string[] {
@@ -92,6 +96,7 @@ describe('compose.yaml', () => {
 
     test(`api-${m} publishes the contract's port and is the one image selected by MODULES`, () => {
       const s = services[`api-${m}`]!;
+      expect(graceSeconds(s)).toBeGreaterThan(parseConfig({}, allModules).shutdownGraceMs / 1000);
       const port = allModules.find((d) => d.name === m)!.defaultPort;
       expect(s.environment![`${m.toUpperCase()}_PORT`]).toBe(String(port));
       expect(s.ports).toEqual([`${port}:${port}`]);
@@ -117,7 +122,8 @@ describe('compose.yaml', () => {
 describe('compose.yaml: minifb', () => {
   test('has a database and an API service per minifb domain, two for the feed, and the proxy', () => {
     for (const m of minifb) {
-      expect(services[`postgres-${m}`]?.image).toBe('postgres:15-alpine');
+      // The same pinned Postgres as the homeshopping databases' image.
+      expect(`FROM ${services[`postgres-${m}`]?.image}`).toBe(readFileSync(join(root, 'docker/postgres/Dockerfile'), 'utf8').match(/^FROM .+$/m)![0]);
       expect(services[`postgres-${m}`]?.healthcheck?.test.join(' ')).toContain('pg_isready');
       expect(servicesOf(m).length).toBe(m === 'feed' ? 2 : 1);
     }
@@ -143,6 +149,7 @@ describe('compose.yaml: minifb', () => {
         expect(s.build?.dockerfile).toBe('docker/Dockerfile');
         expect(s.healthcheck?.test).toEqual(['CMD', 'bun', 'platform/healthcheck.ts']);
         expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['nats', `postgres-${m}`]);
+        expect(graceSeconds(s)).toBeGreaterThan(parseConfig({}, allModules).shutdownGraceMs / 1000);
       }
     });
   }
@@ -243,5 +250,58 @@ describe('docker/Dockerfile', () => {
     expect(text).toContain('platform/healthcheck.ts');
     expect(existsSync(join(root, 'platform/main.ts'))).toBe(true);
     expect(existsSync(join(root, 'platform/healthcheck.ts'))).toBe(true);
+  });
+});
+
+describe('what the API image holds', () => {
+  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.replace(/\/$/, ''));
+  /** .dockerignore's rule for a context path: the pattern itself, anything under it, or its glob. */
+  const isIgnored = (path: string) => ignored.some((p) => path === p || path.startsWith(`${p}/`) || new Bun.Glob(p).match(path) || new Bun.Glob(`${p}/**`).match(path));
+  const filesUnder = (path: string): string[] =>
+    statSync(join(root, path)).isDirectory() ? readdirSync(join(root, path)).flatMap((name) => filesUnder(`${path}/${name}`)) : [path];
+  /** Every file docker/Dockerfile's runtime stage copies from the context. */
+  const shipped = new Set(copiedPaths('docker/Dockerfile').flatMap(filesUnder).filter((p) => !isIgnored(p)));
+
+  test('.dockerignore keeps out the tests, the benchmarks, the development tools and local state', () => {
+    for (const path of ['test/compose.test.ts', 'bench/load.ts', 'platform/web.test.ts', 'modules/account/password.test.ts', 'platform/split.ts', 'platform/proxy.ts', 'node_modules/x', '.git/HEAD', '.data/item']) {
+      expect({ path, ignored: isIgnored(path) }).toEqual({ path, ignored: true });
+    }
+  });
+
+  test('the runtime image holds no test, benchmark or development tool', () => {
+    expect(shipped.size).toBeGreaterThan(20);
+    const unwanted = [...shipped].filter((p) => p.endsWith('.test.ts') || p.startsWith('test/') || p.startsWith('bench/') || p === 'platform/split.ts' || p === 'platform/proxy.ts');
+    expect(unwanted).toEqual([]);
+  });
+
+  test('…and everything its entries import: platform/main.ts and platform/healthcheck.ts, with their files', () => {
+    const needed = new Set<string>();
+    const visit = (file: string) => {
+      if (needed.has(file)) return;
+      needed.add(file);
+      const text = readFileSync(join(root, file), 'utf8');
+      for (const m of text.matchAll(/(?:from\s+|import\(\s*|new URL\(\s*)'(\.{1,2}\/[^']+)'/g)) {
+        const target = relative(root, join(root, dirname(file), m[1]!));
+        if (existsSync(join(root, target)) && statSync(join(root, target)).isFile()) visit(target);
+      }
+    };
+    visit('platform/main.ts');
+    visit('platform/healthcheck.ts');
+    expect(needed.size).toBeGreaterThan(30);
+    expect([...needed].filter((f) => !shipped.has(f))).toEqual([]);
+  });
+
+  test('every base image is pinned to a full version', () => {
+    const bases = ['docker/Dockerfile', 'docker/postgres/Dockerfile', 'docker/nginx/Dockerfile'].flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!));
+    const images = [...bases, ...Object.values(services).flatMap((s) => (s.image ? [s.image] : []))];
+    expect(images.length).toBeGreaterThanOrEqual(8);
+    for (const image of images) expect({ image, pinned: /:\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$/.test(image) && !/:\d+(-[a-z]+)?$/.test(image) }).toEqual({ image, pinned: true });
+    // Major.minor.patch where the image publishes it (postgres' versions are major.minor).
+    for (const image of images.filter((i) => !i.startsWith('postgres:'))) expect(image).toMatch(/:\d+\.\d+\.\d+/);
+    expect(bases.filter((b) => b.startsWith('oven/bun:'))).toEqual([`oven/bun:${Bun.version}`, `oven/bun:${Bun.version}-slim`]);
   });
 });

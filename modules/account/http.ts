@@ -61,7 +61,7 @@ export function accountHttp(useCases: AccountUseCases, secret: string) {
     .post('/refresh', ({ request }) => useCases.refresh(bearerToken(request.headers.get('authorization'))), {
       headers: bearer,
       response: { 200: Type.Object({ accessToken: Type.String() }), ...errors(401) },
-      detail: { summary: 'A new access token, for `Authorization: Bearer <refreshToken>`', tags: ['account'] },
+      detail: { summary: 'A new access token, for `Authorization: Bearer <refreshToken>`', tags: ['account'], security: [{ refreshToken: [] }] },
     })
     .get('/me', ({ me }) => useCases.me(me), {
       auth: 'access',

@@ -187,7 +187,7 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
     },
     documents: () => Promise.all(plan.map((p) => fetch(`http://127.0.0.1:${p.port}/openapi.json`).then((r) => r.json()))),
     async stop() {
-      proxy.stop();
+      proxy.stop(true);
       // (extra processes are in `processes` too)
       await bus.close();
       await Promise.all([...processes.values()].map((p) => p.kill('SIGTERM')));

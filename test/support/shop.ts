@@ -1,6 +1,7 @@
 /**
  * The homeshopping system in this process, for black-box tests: every module, the in-process
- * bus, no port bound; requests go through `app.handle(new Request(...))` of the app that serves
+ * bus, no port bound; requests go through the port's handler (`system.handle`: the body limit and
+ * CORS of the port, then `app.handle(new Request(...))` of the app that serves
  * the module's port.
  *
  * - `pglite`: embedded databases under a fresh temporary DATA_DIR, removed on stop.
@@ -131,7 +132,7 @@ export async function startShop(opts: { backend: Backend; data?: ShopData }): Pr
     const port = ports[module]!;
     const app = system.apps.get(port);
     if (!app) throw new Error(`no app serves ${module} (port ${port})`);
-    return (path, init) => app.handle(new Request(`http://localhost${path}`, init));
+    return (path, init) => system.handle(port, new Request(`http://localhost${path}`, init));
   };
 
   let stopped: Promise<void> | undefined;

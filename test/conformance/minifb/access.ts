@@ -11,10 +11,19 @@ const errors = checksOf<MinifbContext>('errors');
 const admin = checksOf<MinifbContext>('admin');
 
 /** Every operation the published document gives an Authorization header, bar the dashboard page (a browser's). */
+/** The security schemes of the published document that are HTTP bearer tokens. */
+const bearerSchemes = () =>
+  new Set(
+    Object.entries<{ type: string; scheme?: string }>(published('minifb').components?.securitySchemes ?? {})
+      .filter(([, scheme]) => scheme.type === 'http' && scheme.scheme === 'bearer')
+      .map(([name]) => name),
+  );
+
 function tokenOperations(): { method: string; template: string; body: boolean }[] {
   return Object.entries<Record<string, any>>(published('minifb').paths).flatMap(([template, ops]) =>
     Object.entries(ops)
-      .filter(([, op]) => op.parameters?.some((p: { in: string; name: string }) => p.in === 'header' && p.name.toLowerCase() === 'authorization'))
+      // The operations the document secures with a bearer token (an access or a refresh token).
+      .filter(([, op]) => (op.security ?? []).some((s: Record<string, unknown>) => Object.keys(s).some((name) => bearerSchemes().has(name))))
       .filter(() => template !== '/admin')
       .map(([method, op]) => ({ method: method.toUpperCase(), template, body: op.requestBody !== undefined })),
   );
@@ -92,11 +101,11 @@ export const accessChecks = [
     expectAnswer(await ctx.call('POST', '/auth', { body: { id: person.id, pw: temporary } }), 401);
   }),
 
-  admin('temporary password — 404 for an unknown user, and for an id that names nothing', async (ctx) => {
+  admin('temporary password — 404 for an unknown user; 400 for an id holding a NUL', async (ctx) => {
     const token = await ctx.adminToken();
     const nobody = ctx.id('nobody');
     expectAnswer(await ctx.call('POST', `/user/${nobody}/temporary-password`, { token }), 404, { hint: `no user ${nobody}` });
-    expectAnswer(await ctx.call('POST', '/user/ab%00cd/temporary-password', { token }), 404, { result: 'Not Found' });
+    expectAnswer(await ctx.call('POST', '/user/ab%00cd/temporary-password', { token }), 400, { hint: 'id: must not contain the NUL character (U+0000)' });
   }),
 
   admin('statistics — totals follow a sign-up and a post; endpoints are counted by route pattern, not raw path', async (ctx) => {

@@ -60,7 +60,7 @@ export const accountChecks = [
 
   check('check id — a segment that is not valid percent-encoding, or holds a NUL, is 400', async (ctx) => {
     expectAnswer(await ctx.call('GET', '/check/id/abc%ZZ'), 400, { hint: 'id: is not valid percent-encoding' });
-    expectAnswer(await ctx.call('GET', '/check/id/abc%00d'), 400, { hint: 'id: names nothing (it holds a NUL or a lone surrogate)' });
+    expectAnswer(await ctx.call('GET', '/check/id/abc%00d'), 400, { hint: 'id: must not contain the NUL character (U+0000)' });
   }, INPUT),
 
   check('sign-up — 201 with the user: id, name, nickname, bio, createdAt, and never a password', async (ctx) => {
@@ -174,7 +174,7 @@ export const accountChecks = [
     const nobody = ctx.id('nobody');
     expectExactly(await ctx.call('GET', `/user/${nobody}`, { token }), 404, { result: 'Not Found', hint: `no user ${nobody}` });
     expectAnswer(await ctx.call('GET', '/user/a%ZZbc', { token }), 404);
-    expectAnswer(await ctx.call('GET', '/user/ab%00cd', { token }), 404);
+    expectAnswer(await ctx.call('GET', '/user/ab%00cd', { token }), 400, { hint: 'id: must not contain the NUL character (U+0000)' });
     expectAnswer(await ctx.call('GET', `/user/${other.id}`), 401);
   }),
 

@@ -145,7 +145,7 @@ export const feedChecks = [
     const nobody = ctx.id('nobody');
     expectAnswer(await ctx.call('GET', `/timeline/${nobody}`, { token: reader.token }), 404, { hint: `no user ${nobody}` });
     expectAnswer(await ctx.call('GET', '/timeline/abc%ZZ', { token: reader.token }), 404);
-    expectAnswer(await ctx.call('GET', '/timeline/abc%00', { token: reader.token }), 404);
+    expectAnswer(await ctx.call('GET', '/timeline/abc%00', { token: reader.token }), 400, { hint: 'userId: must not contain the NUL character (U+0000)' });
   }),
 
   pagination('pages — limit 1 to 100, default 20; anything else is 400 naming limit', async (ctx) => {
