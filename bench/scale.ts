@@ -338,12 +338,12 @@ async function minifb() {
     await waitForHttp(`http://127.0.0.1:${floorPort}/me?id=u1`);
     const readers = Array.from({ length: 1000 }, () => pick(1, sizes.accounts));
     const me = await against(
-      { url: `http://127.0.0.1:${floorPort}/me`, connections, seconds },
+      { url: `http://127.0.0.1:${floorPort}/me`, headers: (i) => bearer(readers[i % readers.length]!), connections, seconds },
       { url: url(account, '/me'), headers: (i) => bearer(readers[i % readers.length]!), connections, seconds },
     );
     report('GET /me vs its SQL floor', me.text);
     const posts = await against(
-      { url: `http://127.0.0.1:${floorPort}/post?id=u1`, connections, seconds },
+      { url: `http://127.0.0.1:${floorPort}/post`, headers: (i) => bearer(readers[i % readers.length]!), connections, seconds },
       { url: url(feed, '/post?limit=20'), headers: (i) => bearer(readers[i % readers.length]!), connections, seconds },
     );
     report('GET /post vs its SQL floor', posts.text);

@@ -4,8 +4,9 @@
  * request, and answers the same JSON. What no implementation of those endpoints can beat on the
  * same database (argv: port, account database URL, feed database URL).
  *
- *   GET /me?id=<user>     SELECT the account (what `/me` costs the account process)
- *   GET /post?id=<user>   the page of posts, and the caller's reactions to it (what `/post` costs the feed)
+ *   GET /me     SELECT the account (what `/me` costs the account process)
+ *   GET /post   the page of posts, and the caller's reactions to it (what `/post` costs the feed)
+ * The caller is the `sub` of the request's bearer token (or `?id=`).
  */
 import pg from 'pg';
 import { feedCompiler } from './sql-compiler.ts';
@@ -25,7 +26,9 @@ Bun.serve({
   hostname: '127.0.0.1',
   async fetch(request) {
     const url = new URL(request.url);
-    const id = url.searchParams.get('id') ?? '';
+    // The caller, from the bearer token's claims (the floor does not check the signature).
+    const token = (request.headers.get('authorization') ?? '').slice('Bearer '.length);
+    const id = token ? String(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sub) : (url.searchParams.get('id') ?? '');
     if (url.pathname === '/me') {
       const { rows } = await accounts.query('select * from "account" where "id" = $1', [id]);
       const row = rows[0];

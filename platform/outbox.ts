@@ -48,6 +48,13 @@ export class Outbox {
   private stopped = false;
   private reconciling: Promise<void> | null = null;
   private identity: Promise<string> | undefined;
+  /**
+   * Snapshot rows wait for the first look at the buckets' markers: a key this module's relay put
+   * into a bucket before it was marked would make the bucket look like another database's (and
+   * have it swept). Settled within milliseconds of start, or when that look fails.
+   */
+  private markersChecked: Promise<void> = Promise.resolve();
+  private markerChecked: () => void = () => {};
 
   constructor(
     private readonly db: Kysely<any>,
@@ -90,6 +97,7 @@ export class Outbox {
     this.timers.push(setInterval(() => void this.relay(), intervalMs));
     void this.relay();
     if (this.shared.size > 0) {
+      this.markersChecked = new Promise((resolve) => (this.markerChecked = resolve));
       this.timers.push(setInterval(() => void this.reconcile(), RECONCILE_EVERY_MS));
       this.bus.onReconnect(() => void this.reconcile());
       void this.reconcile();
@@ -139,11 +147,22 @@ export class Outbox {
         if (!this.bus.connected || this.stopped) return;
         const identity = await this.databaseIdentity();
         await this.db.deleteFrom('platform_relayed').where('at', '<', sql<Date>`now() - interval '10 minutes'`).execute();
+        const checked = new Set<string>();
         for (const shared of this.shared.values()) {
-          await reconcileBucket({ db: this.db, identity, shared, bucket: await this.bucketFor(shared.bucket), log: this.log, stopped: () => this.stopped });
+          await reconcileBucket({
+            db: this.db,
+            identity,
+            shared,
+            bucket: await this.bucketFor(shared.bucket),
+            log: this.log,
+            stopped: () => this.stopped,
+            checked: () => checked.add(shared.bucket) && checked.size === this.shared.size && this.markerChecked(),
+          });
         }
       } catch (error) {
-        this.log.warn('could not reconcile a snapshot bucket; trying again later', { error });
+        this.markerChecked();
+        this.log.warn('could not reconcile a snapshot bucket; trying again in 2 s', { error });
+        if (!this.stopped) this.timers.push(setTimeout(() => void this.reconcile(), 2000) as unknown as ReturnType<typeof setInterval>);
       } finally {
         this.reconciling = null;
       }
@@ -198,6 +217,7 @@ export class Outbox {
     );
     const byBucket = new Map<string, string[]>();
     for (const r of rows) if (r.kind === 'snapshot') byBucket.set(r.subject, [...(byBucket.get(r.subject) ?? []), r.key!]);
+    if (byBucket.size > 0) await this.markersChecked;
     let settled = true;
     for (const [name, keys] of byBucket) {
       const shared = this.shared.get(name);

@@ -61,10 +61,15 @@ export async function reconcileBucket(deps: {
   bucket: SnapshotBucket;
   log: Logger;
   stopped: () => boolean;
+  /** Called once the bucket's state is known (complete, or marked as being filled). */
+  checked?: () => void;
 }): Promise<ReconcileOutcome> {
   const { db, identity, shared, bucket, log, stopped } = deps;
   const marker = (await bucket.get(SNAPSHOT_MARKER))?.value as SnapshotMarker | null;
-  if (marker?.db === identity && marker.state === 'complete') return 'current';
+  if (marker?.db === identity && marker.state === 'complete') {
+    deps.checked?.();
+    return 'current';
+  }
 
   const resumeAfter = marker?.db === identity ? marker.after : undefined;
   const foreign = marker ? marker.db !== identity : (await bucket.size()) > 0;
@@ -72,6 +77,7 @@ export async function reconcileBucket(deps: {
   const mark = (state: SnapshotMarker['state'], after?: string) =>
     bucket.put(SNAPSHOT_MARKER, { db: identity, state, ...(after === undefined ? {} : { after }), at: new Date().toISOString() } satisfies SnapshotMarker);
   await mark('filling', resumeAfter);
+  deps.checked?.();
   log.info('publishing a snapshot', { bucket: shared.bucket, resumeAfter, clearsForeignKeys: foreign });
 
   const after = resumeAfter;

@@ -269,7 +269,8 @@ export class NatsBus implements Bus {
       h.set('KV-Operation', 'DEL');
       return h;
     };
-    const barrier = async () => (await this.js!.publish(subjectOf(BARRIER_KEY), EMPTY)).seq;
+    // Stored after everything sent before it: under a bulk write it may wait a while.
+    const barrier = async () => (await this.js!.publish(subjectOf(BARRIER_KEY), EMPTY, { timeout: 10_000 })).seq;
     return {
       name,
       put: async (key, value) => {
