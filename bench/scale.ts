@@ -308,8 +308,10 @@ async function minifb() {
   const ports = Object.fromEntries(modules.map((m) => [m, freePort()]));
   const procs = planSplit({ pgUrl: PG, dbPrefix: prefix, natsUrl: nats.url, modules, ports, minifb: SECRETS }).map((p) => new Proc(p.name, p.port, p.env));
   const [account, feed] = procs as [Proc, Proc, Proc, Proc];
-  const token = (i: number) => signJwt({ sub: `u${i}`, typ: 'access', ver: 0 }, SECRETS.jwtSecret, 3600);
-  const bearer = (i: number) => ({ authorization: `Bearer ${token(i)}` });
+  /** Tokens signed ahead (signing is async): every account's, made once. */
+  const signed = new Map<number, string>();
+  const bearer = (i: number) => ({ authorization: `Bearer ${signed.get(i)}` });
+  for (let i = 1; i <= sizes.accounts; i++) signed.set(i, await signJwt({ sub: `u${i}`, typ: 'access', ver: 0 }, SECRETS.jwtSecret, 3600));
   const url = (p: Proc, path: string) => `http://127.0.0.1:${p.port}${path}`;
   /** A page of posts with every owner's name: the feed's copy of accounts answers. */
   const correct = async () => {

@@ -35,10 +35,10 @@ export function bearerToken(authorization: string | null): string {
 }
 
 /** Verifies a signed token of the given type (`access`, `refresh`); 401 naming what is wrong. */
-export function verifyToken(token: string, secret: string, type: 'access' | 'refresh'): JwtClaims {
+export async function verifyToken(token: string, secret: string, type: 'access' | 'refresh'): Promise<JwtClaims> {
   let claims: JwtClaims;
   try {
-    claims = verifyJwt(token, secret);
+    claims = await verifyJwt(token, secret);
   } catch (error) {
     if (error instanceof JwtError) throw new DomainError('AUTH.UNAUTHORIZED', error.message);
     throw error;
@@ -56,7 +56,7 @@ export function bearerAuth<C>({ name, secret, caller }: BearerAuthOptions<C>) {
   return new Elysia({ name }).macro({
     auth: (level: AuthLevel) => ({
       async transform(context) {
-        const claims = verifyToken(bearerToken(context.request.headers.get('authorization')), secret, 'access');
+        const claims = await verifyToken(bearerToken(context.request.headers.get('authorization')), secret, 'access');
         (context as unknown as { caller: C }).caller = callerOf(await caller(claims, level));
       },
       resolve: (context) => ({ me: (context as unknown as { caller: C }).caller }),

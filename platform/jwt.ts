@@ -1,9 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
 
 /**
- * JSON Web Tokens, HS256 only: what minifb's access and refresh tokens are. Small on purpose:
- * the header is fixed, so a token claiming any other algorithm (`none`, RS256 with the secret as
- * a public key, …) is refused before its signature is looked at.
+ * JSON Web Tokens, HS256 only: what minifb's access and refresh tokens are, made and checked by
+ * jose. The algorithm is pinned before jose sees the token: a token claiming any other one
+ * (`none`, RS256 with the secret as a public key, …) is refused before its signature is looked
+ * at, and every refusal says which of four things is wrong.
  */
 export type JwtClaims = Record<string, unknown> & { exp: number; iat: number };
 
@@ -23,40 +24,40 @@ export class JwtError extends Error {
   }
 }
 
-const base64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
-const HEADER = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-
-const mac = (secret: string, input: string) => createHmac('sha256', secret).update(input).digest();
+/** The HMAC key of a secret, imported once. */
+const keys = new Map<string, Promise<CryptoKey>>();
+function keyOf(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) keys.set(secret, (key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])));
+  return key;
+}
 
 /** Signs `claims`, adding `iat` and `exp` (`ttlSeconds` from now). */
-export function signJwt(claims: Record<string, unknown>, secret: string, ttlSeconds: number, now = Date.now()): string {
+export async function signJwt(claims: Record<string, unknown>, secret: string, ttlSeconds: number, now = Date.now()): Promise<string> {
   const iat = Math.floor(now / 1000);
-  const body = `${HEADER}.${base64url(JSON.stringify({ ...claims, iat, exp: iat + ttlSeconds }))}`;
-  return `${body}.${mac(secret, body).toString('base64url')}`;
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + ttlSeconds).sign(await keyOf(secret));
 }
 
 /** Verifies the header, signature (constant time) and expiry; returns the claims or throws JwtError. */
-export function verifyJwt(token: string, secret: string, now = Date.now()): JwtClaims {
+export async function verifyJwt(token: string, secret: string, now = Date.now()): Promise<JwtClaims> {
   const parts = token.split('.');
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) throw new JwtError('malformed');
-  const [header, payload, signature] = parts as [string, string, string];
   let alg: unknown;
   try {
-    alg = (JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown }).alg;
+    alg = decodeProtectedHeader(token).alg;
   } catch {
     throw new JwtError('malformed');
   }
   if (alg !== 'HS256') throw new JwtError('algorithm');
-  const expected = mac(secret, `${header}.${payload}`);
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JwtError('signature');
-  let claims: unknown;
+  // An HS256 signature is 32 bytes: one cut or padded is a wrong signature, not a wrong format.
+  if (Buffer.from(parts[2]!, 'base64url').length !== 32) throw new JwtError('signature');
   try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    throw new JwtError('malformed');
+    const { payload } = await jwtVerify(token, await keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now) });
+    return payload as JwtClaims;
+  } catch (error) {
+    if (error instanceof errors.JWSSignatureVerificationFailed) throw new JwtError('signature');
+    if (error instanceof errors.JWTExpired) throw new JwtError('expired');
+    if (error instanceof errors.JOSEError) throw new JwtError('malformed');
+    throw error;
   }
-  if (typeof claims !== 'object' || claims === null || typeof (claims as JwtClaims).exp !== 'number') throw new JwtError('malformed');
-  if ((claims as JwtClaims).exp * 1000 <= now) throw new JwtError('expired');
-  return claims as JwtClaims;
 }

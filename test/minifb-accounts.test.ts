@@ -54,16 +54,16 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb accounts on %s', (
     };
 
     test('tokens — an expired token is 401', async () => {
-      await refused(signJwt({ sub: id, typ: 'access', ver: 0 }, SECRET, 60, Date.now() - 3_600_000), 'the token has expired');
-      const expiredRefresh = signJwt({ sub: id, typ: 'refresh', ver: 0 }, SECRET, 60, Date.now() - 3_600_000);
+      await refused(await signJwt({ sub: id, typ: 'access', ver: 0 }, SECRET, 60, Date.now() - 3_600_000), 'the token has expired');
+      const expiredRefresh = await signJwt({ sub: id, typ: 'refresh', ver: 0 }, SECRET, 60, Date.now() - 3_600_000);
       expect(await fb.call('POST', '/refresh', { token: expiredRefresh })).toMatchObject({ status: 401, body: { hint: 'the token has expired' } });
     });
 
-    test('tokens — a well-signed token of a user who does not exist is 401', () =>
-      refused(signJwt({ sub: 'ghost-user', typ: 'access', ver: 0 }, SECRET, 600), 'the token belongs to no user'));
+    test('tokens — a well-signed token of a user who does not exist is 401', async () =>
+      refused(await signJwt({ sub: 'ghost-user', typ: 'access', ver: 0 }, SECRET, 600), 'the token belongs to no user'));
 
     test('tokens — a token of the right user, secret and type works (the two above fail for their reason alone)', async () => {
-      expect((await fb.call('GET', '/me', { token: signJwt({ sub: id, typ: 'access', ver: 0 }, SECRET, 600) })).body.id).toBe(id);
+      expect((await fb.call('GET', '/me', { token: await signJwt({ sub: id, typ: 'access', ver: 0 }, SECRET, 600) })).body.id).toBe(id);
     });
   });
 

@@ -278,7 +278,12 @@ describe('minifb at 50,000 accounts', () => {
   let nats: PrivateNats;
   let children: Child[];
   const byName = (name: string) => children.find((c) => c.plan.name === name)!;
-  const bearer = (i: number) => ({ authorization: `Bearer ${signJwt({ sub: `u${i}`, typ: 'access', ver: 0 }, secrets.jwtSecret, 600)}` });
+  /** Tokens signed ahead (signing is async): every account's, made once. */
+  const signed = new Map<number, string>();
+  const bearer = (i: number) => ({ authorization: `Bearer ${signed.get(i)}` });
+  const signAll = async (count: number) => {
+    for (let i = 1; i <= count + 1; i++) signed.set(i, await signJwt({ sub: `u${i}`, typ: 'access', ver: 0 }, secrets.jwtSecret, 600));
+  };
 
   beforeAll(async () => {
     nats = new PrivateNats();
@@ -289,6 +294,7 @@ describe('minifb at 50,000 accounts', () => {
       await (await openDatabase({ module: m, url: databaseUrl(PG_ADMIN_URL, `${prefix}_${m}`), dataDir: dir, migrations: def.migrations, log })).close();
     }
     await seedMinifb({ account: databaseUrl(PG_ADMIN_URL, `${prefix}_account`), feed: databaseUrl(PG_ADMIN_URL, `${prefix}_feed`) }, { accounts: USERS, posts: 100_000 });
+    await signAll(USERS);
     const ports = Object.fromEntries(modules.map((m) => [m, freePort()]));
     children = planSplit({ pgUrl: PG_ADMIN_URL, dbPrefix: prefix, natsUrl: nats.url, modules, ports, minifb: secrets }).map((p) => new Child(p, dir));
   }, 180000);

@@ -52,11 +52,11 @@ const NOBODY = `pbkdf2:sha256:600000$${genSalt()}$${'0'.repeat(64)}`;
 export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Outbox; secret: string; settings: AccountSettings }) {
   const { db, outbox, secret, settings } = deps;
 
-  const tokens = (row: AccountRow) => {
+  const tokens = async (row: AccountRow) => {
     const claims = { sub: row.id, ver: row.token_version };
     return {
-      accessToken: signJwt({ ...claims, typ: 'access' }, secret, settings.accessTtlSeconds),
-      refreshToken: signJwt({ ...claims, typ: 'refresh' }, secret, settings.refreshTtlSeconds),
+      accessToken: await signJwt({ ...claims, typ: 'access' }, secret, settings.accessTtlSeconds),
+      refreshToken: await signJwt({ ...claims, typ: 'refresh' }, secret, settings.refreshTtlSeconds),
     };
   };
 
@@ -128,16 +128,16 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
       if (row.temporary_password_expires_at && row.temporary_password_expires_at.getTime() <= Date.now()) {
         throw new DomainError('ACCOUNT.UNAUTHORIZED', 'the temporary password has expired: ask an administrator for a new one');
       }
-      return { ...tokens(row), passwordChangeRequired: row.temporary_password_expires_at !== null };
+      return { ...(await tokens(row)), passwordChangeRequired: row.temporary_password_expires_at !== null };
     },
 
     /** A new access token for a valid refresh token of a user whose tokens were not revoked. */
     async refresh(refreshToken: string) {
-      const claims = verifyToken(refreshToken, secret, 'refresh');
+      const claims = await verifyToken(refreshToken, secret, 'refresh');
       const row = await findAccount(db, String(claims.sub));
       const problem = tokenProblem({ ver: Number(claims.ver) }, row && snapshotOf(row));
       if (problem || !row) throw new DomainError('ACCOUNT.UNAUTHORIZED', problem ?? 'the token belongs to no user');
-      return { accessToken: tokens(row).accessToken };
+      return { accessToken: (await tokens(row)).accessToken };
     },
 
     /** The caller behind a verified access token, from the account database itself. */

@@ -57,7 +57,7 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
         const token = request.headers.get('authorization') ? bearerToken(request.headers.get('authorization')) : adminCookie(request.headers.get('cookie'));
         try {
           if (!token) throw new DomainError('STATS.UNAUTHORIZED', 'log in as an administrator');
-          callerOf(await caller(verifyToken(token, secret, 'access'), 'admin'));
+          callerOf(await caller(await verifyToken(token, secret, 'access'), 'admin'));
           return html(dashboardPage('dashboard'));
         } catch (error) {
           if (!(error instanceof DomainError) || !['UNAUTHORIZED', 'FORBIDDEN'].includes(error.kind)) throw error;
