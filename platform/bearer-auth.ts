@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia';
+import { systemClock, type Clock } from './clock.ts';
 import { DomainError } from './errors.ts';
 import { JwtError, verifyJwt, type JwtClaims } from './jwt.ts';
 
@@ -18,6 +19,8 @@ export interface BearerAuthOptions<C> {
   /** Plugin name (Elysia de-duplicates plugins by name). */
   name: string;
   secret: string;
+  /** Whose time tokens expire by (the system's unless a test's). */
+  clock?: Clock;
   /**
    * Turns the claims of a valid access token into the caller (e.g. from a copy of the account
    * snapshot: the user still exists, the token was not revoked, the level is met), or says why
@@ -35,10 +38,10 @@ export function bearerToken(authorization: string | null): string {
 }
 
 /** Verifies a signed token of the given type (`access`, `refresh`); 401 naming what is wrong. */
-export async function verifyToken(token: string, secret: string, type: 'access' | 'refresh'): Promise<JwtClaims> {
+export async function verifyToken(token: string, secret: string, type: 'access' | 'refresh', clock: Clock = systemClock): Promise<JwtClaims> {
   let claims: JwtClaims;
   try {
-    claims = await verifyJwt(token, secret);
+    claims = await verifyJwt(token, secret, clock.now());
   } catch (error) {
     if (error instanceof JwtError) throw new DomainError('AUTH.UNAUTHORIZED', error.message);
     throw error;
@@ -52,11 +55,11 @@ export async function verifyToken(token: string, secret: string, type: 'access' 
  * Authentication runs in the transform phase: after the body is parsed, before it is validated,
  * so a request without a valid token learns nothing about what its body should have been.
  */
-export function bearerAuth<C>({ name, secret, caller }: BearerAuthOptions<C>) {
+export function bearerAuth<C>({ name, secret, clock = systemClock, caller }: BearerAuthOptions<C>) {
   return new Elysia({ name }).macro({
     auth: (level: AuthLevel) => ({
       async transform(context) {
-        const claims = await verifyToken(bearerToken(context.request.headers.get('authorization')), secret, 'access');
+        const claims = await verifyToken(bearerToken(context.request.headers.get('authorization')), secret, 'access', clock);
         (context as unknown as { caller: C }).caller = callerOf(await caller(claims, level));
       },
       resolve: (context) => ({ me: (context as unknown as { caller: C }).caller }),

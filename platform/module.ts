@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { BucketDescriptor, Copy } from './bus/copy.ts';
 import type { Bus } from './bus/types.ts';
+import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { DatabaseKind } from './db.ts';
 import type { Logger } from './log.ts';
@@ -18,6 +19,8 @@ export interface ModuleContext {
   outbox: Outbox;
   log: Logger;
   config: Config;
+  /** The time by which things expire (tokens, temporary passwords). */
+  clock: Clock;
   /**
    * A bounded copy of another domain's snapshot bucket (see platform/bus/copy.ts), sized by the
    * configuration, stopped with the module, its figures in the process's metrics.

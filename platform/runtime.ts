@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { AnyElysia } from 'elysia';
 import { copyOf, type Copy } from './bus/copy.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { MemoryBus } from './bus/memory.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
@@ -71,6 +72,8 @@ export interface StartOptions {
   /** Use this bus instead of creating one (tests share one between systems). */
   bus?: Bus;
   log?: Logger;
+  /** Whose time things expire by (tests move one by hand). */
+  clock?: Clock;
 }
 
 async function createBus(config: Config, log: Logger): Promise<Bus> {
@@ -193,6 +196,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         outbox: m.outbox,
         log: mlog,
         config,
+        clock: options.clock ?? systemClock,
         copyOf: async (descriptor, opts) => {
           const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: mlog.child({ copy: descriptor.bucket }) });
           m.copies.push(copy as Copy<unknown, unknown>);

@@ -1,3 +1,4 @@
+import { manualClock } from '../platform/clock.ts';
 import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,14 +77,19 @@ describe('the administrator from configuration', () => {
 
 describe('lifetimes', () => {
   test('a temporary password stops working when it expires; an access token when it expires', async () => {
-    const fb = await startMinifb({ backend: 'pglite', env: { TEMPORARY_PASSWORD_TTL_SECONDS: '1', JWT_ACCESS_TTL_SECONDS: '1' } });
+    // On a whole second: tokens count their lifetime in whole seconds from when they are issued.
+    const clock = manualClock(Math.floor(Date.now() / 1000) * 1000);
+    const fb = await startMinifb({ backend: 'pglite', env: { TEMPORARY_PASSWORD_TTL_SECONDS: '1', JWT_ACCESS_TTL_SECONDS: '1' }, clock });
     try {
       await fb.user('forgetful');
       const admin = (await fb.login('admin', 'minifb-admin-dev-password')).accessToken;
       const { temporaryPassword } = (await fb.call('POST', '/user/forgetful/temporary-password', { token: admin })).body;
       const token = (await fb.login('forgetful', temporaryPassword)).accessToken;
       expect((await fb.call('GET', '/me', { token })).status).toBe(200);
-      await Bun.sleep(2100);
+      // Just before the second is over both still work; at its end neither does.
+      clock.advance(999);
+      expect((await fb.call('GET', '/me', { token })).status).toBe(200);
+      clock.advance(1);
       expect(await fb.call('POST', '/auth', { body: { id: 'forgetful', pw: temporaryPassword } })).toMatchObject({
         status: 401,
         body: { hint: 'the temporary password has expired: ask an administrator for a new one' },

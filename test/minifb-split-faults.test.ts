@@ -26,6 +26,22 @@ async function scene() {
   const post = (await fb.call('POST', '/post', { token: ownerToken, body: { content: 'a post' } })).body;
   return { owner, other, ownerToken, otherToken, post };
 }
+/**
+ * Resolves once the durable `notifications` consumer has nothing left to hand out or to hear
+ * back about: every event published so far has been handled (and a doubled one would show).
+ */
+async function notificationsSettled() {
+  const nc = await connect({ servers: fb.nats!.url });
+  try {
+    const jsm = await nc.jetstreamManager();
+    await eventually(async () => {
+      const info = await jsm.consumers.info('FEED_EVENTS', 'notifications');
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    }, 20000, 'the notifications consumer caught up');
+  } finally {
+    await nc.close();
+  }
+}
 const notifications = async (token: string) => (await fb.call('GET', '/notification?limit=100', { token })).body.items as { type: number; actor: { id: string } }[];
 
 describe('minifb split', () => {
@@ -69,7 +85,7 @@ describe('minifb split', () => {
       const s = await scene();
       for (let i = 0; i < 20; i++) await fb.call('POST', `/post/${s.post.id}/comment`, { token: s.otherToken, body: { content: `c${i}` } });
       await eventually(async () => (await notifications(s.ownerToken)).length >= 20, 15000, 'twenty notifications');
-      await Bun.sleep(500);
+      await notificationsSettled();
       expect(await notifications(s.ownerToken)).toHaveLength(20);
     } finally {
       await second.kill('SIGTERM');
@@ -98,7 +114,7 @@ describe('minifb split', () => {
       const items = await notifications(s.ownerToken);
       return items.length >= 10 && items;
     }, 20000, 'the notifications of meanwhile')) as Awaited<ReturnType<typeof notifications>>;
-    await Bun.sleep(500);
+    await notificationsSettled();
     const settled = await notifications(s.ownerToken);
     expect(settled).toHaveLength(10);
     expect(all.length).toBe(10);
@@ -146,9 +162,12 @@ describe('minifb split', () => {
       }
     };
     const workers = Array.from({ length: 6 }, (_, w) => worker(w));
-    await Bun.sleep(1500);
+    // Kill one process while the load is on, then keep it on until the survivor has answered a
+    // good number more.
+    await eventually(() => results.length >= 30, 20000, 'load under way');
     await victim.kill('SIGKILL');
-    await Bun.sleep(2000);
+    const atKill = results.length;
+    await eventually(() => results.length >= atKill + 60, 30000, 'load after the kill');
     running = false;
     await Promise.all(workers);
     try {

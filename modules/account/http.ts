@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { bearerAuth, bearerToken } from '../../platform/bearer-auth.ts';
+import type { Clock } from '../../platform/clock.ts';
 import { ErrorBody, pathText } from '../../platform/http-schemas.ts';
 import { lengthHint, textField } from '../../platform/text.ts';
 import type { AccountUseCases } from './use-cases.ts';
@@ -33,9 +34,9 @@ const PasswordChange = Type.Object({ currentPw: Type.String(), newPw: textField(
 const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
 const errors = (...statuses: (400 | 401 | 403 | 404 | 409)[]) => Object.fromEntries([...statuses, 503].map((s) => [s, ErrorBody]));
 
-export function accountHttp(useCases: AccountUseCases, secret: string) {
+export function accountHttp(useCases: AccountUseCases, tokens: { secret: string; clock: Clock }) {
   return new Elysia({ name: 'account.http' })
-    .use(bearerAuth({ name: 'account.auth', secret, caller: (claims, level) => useCases.caller(claims, level) }))
+    .use(bearerAuth({ name: 'account.auth', ...tokens, caller: (claims, level) => useCases.caller(claims, level) }))
     .get(
       '/check/id/:id',
       async ({ params }) => {

@@ -16,11 +16,11 @@ export const accountModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/check', '/signup', '/auth', '/refresh', '/me', '/user'],
   migrations,
-  async start({ db: anyDb, bus, outbox, log, config }) {
+  async start({ db: anyDb, bus, outbox, log, config, clock }) {
     const db = anyDb as Kysely<AccountDatabase>;
     const settings = accountSettings(config);
     const secret = jwtSecret(config, log);
-    const useCases = accountUseCases({ db, outbox, secret, settings });
+    const useCases = accountUseCases({ db, outbox, secret, settings, clock });
 
     outbox.share(sharedAccounts());
 
@@ -36,7 +36,7 @@ export const accountModule: ModuleDefinition = {
 
     const service = await serveAccounts(bus, useCases);
     return {
-      http: accountHttp(useCases, secret),
+      http: accountHttp(useCases, { secret, clock }),
       stop: () => service.stop(),
     };
   },

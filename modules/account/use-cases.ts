@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { verifyToken, type CallerCheck } from '../../platform/bearer-auth.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { signJwt } from '../../platform/jwt.ts';
+import type { Clock } from '../../platform/clock.ts';
 import type { Outbox } from '../../platform/outbox.ts';
 import { unitOfWork } from '../../platform/unit-of-work.ts';
 import { checkText } from '../../platform/text.ts';
@@ -49,14 +50,14 @@ export const limits = {
 /** A hash that matches no password: logging in as an unknown id costs what a known one does. */
 const NOBODY = `pbkdf2:sha256:600000$${genSalt()}$${'0'.repeat(64)}`;
 
-export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Outbox; secret: string; settings: AccountSettings }) {
-  const { db, outbox, secret, settings } = deps;
+export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Outbox; secret: string; settings: AccountSettings; clock: Clock }) {
+  const { db, outbox, secret, settings, clock } = deps;
 
   const tokens = async (row: AccountRow) => {
     const claims = { sub: row.id, ver: row.token_version };
     return {
-      accessToken: await signJwt({ ...claims, typ: 'access' }, secret, settings.accessTtlSeconds),
-      refreshToken: await signJwt({ ...claims, typ: 'refresh' }, secret, settings.refreshTtlSeconds),
+      accessToken: await signJwt({ ...claims, typ: 'access' }, secret, settings.accessTtlSeconds, clock.now()),
+      refreshToken: await signJwt({ ...claims, typ: 'refresh' }, secret, settings.refreshTtlSeconds, clock.now()),
     };
   };
 
@@ -125,7 +126,7 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
       const row = await findAccount(db, input.id);
       const matches = await verifyPassword(row?.password_hash ?? NOBODY, input.pw);
       if (!row || !matches) throw new DomainError('ACCOUNT.UNAUTHORIZED', 'id or password is wrong');
-      if (row.temporary_password_expires_at && row.temporary_password_expires_at.getTime() <= Date.now()) {
+      if (row.temporary_password_expires_at && row.temporary_password_expires_at.getTime() <= clock.now()) {
         throw new DomainError('ACCOUNT.UNAUTHORIZED', 'the temporary password has expired: ask an administrator for a new one');
       }
       return { ...(await tokens(row)), passwordChangeRequired: row.temporary_password_expires_at !== null };
@@ -133,7 +134,7 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
 
     /** A new access token for a valid refresh token of a user whose tokens were not revoked. */
     async refresh(refreshToken: string) {
-      const claims = await verifyToken(refreshToken, secret, 'refresh');
+      const claims = await verifyToken(refreshToken, secret, 'refresh', clock);
       const row = await findAccount(db, String(claims.sub));
       const problem = tokenProblem({ ver: Number(claims.ver) }, row && snapshotOf(row));
       if (problem || !row) throw new DomainError('ACCOUNT.UNAUTHORIZED', problem ?? 'the token belongs to no user');
@@ -181,7 +182,7 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
       await requireAccount(id);
       const temporaryPassword = genSalt(16);
       const passwordHash = await hashPassword(temporaryPassword);
-      const until = new Date(Date.now() + settings.temporaryPasswordTtlSeconds * 1000);
+      const until = new Date(clock.now() + settings.temporaryPasswordTtlSeconds * 1000);
       const updated = await change(id, (tx) => setPassword(tx, id, passwordHash, until));
       if (!updated) throw new DomainError('ACCOUNT.NOT_FOUND', `no user ${id}`);
       return { temporaryPassword };

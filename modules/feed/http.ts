@@ -2,6 +2,7 @@ import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
 import { bearerAuth } from '../../platform/bearer-auth.ts';
+import type { Clock } from '../../platform/clock.ts';
 import { ErrorBody, pathId, pathText, requestLine } from '../../platform/http-schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { textField } from '../../platform/text.ts';
@@ -46,7 +47,7 @@ const bearer = Type.Object({ authorization: Type.Optional(Type.String({ descript
 const errors = (...statuses: (400 | 403 | 404)[]) => Object.fromEntries([...statuses, 401, 503].map((s) => [s, ErrorBody]));
 const guarded = { auth: 'access' as const, headers: bearer };
 
-export function feedHttp(useCases: FeedUseCases, account: AccountOf, secret: string) {
+export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { secret: string; clock: Clock }) {
   const postId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'post');
   const commentId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'comment');
   const answer = (set: { status?: number | string }, outcome: 'created' | 'changed' | 'unchanged') => {
@@ -55,7 +56,7 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, secret: str
   };
 
   return new Elysia({ name: 'feed.http' })
-    .use(bearerAuth({ name: 'feed.auth', secret, caller: (claims, level) => checkCaller(account, claims, level) }))
+    .use(bearerAuth({ name: 'feed.auth', ...tokens, caller: (claims, level) => checkCaller(account, claims, level) }))
     .post(
       '/post',
       async ({ me, body, set }) => {

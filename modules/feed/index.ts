@@ -17,7 +17,7 @@ export const feedModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/post', '/timeline', '/comment'],
   migrations,
-  async start({ db: anyDb, bus, outbox, log, config, copyOf }) {
+  async start({ db: anyDb, bus, outbox, log, config, copyOf, clock }) {
     const db = anyDb as Kysely<FeedDatabase>;
     const secret = jwtSecret(config, log);
     await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
@@ -26,7 +26,7 @@ export const feedModule: ModuleDefinition = {
     const useCases = feedUseCases({ db, outbox, account });
     const service = await serveFeed(bus, useCases);
     return {
-      http: feedHttp(useCases, account, secret),
+      http: feedHttp(useCases, account, { secret, clock }),
       stop: () => service.stop(),
     };
   },

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
 import { bearerAuth } from '../../platform/bearer-auth.ts';
+import type { Clock } from '../../platform/clock.ts';
 import { ErrorBody, pathId } from '../../platform/http-schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { DomainError } from '../../platform/errors.ts';
@@ -31,9 +32,9 @@ function readFilter(unread: string | undefined): boolean | undefined {
   throw new DomainError('NOTIFICATION.INVALID', 'unread: must be true or false');
 }
 
-export function notificationHttp(useCases: NotificationUseCases, account: AccountOf, secret: string) {
+export function notificationHttp(useCases: NotificationUseCases, account: AccountOf, tokens: { secret: string; clock: Clock }) {
   return new Elysia({ name: 'notification.http' })
-    .use(bearerAuth({ name: 'notification.auth', secret, caller: (claims, level) => checkCaller(account, claims, level) }))
+    .use(bearerAuth({ name: 'notification.auth', ...tokens, caller: (claims, level) => checkCaller(account, claims, level) }))
     .get('/notification', ({ me, query }) => useCases.list(me, pageOf(query, 'notification', 'NOTIFICATION.INVALID'), readFilter(query.unread)), {
       auth: 'access',
       headers: bearer,

@@ -18,7 +18,7 @@ export const notificationModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/notification'],
   migrations,
-  async start({ db: anyDb, bus, log, config, copyOf }) {
+  async start({ db: anyDb, bus, log, config, copyOf, clock }) {
     const db = anyDb as Kysely<NotificationDatabase>;
     const secret = jwtSecret(config, log);
     const accounts = await copyOf(accountsBucket);
@@ -29,7 +29,7 @@ export const notificationModule: ModuleDefinition = {
     const consumer = await bus.consume({ stream: FEED_EVENTS_STREAM, durable: NOTIFICATIONS_CONSUMER, handler: (event) => useCases.handle(event) });
     const service = await serveNotifications(bus, useCases);
     return {
-      http: notificationHttp(useCases, account, secret),
+      http: notificationHttp(useCases, account, { secret, clock }),
       async stop() {
         await consumer.stop();
         await service.stop();

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia';
 import { type Static, Type } from '@sinclair/typebox';
 import type { Caller } from '../account/contract/index.ts';
 import { bearerAuth, bearerToken, callerOf, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/bearer-auth.ts';
+import type { Clock } from '../../platform/clock.ts';
 import { DomainError, httpStatusOf } from '../../platform/errors.ts';
 import { errorBody } from '../../platform/http.ts';
 import { ErrorBody } from '../../platform/http-schemas.ts';
@@ -31,12 +32,12 @@ export type SeriesAnswer = Static<typeof Series>;
 const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
 const errors = { 401: ErrorBody, 403: ErrorBody, 503: ErrorBody };
 
-export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, level: AuthLevel) => Promise<CallerCheck<Caller>>, secret: string, assets: DashboardAssets) {
+export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, level: AuthLevel) => Promise<CallerCheck<Caller>>, tokens: { secret: string; clock: Clock }, assets: DashboardAssets) {
   const html = (body: string, status = 200) => new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
   const asset = (body: string, type: string) => new Response(body, { headers: { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'public, max-age=300' } });
 
   return new Elysia({ name: 'stats.http' })
-    .use(bearerAuth({ name: 'stats.auth', secret, caller }))
+    .use(bearerAuth({ name: 'stats.auth', ...tokens, caller }))
     .get('/admin/stats', () => useCases.stats(), {
       auth: 'admin',
       headers: bearer,
@@ -57,7 +58,7 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
         const token = request.headers.get('authorization') ? bearerToken(request.headers.get('authorization')) : adminCookie(request.headers.get('cookie'));
         try {
           if (!token) throw new DomainError('STATS.UNAUTHORIZED', 'log in as an administrator');
-          callerOf(await caller(await verifyToken(token, secret, 'access'), 'admin'));
+          callerOf(await caller(await verifyToken(token, tokens.secret, 'access', tokens.clock), 'admin'));
           return html(dashboardPage('dashboard'));
         } catch (error) {
           if (!(error instanceof DomainError) || !['UNAUTHORIZED', 'FORBIDDEN'].includes(error.kind)) throw error;

@@ -19,11 +19,11 @@ export const statsModule: ModuleDefinition = {
   title: 'minifb',
   routes: ['/admin'],
   migrations,
-  async start({ db: anyDb, bus, log, config, copyOf }) {
+  async start({ db: anyDb, bus, log, config, copyOf, clock }) {
     const db = anyDb as Kysely<StatsDatabase>;
     const secret = jwtSecret(config, log);
     const timeZone = statsTimeZone(config);
-    const useCases = statsUseCases({ db, bus, timeZone });
+    const useCases = statsUseCases({ db, bus, timeZone, now: () => clock.now() });
 
     // Administrators are told apart by the accounts snapshot, like every other caller.
     const accounts = await copyOf(accountsBucket);
@@ -35,7 +35,7 @@ export const statsModule: ModuleDefinition = {
     log.info('statistics', { timeZone });
 
     return {
-      http: statsHttp(useCases, caller, secret, await dashboardAssets()),
+      http: statsHttp(useCases, caller, { secret, clock }, await dashboardAssets()),
       async stop() {
         clearInterval(pruning);
         await consumer.stop();

@@ -17,6 +17,7 @@ import type { Bus } from '../../platform/bus/types.ts';
 import { parseConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/log.ts';
 import { startProxy } from '../../platform/proxy.ts';
+import type { Clock } from '../../platform/clock.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
 import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
@@ -108,8 +109,8 @@ interface Shape {
   stop(): Promise<void>;
 }
 
-async function inProcess(env: Record<string, string>): Promise<Shape> {
-  const system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+async function inProcess(env: Record<string, string>, clock?: Clock): Promise<Shape> {
+  const system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, clock });
   const port = allModules.find((m) => m.name === 'account')!.defaultPort;
   return {
     system,
@@ -196,7 +197,8 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
   };
 }
 
-export async function startMinifb(opts: { backend: Backend; env?: Record<string, string> }): Promise<Minifb> {
+/** `clock`: whose time tokens and temporary passwords expire by (in process only). */
+export async function startMinifb(opts: { backend: Backend; env?: Record<string, string>; clock?: Clock }): Promise<Minifb> {
   const dataDir = mkdtempSync(join(tmpdir(), 'minifb-'));
   const env: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
@@ -226,7 +228,7 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
       await prepareDatabases({ pgUrl: PG_ADMIN_URL, dbPrefix: prefix, modules: MINIFB_MODULES });
       delete env.MODULES;
     }
-    shape = opts.backend === 'split' ? await split(env, prefix) : await inProcess(env);
+    shape = opts.backend === 'split' ? await split(env, prefix) : await inProcess(env, opts.clock);
   } catch (error) {
     await cleanUp();
     throw error;
