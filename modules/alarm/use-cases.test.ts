@@ -50,7 +50,7 @@ describe('alarm use cases', () => {
     await alarms.set(user, 3);
     await alarms.set(user, 7);
     expect(await alarms.alarmSetOf(user)).toEqual({ userId: user, itemIds: [3, 7] });
-    expect(await alarms.list(user)).toEqual({ count: 2, payload: [items.get(7), items.get(3)] });
+    expect(await alarms.list(user)).toEqual({ count: 2, payload: [items.get(7)!, items.get(3)!] });
     expect(Number((await db.selectFrom('alarm').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', user).executeTakeFirstOrThrow()).n)).toBe(2);
   });
 
