@@ -66,13 +66,4 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb accounts on %s', (
       expect((await fb.call('GET', '/me', { token: await signJwt({ sub: id, typ: 'access', ver: 0 }, SECRET, 600) })).body.id).toBe(id);
     });
   });
-
-  test('every answer in these tests matches the published document, and no error lacks its envelope', async () => {
-    expect(fb.seen.length).toBeGreaterThan(5);
-    expect(await fb.openapiProblems()).toEqual([]);
-    for (const r of fb.seen) {
-      expect({ at: `${r.method} ${r.path}`, status: r.status < 500 }).toEqual({ at: `${r.method} ${r.path}`, status: true });
-      if (r.status >= 400) expect(Object.keys(r.body as object).sort()).toEqual(['hint', 'result']);
-    }
-  });
 });

@@ -142,18 +142,4 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb feed on %s', (back
       }, 60000);
     });
   }
-
-  // (The kit holds its own answers to the published document as they arrive; these are the rest.)
-  test('every answer in these tests matches the schema the OpenAPI document declares for its route and status', async () => {
-    expect(fb.seen.length).toBeGreaterThan(10);
-    expect(await fb.openapiProblems()).toEqual([]);
-  });
-
-  test('no answer in these tests was a 5xx, and every error had the {result, hint} envelope', () => {
-    expect(fb.seen.length).toBeGreaterThan(10);
-    for (const r of fb.seen) {
-      expect({ at: `${r.method} ${r.path}`, ok: r.status < 500 }).toEqual({ at: `${r.method} ${r.path}`, ok: true });
-      if (r.status >= 400) expect(Object.keys(r.body as object).sort()).toEqual(['hint', 'result']);
-    }
-  });
 });

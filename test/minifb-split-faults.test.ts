@@ -10,7 +10,7 @@ let fb: Minifb;
 let n = 0;
 
 beforeAll(async () => {
-  fb = await startMinifb({ backend: 'split' });
+  fb = await startMinifb({ backend: 'split', faults: true });
 }, 90000);
 
 afterAll(async () => {

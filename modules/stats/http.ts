@@ -26,6 +26,9 @@ const Series = Type.Object({
   step: Type.Integer({ description: 'Seconds between counts' }),
   counts: Type.Array(Type.Integer(), { description: 'Requests in each second of the last hour' }),
 });
+/** What GET /admin answers when it refuses: the login page for a browser, the envelope for a program. */
+const pageOrError = { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ErrorBody } };
+
 /** What GET /admin/stats and GET /admin/stats/series answer (the dashboard reads these types too). */
 export type StatsAnswer = Static<typeof Stats>;
 export type SeriesAnswer = Static<typeof Series>;
@@ -74,7 +77,11 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
         detail: {
           summary: 'Administrators: the statistics dashboard (HTML). Without an administrator token it is 401, and a browser gets the login form',
           tags: ['statistics'],
-          responses: { 200: { description: 'The dashboard (text/html)' }, 401: { description: 'Not logged in' }, 403: { description: 'Not an administrator' } },
+          responses: {
+            200: { description: 'The dashboard', content: { 'text/html': { schema: { type: 'string' } } } },
+            401: { description: 'Not logged in: the login form for a browser (Accept: text/html), the error envelope for anyone else', content: pageOrError },
+            403: { description: 'Not an administrator: the login form for a browser, the error envelope for anyone else', content: pageOrError },
+          },
         },
       },
     )

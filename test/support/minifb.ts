@@ -198,7 +198,7 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
 }
 
 /** `clock`: whose time tokens and temporary passwords expire by (in process only). */
-export async function startMinifb(opts: { backend: Backend; env?: Record<string, string>; clock?: Clock }): Promise<Minifb> {
+export async function startMinifb(opts: { backend: Backend; env?: Record<string, string>; clock?: Clock; faults?: boolean }): Promise<Minifb> {
   const dataDir = mkdtempSync(join(tmpdir(), 'minifb-'));
   const env: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
@@ -235,6 +235,8 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
   }
 
   const seen: Minifb['seen'] = [];
+  /** The documents' paths, read once (the processes' own documents). */
+  let documented: Promise<Record<string, any>> | undefined;
   const call = async (method: string, path: string, options: CallOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined && options.token !== null) headers.authorization = `Bearer ${options.token}`;
@@ -245,6 +247,16 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     const text = await res.text();
     const json = (res.headers.get('content-type') ?? '').includes('application/json') ? JSON.parse(text) : text;
     seen.push({ method, path, status: res.status, body: structuredClone(json) });
+    // Every answer is checked as it arrives, so a failure names the request that caused it:
+    // no 5xx, the envelope on every error, and the status and body the document declares.
+    const at = `${method} ${path} → ${res.status} ${text.slice(0, 300)}`;
+    // A fault suite kills processes on purpose: the proxy's 502s and a dead dependency's 503s are
+    // what it asserts, one by one.
+    if (opts.faults && res.status >= 500) return { status: res.status, body: json, text, headers: res.headers };
+    if (res.status >= 500 && res.status !== 503) throw new Error(`a 5xx: ${at}`);
+    if (res.status >= 400 && typeof json === 'object' && Object.keys(json).sort().join() !== 'hint,result') throw new Error(`an error without the {result, hint} envelope: ${at}`);
+    const problem = answerProblem({ paths: await (documented ??= openapiPaths()) }, { method, path, status: res.status, body: json });
+    if (problem) throw new Error(`against the OpenAPI document: ${problem}: ${at}`);
     return { status: res.status, body: json, text, headers: res.headers };
   };
   const login = async (id: string, pw = PASSWORD) => {
