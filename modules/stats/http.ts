@@ -27,7 +27,7 @@ const Series = Type.Object({
   counts: Type.Array(Type.Integer(), { description: 'Requests in each second of the last hour' }),
 });
 /** What GET /admin answers when it refuses: the login page for a browser, the envelope for a program. */
-const pageOrError = { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ErrorBody } };
+const pageOrError = { 'text/html': { schema: { type: 'string' as const } }, 'application/json': { schema: ErrorBody } };
 
 /** What GET /admin/stats and GET /admin/stats/series answer (the dashboard reads these types too). */
 export type StatsAnswer = Static<typeof Stats>;
@@ -78,7 +78,7 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
           summary: 'Administrators: the statistics dashboard (HTML). Without an administrator token it is 401, and a browser gets the login form',
           tags: ['statistics'],
           responses: {
-            200: { description: 'The dashboard', content: { 'text/html': { schema: { type: 'string' } } } },
+            200: { description: 'The dashboard', content: { 'text/html': { schema: { type: 'string' as const } } } },
             401: { description: 'Not logged in: the login form for a browser (Accept: text/html), the error envelope for anyone else', content: pageOrError },
             403: { description: 'Not an administrator: the login form for a browser, the error envelope for anyone else', content: pageOrError },
           },
