@@ -1,7 +1,15 @@
 import { Elysia } from 'elysia';
+import { Type } from '@sinclair/typebox';
 import { systemClock, type Clock } from './clock.ts';
 import { DomainError } from './errors.ts';
+import { errorResponses } from './http-schemas.ts';
 import { JwtError, verifyJwt, type JwtClaims } from './jwt.ts';
+
+/** The header a route behind this plugin declares (its document shows the bearer security scheme). */
+export const BearerHeader = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
+
+/** The error answers of a route behind this plugin: `statuses`, 401 (no valid token) and 503. */
+export const bearerErrors = (...statuses: number[]) => errorResponses(...statuses, 401);
 
 /** `access`: any signed-in user; `admin`: an administrator. */
 export type AuthLevel = 'access' | 'admin';

@@ -8,7 +8,10 @@ import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
 import { DomainError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { loadDump, type SqlRunner } from './pg-dump.ts';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { from as copyFrom } from 'pg-copy-streams';
+import { loadDump, type DumpRunner } from './pg-dump.ts';
 import { platformMigrations } from './migrations.ts';
 
 export type DatabaseKind = 'pg' | 'pglite';
@@ -86,7 +89,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
   if (options.initSql && (await isEmpty((q) => pglite.query(q)))) {
     log.info('loading init_database.sql into new embedded database', { dir });
     await pglite.transaction(async (tx) => {
-      await loadDump({ exec: async (s) => void (await tx.exec(s)), query: async (s, p) => void (await tx.query(s, p)) }, options.initSql!);
+      await loadDump(
+        {
+          exec: async (s) => void (await tx.exec(s)),
+          // PGlite reads a COPY's input from the blob given with the query.
+          copy: async (into, data) => void (await tx.query(`COPY ${into} FROM '/dev/blob'`, [], { blob: new Blob([data]) })),
+        },
+        options.initSql!,
+      );
     });
     // pg_dump files empty the search_path for the session; PGlite has only this one session.
     await pglite.exec('RESET ALL');
@@ -166,9 +176,9 @@ export async function loadInitSqlIfEmpty(url: string, initSql: string): Promise<
   await client.connect();
   try {
     if (!(await isEmpty((q) => client.query(q)))) return false;
-    const runner: SqlRunner = {
+    const runner: DumpRunner = {
       exec: async (s) => void (await client.query(s)),
-      query: async (s, p) => void (await client.query(s, p)),
+      copy: (into, data) => pipeline(Readable.from([data]), client.query(copyFrom(`COPY ${into} FROM STDIN`))),
     };
     await client.query('BEGIN');
     await loadDump(runner, initSql);
@@ -214,5 +224,3 @@ export function databaseError(error: unknown): unknown {
   }
   return error;
 }
-
-export { sql };

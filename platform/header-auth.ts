@@ -1,5 +1,9 @@
 import { Elysia } from 'elysia';
+import { Type } from '@sinclair/typebox';
 import { DomainError } from './errors.ts';
+
+/** The header schema a route behind `headerAuth({ header })` declares. */
+export const tokenHeader = (header: string) => Type.Object({ [header.toLowerCase()]: Type.String({ description: "The caller's access token" }) });
 
 export interface HeaderAuthOptions<U> {
   /** Plugin name (Elysia de-duplicates plugins by name). */

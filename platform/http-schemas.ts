@@ -12,6 +12,9 @@ export const errorBody = (status: number, hint: string) => ({ result: statusText
  */
 export const ErrorBody = Type.Object({ result: Type.String(), hint: Type.String() }, { description: 'Error: HTTP status text and what went wrong' });
 
+/** The error answers of a route: `statuses`, and 503 (a dependency down), which any route may answer. */
+export const errorResponses = (...statuses: number[]) => Object.fromEntries([...statuses, 503].map((s) => [s, ErrorBody]));
+
 /** `{}`: the homeshopping contract's success and not-found body. */
 export const EmptyBody = Type.Object({}, { additionalProperties: false, description: 'Empty object' });
 

@@ -167,7 +167,7 @@ export function createHttpApp(options: HttpAppOptions) {
     .onError(({ code, error, request, path }) => {
       if (error instanceof DomainError) {
         const status = httpStatusOf[error.kind];
-        if (status === 404 && options.bareNotFound && !error.code.startsWith('HTTP.')) return json(404, {});
+        if (status === 404 && options.bareNotFound) return json(404, {});
         if (status >= 500) log.warn('request failed', { path, code: error.code, error: error.message });
         return json(status, errorBody(status, error.message));
       }

@@ -11,19 +11,25 @@ export function charCount(text: string): number {
   return n;
 }
 
-export const lengthHint = (min: number, max: number) => `must be ${min} to ${max} characters`;
+/** A text field's length in characters: data read by the schema that validates it and by the use case that enforces it. */
+export interface TextLimit {
+  readonly min: number;
+  readonly max: number;
+}
+
+export const lengthHint = ({ min, max }: TextLimit) => `must be ${min} to ${max} characters`;
 
 /**
- * A string field of `min` to `max` characters. The schema bounds the UTF-16 length loosely
+ * A string field of `limit.min` to `limit.max` characters. The schema bounds the UTF-16 length loosely
  * (a code point is one or two units) and documents the limit; `checkText` enforces it exactly,
  * with the same hint.
  */
-export function textField(min: number, max: number, options: { description?: string; pattern?: string } = {}): TString {
+export function textField(limit: TextLimit, options: { description?: string; pattern?: string } = {}): TString {
   return Type.String({
-    minLength: min,
-    maxLength: max * 2,
-    error: lengthHint(min, max),
-    description: `${options.description ?? 'Text'}: ${min} to ${max} characters`,
+    minLength: limit.min,
+    maxLength: limit.max * 2,
+    error: lengthHint(limit),
+    description: `${options.description ?? 'Text'}: ${limit.min} to ${limit.max} characters`,
     ...(options.pattern ? { pattern: options.pattern } : {}),
   });
 }
@@ -32,9 +38,9 @@ export function textField(min: number, max: number, options: { description?: str
  * Throws `<code>` (INVALID) naming `field` unless `value` has `min` to `max` characters, and
  * none that Postgres text cannot hold (NUL) or that is no character at all (a lone surrogate).
  */
-export function checkText(code: string, field: string, value: string, min: number, max: number): string {
+export function checkText(code: string, field: string, value: string, limit: TextLimit): string {
   const n = charCount(value);
-  if (n < min || n > max) throw new DomainError(code, `${field}: ${lengthHint(min, max)}`);
+  if (n < limit.min || n > limit.max) throw new DomainError(code, `${field}: ${lengthHint(limit)}`);
   const problem = problemHint(value);
   if (problem) throw new DomainError(code, `${field}: ${problem}`);
   return value;

@@ -101,16 +101,16 @@ describe('text limits', () => {
   });
 
   test('checkText — passes min and max, refuses one below and one above, naming the field', () => {
-    expect(checkText('X.INVALID', 'name', 'ab', 2, 3)).toBe('ab');
-    expect(checkText('X.INVALID', 'name', '😀😀😀', 2, 3)).toBe('😀😀😀');
-    expect(code(() => checkText('X.INVALID', 'name', 'a', 2, 3))).toBe('X.INVALID: name: must be 2 to 3 characters');
-    expect(code(() => checkText('X.INVALID', 'name', '😀😀😀😀', 2, 3))).toBe('X.INVALID: name: must be 2 to 3 characters');
+    expect(checkText('X.INVALID', 'name', 'ab', { min: 2, max: 3 })).toBe('ab');
+    expect(checkText('X.INVALID', 'name', '😀😀😀', { min: 2, max: 3 })).toBe('😀😀😀');
+    expect(code(() => checkText('X.INVALID', 'name', 'a', { min: 2, max: 3 }))).toBe('X.INVALID: name: must be 2 to 3 characters');
+    expect(code(() => checkText('X.INVALID', 'name', '😀😀😀😀', { min: 2, max: 3 }))).toBe('X.INVALID: name: must be 2 to 3 characters');
   });
 
   test('checkText — refuses what Postgres text cannot hold (NUL) and lone surrogates, naming the field', () => {
-    expect(code(() => checkText('X.INVALID', 'content', 'a\u0000b', 1, 10))).toBe('X.INVALID: content: must not contain the NUL character (U+0000)');
-    expect(code(() => checkText('X.INVALID', 'content', 'a\ud800b', 1, 10))).toBe('X.INVALID: content: must be well-formed Unicode (no lone surrogate)');
-    expect(checkText('X.INVALID', 'content', 'a\ud83d\ude00b', 1, 10)).toBe('a😀b');
+    expect(code(() => checkText('X.INVALID', 'content', 'a\u0000b', { min: 1, max: 10 }))).toBe('X.INVALID: content: must not contain the NUL character (U+0000)');
+    expect(code(() => checkText('X.INVALID', 'content', 'a\ud800b', { min: 1, max: 10 }))).toBe('X.INVALID: content: must be well-formed Unicode (no lone surrogate)');
+    expect(checkText('X.INVALID', 'content', 'a\ud83d\ude00b', { min: 1, max: 10 })).toBe('a😀b');
   });
 });
 

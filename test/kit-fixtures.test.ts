@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { kitFile, PG_ADMIN_URL, SHARED_DIR, startShop, type Backend, type Shop } from './support/shop.ts';
+import type { Item } from '../modules/item/contract/index.ts';
 
 /**
  * The services on databases created from the kit's original init_database.sql files, untouched:
@@ -10,13 +11,6 @@ import { kitFile, PG_ADMIN_URL, SHARED_DIR, startShop, type Backend, type Shop }
  * clone without that folder skips these tests, a clone with it and without the files fails.
  */
 
-interface Item {
-  id: number;
-  name: string;
-  broadcaster: string;
-  category: string | null;
-  price: number;
-}
 type Json = any;
 
 /** The COPY rows of a kit file, read without the project's loader: tab-separated, `\N` is NULL. */

@@ -1,38 +1,26 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { bearerAuth, bearerToken } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors, bearerToken } from '../../platform/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { ErrorBody, pathText } from '../../platform/http-schemas.ts';
-import { lengthHint, textField } from '../../platform/text.ts';
+import { EmptyBody, errorResponses, pathText } from '../../platform/http-schemas.ts';
+import { ACCOUNT_LIMITS } from './contract/index.ts';
+import { lengthHint, textField, type TextLimit } from '../../platform/text.ts';
 import type { AccountUseCases } from './use-cases.ts';
+import { UserView } from './views.ts';
 
-const User = Type.Object(
-  {
-    id: Type.String(),
-    name: Type.String(),
-    nickname: Type.Union([Type.String(), Type.Null()]),
-    bio: Type.Union([Type.String(), Type.Null()]),
-    createdAt: Type.String({ format: 'date-time' }),
-  },
-  { description: 'A user: never a password hash' },
-);
-const Empty = Type.Object({}, { additionalProperties: false });
-const nullableText = (min: number, max: number, what: string) =>
-  Type.Union([textField(min, max, { description: what }), Type.Null()], { error: lengthHint(min, max) });
+const nullableText = (limit: TextLimit, what: string) => Type.Union([textField(limit, { description: what }), Type.Null()], { error: lengthHint(limit) });
 
 const SignUp = Type.Object({
-  id: textField(4, 50, { description: 'Letters, digits, _, - and .' }),
-  pw: textField(10, 100, { description: 'Password' }),
-  name: textField(2, 16, { description: 'Name' }),
-  nickname: Type.Optional(nullableText(1, 30, 'Nickname')),
-  bio: Type.Optional(nullableText(1, 85, 'Bio')),
+  id: textField(ACCOUNT_LIMITS.id, { description: 'Letters, digits, _, - and .' }),
+  pw: textField(ACCOUNT_LIMITS.password, { description: 'Password' }),
+  name: textField(ACCOUNT_LIMITS.name, { description: 'Name' }),
+  nickname: Type.Optional(nullableText(ACCOUNT_LIMITS.nickname, 'Nickname')),
+  bio: Type.Optional(nullableText(ACCOUNT_LIMITS.bio, 'Bio')),
 });
 const Credentials = Type.Object({ id: Type.String(), pw: Type.String() });
 const Tokens = Type.Object({ accessToken: Type.String(), refreshToken: Type.String(), passwordChangeRequired: Type.Boolean() });
-const PasswordChange = Type.Object({ currentPw: Type.String(), newPw: textField(10, 100, { description: 'New password' }) });
+const PasswordChange = Type.Object({ currentPw: Type.String(), newPw: textField(ACCOUNT_LIMITS.password, { description: 'New password' }) });
 
-const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
-const errors = (...statuses: (400 | 401 | 403 | 404 | 409)[]) => Object.fromEntries([...statuses, 503].map((s) => [s, ErrorBody]));
 
 export function accountHttp(useCases: AccountUseCases, tokens: { secret: string; clock: Clock }) {
   return new Elysia({ name: 'account.http' })
@@ -43,7 +31,7 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
         await useCases.checkId(pathText(params.id, 'ACCOUNT.INVALID', 'id'));
         return {};
       },
-      { response: { 200: Empty, ...errors(400, 409) }, detail: { summary: 'Whether an id is free (200) or taken (409)', tags: ['account'] } },
+      { response: { 200: EmptyBody, ...errorResponses(400, 409) }, detail: { summary: 'Whether an id is free (200) or taken (409)', tags: ['account'] } },
     )
     .post(
       '/signup',
@@ -52,28 +40,28 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
         set.status = 201;
         return user;
       },
-      { body: SignUp, response: { 201: User, ...errors(400, 409) }, detail: { summary: 'Sign up', tags: ['account'] } },
+      { body: SignUp, response: { 201: UserView, ...errorResponses(400, 409) }, detail: { summary: 'Sign up', tags: ['account'] } },
     )
     .post('/auth', ({ body }) => useCases.logIn(body), {
       body: Credentials,
-      response: { 200: Tokens, ...errors(400, 401) },
+      response: { 200: Tokens, ...errorResponses(400, 401) },
       detail: { summary: 'Log in: access and refresh tokens', tags: ['account'] },
     })
     .post('/refresh', ({ request }) => useCases.refresh(bearerToken(request.headers.get('authorization'))), {
-      headers: bearer,
-      response: { 200: Type.Object({ accessToken: Type.String() }), ...errors(401) },
+      headers: BearerHeader,
+      response: { 200: Type.Object({ accessToken: Type.String() }), ...bearerErrors() },
       detail: { summary: 'A new access token, for `Authorization: Bearer <refreshToken>`', tags: ['account'], security: [{ refreshToken: [] }] },
     })
     .get('/me', ({ me }) => useCases.me(me), {
       auth: 'access',
-      headers: bearer,
-      response: { 200: User, ...errors(401) },
+      headers: BearerHeader,
+      response: { 200: UserView, ...bearerErrors() },
       detail: { summary: 'The caller', tags: ['account'] },
     })
     .get('/user/:id', ({ params }) => useCases.user(pathText(params.id, 'ACCOUNT.NOT_FOUND', 'id')), {
       auth: 'access',
-      headers: bearer,
-      response: { 200: User, ...errors(401, 404) },
+      headers: BearerHeader,
+      response: { 200: UserView, ...bearerErrors(404) },
       detail: { summary: 'A user', tags: ['account'] },
     })
     .put(
@@ -84,24 +72,24 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
       },
       {
         auth: 'access',
-        headers: bearer,
+        headers: BearerHeader,
         body: PasswordChange,
-        response: { 200: Empty, ...errors(400, 401, 403, 409) },
+        response: { 200: EmptyBody, ...bearerErrors(400, 403, 409) },
         detail: { summary: 'Change the password (every token issued before stops working)', tags: ['account'] },
       },
     )
     .put('/me/nickname', ({ me, body }) => useCases.setNickname(me, body.nickname), {
       auth: 'access',
-      headers: bearer,
-      body: Type.Object({ nickname: nullableText(1, 30, 'Nickname') }),
-      response: { 200: User, ...errors(400, 401) },
+      headers: BearerHeader,
+      body: Type.Object({ nickname: nullableText(ACCOUNT_LIMITS.nickname, 'Nickname') }),
+      response: { 200: UserView, ...bearerErrors(400) },
       detail: { summary: 'Set or clear (null) the nickname', tags: ['account'] },
     })
     .put('/me/bio', ({ me, body }) => useCases.setBio(me, body.bio), {
       auth: 'access',
-      headers: bearer,
-      body: Type.Object({ bio: nullableText(1, 85, 'Bio') }),
-      response: { 200: User, ...errors(400, 401) },
+      headers: BearerHeader,
+      body: Type.Object({ bio: nullableText(ACCOUNT_LIMITS.bio, 'Bio') }),
+      response: { 200: UserView, ...bearerErrors(400) },
       detail: { summary: 'Set or clear (null) the bio', tags: ['account'] },
     })
     .post(
@@ -113,8 +101,8 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
       },
       {
         auth: 'admin',
-        headers: bearer,
-        response: { 201: Type.Object({ temporaryPassword: Type.String() }), ...errors(401, 403, 404) },
+        headers: BearerHeader,
+        response: { 201: Type.Object({ temporaryPassword: Type.String() }), ...bearerErrors(403, 404) },
         detail: { summary: 'Administrators: a temporary password for a user, shown once; it expires', tags: ['account'] },
       },
     );

@@ -1,14 +1,11 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Account } from './contract/index.ts';
 import type { AccountDatabase, AccountTable } from './schema.ts';
 
 type Db = Kysely<AccountDatabase> | Transaction<AccountDatabase>;
 
-export type AccountRow = Omit<AccountTable, 'created_at' | 'is_admin' | 'token_version'> & {
-  created_at: Date;
-  is_admin: boolean;
-  token_version: number;
-};
+/** An account as a query reads it. */
+export type AccountRow = Selectable<AccountTable>;
 
 export async function findAccount(db: Db, id: string): Promise<AccountRow | undefined> {
   return db.selectFrom('account').selectAll().where('id', '=', id).executeTakeFirst();

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { type Config, ConfigError } from '../../platform/config.ts';
+import { charCount, type TextLimit } from '../../platform/text.ts';
+import { ACCOUNT_ID_PATTERN, ACCOUNT_LIMITS } from './contract/index.ts';
+
+const within = (text: string, { min, max }: TextLimit) => charCount(text) >= min && charCount(text) <= max;
 
 export interface AccountSettings {
   adminId: string;
@@ -35,8 +39,11 @@ export function accountSettings(config: Config): AccountSettings {
   }
   const adminId = id ?? DEVELOPMENT_ADMIN.id;
   const adminPassword = password ?? DEVELOPMENT_ADMIN.password;
-  if (!/^[A-Za-z0-9_.-]{4,50}$/.test(adminId)) throw new ConfigError('MINIFB_ADMIN_ID', 'must be 4 to 50 letters, digits, _, - or .');
-  if ([...adminPassword].length < 10 || [...adminPassword].length > 100) throw new ConfigError('MINIFB_ADMIN_PASSWORD', 'must be 10 to 100 characters');
+  const { id: idLimit, password: pwLimit } = ACCOUNT_LIMITS;
+  if (!within(adminId, idLimit) || !ACCOUNT_ID_PATTERN.test(adminId)) {
+    throw new ConfigError('MINIFB_ADMIN_ID', `must be ${idLimit.min} to ${idLimit.max} letters, digits, _, - or .`);
+  }
+  if (!within(adminPassword, pwLimit)) throw new ConfigError('MINIFB_ADMIN_PASSWORD', `must be ${pwLimit.min} to ${pwLimit.max} characters`);
   return {
     adminId,
     adminPassword,

@@ -6,22 +6,13 @@ import type { Clock } from '../../platform/clock.ts';
 import type { Outbox } from '../../platform/outbox.ts';
 import { unitOfWork } from '../../platform/unit-of-work.ts';
 import { checkText } from '../../platform/text.ts';
-import { ACCOUNTS_BUCKET, accountKey, checkCaller, tokenProblem, type Account, type Caller } from './contract/index.ts';
+import { ACCOUNT_ID_PATTERN, ACCOUNT_LIMITS, ACCOUNTS_BUCKET, accountKey, checkCaller, tokenProblem, type Account, type Caller } from './contract/index.ts';
 import { genSalt, hashPassword, verifyPassword } from './password.ts';
 import { countAccounts, findAccount, insertAccount, makeAdmin, setPassword, setProfile, snapshotOf, type AccountRow } from './queries.ts';
 import type { AccountDatabase } from './schema.ts';
 import type { AccountSettings } from './settings.ts';
+import type { UserView } from './views.ts';
 
-/** A user as the contract shows them: never a password hash. */
-export interface UserView {
-  id: string;
-  name: string;
-  nickname: string | null;
-  bio: string | null;
-  createdAt: string;
-}
-
-const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
 /** The caller, with the row their token was checked against (GET /me needs no second read). */
 export type AccountCaller = Caller & { row: AccountRow };
@@ -37,14 +28,14 @@ export const viewOf = (row: AccountRow): UserView => ({
 /** The model's limits (contract: "Models and limits"), each failure naming the field. */
 export const limits = {
   id(id: string) {
-    checkText('ACCOUNT.INVALID', 'id', id, 4, 50);
-    if (!ID_PATTERN.test(id)) throw new DomainError('ACCOUNT.INVALID', 'id: may hold only letters, digits, _, - and .');
+    checkText('ACCOUNT.INVALID', 'id', id, ACCOUNT_LIMITS.id);
+    if (!ACCOUNT_ID_PATTERN.test(id)) throw new DomainError('ACCOUNT.INVALID', 'id: may hold only letters, digits, _, - and .');
     return id;
   },
-  password: (field: string, pw: string) => checkText('ACCOUNT.INVALID', field, pw, 10, 100),
-  name: (name: string) => checkText('ACCOUNT.INVALID', 'name', name, 2, 16),
-  nickname: (nickname: string | null) => (nickname === null ? null : checkText('ACCOUNT.INVALID', 'nickname', nickname, 1, 30)),
-  bio: (bio: string | null) => (bio === null ? null : checkText('ACCOUNT.INVALID', 'bio', bio, 1, 85)),
+  password: (field: string, pw: string) => checkText('ACCOUNT.INVALID', field, pw, ACCOUNT_LIMITS.password),
+  name: (name: string) => checkText('ACCOUNT.INVALID', 'name', name, ACCOUNT_LIMITS.name),
+  nickname: (nickname: string | null) => (nickname === null ? null : checkText('ACCOUNT.INVALID', 'nickname', nickname, ACCOUNT_LIMITS.nickname)),
+  bio: (bio: string | null) => (bio === null ? null : checkText('ACCOUNT.INVALID', 'bio', bio, ACCOUNT_LIMITS.bio)),
 };
 
 /** A hash that matches no password: logging in as an unknown id costs what a known one does. */

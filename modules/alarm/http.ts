@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { DomainError } from '../../platform/errors.ts';
-import { headerAuth } from '../../platform/header-auth.ts';
+import { headerAuth, tokenHeader } from '../../platform/header-auth.ts';
 import { EmptyBody, ErrorBody } from '../../platform/http-schemas.ts';
 import { Item } from '../item/contract/index.ts';
 import type { User } from '../user/contract/index.ts';
@@ -15,7 +15,7 @@ const ItemIdBody = Type.Object({
   ),
 });
 
-const headers = Type.Object({ 'user-token': Type.String({ description: "The caller's access token" }) });
+const headers = tokenHeader('USER-TOKEN');
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: EmptyBody, 503: ErrorBody };
 
 function itemIdOf(raw: number | string): number {

@@ -1,11 +1,13 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
-import { bearerAuth } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { ErrorBody, pathId, pathText, requestLine } from '../../platform/http-schemas.ts';
+import { DomainError } from '../../platform/errors.ts';
+import { EmptyBody, pathId, pathText, requestLine } from '../../platform/http-schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { textField } from '../../platform/text.ts';
+import { FEED_LIMITS } from './limits.ts';
 import type { AccountOf, FeedUseCases } from './use-cases.ts';
 
 const Reactions = Type.Object(
@@ -35,17 +37,21 @@ const Comment = Type.Object({
 });
 const pageOfItems = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
-const Empty = Type.Object({}, { additionalProperties: false });
-const PostContent = Type.Object({ content: textField(1, 3000, { description: 'Post text' }) });
-const CommentContent = Type.Object({ content: textField(1, 1000, { description: 'Comment text' }) });
+const PostContent = Type.Object({ content: textField(FEED_LIMITS.post, { description: 'Post text' }) });
+const CommentContent = Type.Object({ content: textField(FEED_LIMITS.comment, { description: 'Comment text' }) });
 const ReactionBody = Type.Object({ type: Type.Integer({ minimum: 1, maximum: 5, error: 'must be an integer from 1 to 5', description: 'Reaction type, 1 to 5' }) });
 const PageQuery = Type.Object({
   limit: Type.Optional(Type.String({ description: '1 to 100, default 20' })),
   cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
 });
-const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
-const errors = (...statuses: (400 | 403 | 404)[]) => Object.fromEntries([...statuses, 401, 503].map((s) => [s, ErrorBody]));
-const guarded = { auth: 'access' as const, headers: bearer };
+const guarded = { auth: 'access' as const, headers: BearerHeader };
+
+/** The contract's 403 hint names the request it refuses: `You have not permission for 'PATCH /post/5'`. */
+const asOwner = <T>(request: Request, work: Promise<T>): Promise<T> =>
+  work.catch((error: unknown) => {
+    if (error instanceof DomainError && error.code === 'FEED.FORBIDDEN') throw new DomainError(error.code, `You have not permission for '${requestLine(request)}'`);
+    throw error;
+  });
 
 export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { secret: string; clock: Clock }) {
   const postId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'post');
@@ -63,43 +69,43 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
         set.status = 201;
         return useCases.createPost(me, body.content);
       },
-      { ...guarded, body: PostContent, response: { 201: Post, ...errors(400) }, detail: { summary: 'Write a post', tags: ['post'] } },
+      { ...guarded, body: PostContent, response: { 201: Post, ...bearerErrors(400) }, detail: { summary: 'Write a post', tags: ['post'] } },
     )
     .get('/post', ({ me, query }) => useCases.posts(me, pageOf(query, 'post', 'FEED.INVALID')), {
       ...guarded,
       query: PageQuery,
-      response: { 200: pageOfItems(Post), ...errors(400) },
+      response: { 200: pageOfItems(Post), ...bearerErrors(400) },
       detail: { summary: 'Every post, newest first', tags: ['post'] },
     })
     .get('/post/:id', ({ me, params }) => useCases.post(me, postId(params.id)), {
       ...guarded,
-      response: { 200: Post, ...errors(404) },
+      response: { 200: Post, ...bearerErrors(404) },
       detail: { summary: 'A post', tags: ['post'] },
     })
-    .patch('/post/:id', ({ me, params, body, request }) => useCases.editPost(me, postId(params.id), body.content, requestLine(request)), {
+    .patch('/post/:id', ({ me, params, body, request }) => asOwner(request, useCases.editPost(me, postId(params.id), body.content)), {
       ...guarded,
       body: PostContent,
-      response: { 200: Post, ...errors(400, 403, 404) },
+      response: { 200: Post, ...bearerErrors(400, 403, 404) },
       detail: { summary: 'Edit your post (it shows as modified)', tags: ['post'] },
     })
     .delete(
       '/post/:id',
       async ({ me, params, request }) => {
-        await useCases.deletePost(me, postId(params.id), requestLine(request));
+        await asOwner(request, useCases.deletePost(me, postId(params.id)));
         return {};
       },
-      { ...guarded, response: { 200: Empty, ...errors(403, 404) }, detail: { summary: 'Delete your post, with its comments, reactions and notifications', tags: ['post'] } },
+      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: 'Delete your post, with its comments, reactions and notifications', tags: ['post'] } },
     )
     .get('/timeline', ({ me, query }) => useCases.timeline(me, me.id, pageOf(query, 'post', 'FEED.INVALID')), {
       ...guarded,
       query: PageQuery,
-      response: { 200: pageOfItems(Post), ...errors(400) },
+      response: { 200: pageOfItems(Post), ...bearerErrors(400) },
       detail: { summary: 'Your posts, newest first', tags: ['post'] },
     })
     .get('/timeline/:userId', ({ me, params, query }) => useCases.timeline(me, pathText(params.userId, 'FEED.NOT_FOUND', 'userId'), pageOf(query, 'post', 'FEED.INVALID')), {
       ...guarded,
       query: PageQuery,
-      response: { 200: pageOfItems(Post), ...errors(400, 404) },
+      response: { 200: pageOfItems(Post), ...bearerErrors(400, 404) },
       detail: { summary: "A user's posts, newest first", tags: ['post'] },
     })
     .post(
@@ -109,32 +115,32 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
         set.status = 201;
         return comment;
       },
-      { ...guarded, body: CommentContent, response: { 201: Comment, ...errors(400, 404) }, detail: { summary: 'Comment on a post', tags: ['comment'] } },
+      { ...guarded, body: CommentContent, response: { 201: Comment, ...bearerErrors(400, 404) }, detail: { summary: 'Comment on a post', tags: ['comment'] } },
     )
     .get('/post/:id/comment', ({ me, params, query }) => useCases.comments(me, postId(params.id), pageOf(query, 'comment', 'FEED.INVALID')), {
       ...guarded,
       query: PageQuery,
-      response: { 200: pageOfItems(Comment), ...errors(400, 404) },
+      response: { 200: pageOfItems(Comment), ...bearerErrors(400, 404) },
       detail: { summary: "A post's comments, oldest first", tags: ['comment'] },
     })
-    .patch('/comment/:id', ({ me, params, body, request }) => useCases.editComment(me, commentId(params.id), body.content, requestLine(request)), {
+    .patch('/comment/:id', ({ me, params, body, request }) => asOwner(request, useCases.editComment(me, commentId(params.id), body.content)), {
       ...guarded,
       body: CommentContent,
-      response: { 200: Comment, ...errors(400, 403, 404) },
+      response: { 200: Comment, ...bearerErrors(400, 403, 404) },
       detail: { summary: 'Edit your comment (it shows as modified)', tags: ['comment'] },
     })
     .delete(
       '/comment/:id',
       async ({ me, params, request }) => {
-        await useCases.deleteComment(me, commentId(params.id), requestLine(request));
+        await asOwner(request, useCases.deleteComment(me, commentId(params.id)));
         return {};
       },
-      { ...guarded, response: { 200: Empty, ...errors(403, 404) }, detail: { summary: 'Delete your comment', tags: ['comment'] } },
+      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: 'Delete your comment', tags: ['comment'] } },
     )
     .post('/post/:id/reaction', async ({ me, params, body, set }) => answer(set, await useCases.reactToPost(me, postId(params.id), body.type)), {
       ...guarded,
       body: ReactionBody,
-      response: { 200: Empty, 201: Empty, ...errors(400, 404) },
+      response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) },
       detail: { summary: 'React to a post: 201 new, 200 changed type', tags: ['reaction'] },
     })
     .delete(
@@ -143,12 +149,12 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
         await useCases.unreactToPost(me, postId(params.id));
         return {};
       },
-      { ...guarded, response: { 200: Empty, ...errors(404) }, detail: { summary: 'Remove your reaction to a post (404 when there was none)', tags: ['reaction'] } },
+      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: 'Remove your reaction to a post (404 when there was none)', tags: ['reaction'] } },
     )
     .post('/comment/:id/reaction', async ({ me, params, body, set }) => answer(set, await useCases.reactToComment(me, commentId(params.id), body.type)), {
       ...guarded,
       body: ReactionBody,
-      response: { 200: Empty, 201: Empty, ...errors(400, 404) },
+      response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) },
       detail: { summary: 'React to a comment: 201 new, 200 changed type', tags: ['reaction'] },
     })
     .delete(
@@ -157,6 +163,6 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
         await useCases.unreactToComment(me, commentId(params.id));
         return {};
       },
-      { ...guarded, response: { 200: Empty, ...errors(404) }, detail: { summary: 'Remove your reaction to a comment (404 when there was none)', tags: ['reaction'] } },
+      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: 'Remove your reaction to a comment (404 when there was none)', tags: ['reaction'] } },
     );
 }

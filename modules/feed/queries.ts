@@ -78,10 +78,6 @@ export async function insertComment(db: Db, postId: number, userId: string, cont
   return row;
 }
 
-export function findComment(db: Db, id: number): Promise<CommentRow | undefined> {
-  return db.selectFrom('comment').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
 export function lockComment(db: Transaction<FeedDatabase>, id: number): Promise<CommentRow | undefined> {
   return db.selectFrom('comment').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }

@@ -5,6 +5,7 @@ import type { Outbox } from '../../platform/outbox.ts';
 import { unitOfWork, type Changes } from '../../platform/unit-of-work.ts';
 import { pageResult, type Page } from '../../platform/pagination.ts';
 import { checkText } from '../../platform/text.ts';
+import { FEED_LIMITS } from './limits.ts';
 import { feedEvents, type Commented, type PostDeleted, type PostReacted } from './contract/index.ts';
 import * as q from './queries.ts';
 import type { CommentRow, PostRow } from './queries.ts';
@@ -12,9 +13,6 @@ import type { FeedDatabase } from './schema.ts';
 
 type Reactions = Record<'1' | '2' | '3' | '4' | '5', number>;
 const reactionsOf = (row: PostRow | CommentRow): Reactions => ({ '1': row.r1, '2': row.r2, '3': row.r3, '4': row.r4, '5': row.r5 });
-
-/** `METHOD /path` as the client sent it: what a 403 names. */
-export type RequestLine = string;
 
 /** An account as the feed reads it: from its copy of the accounts bucket. */
 export type AccountOf = (id: string) => Account | undefined | Promise<Account | undefined>;
@@ -50,11 +48,12 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
     myReaction: myReaction ?? null,
   });
 
-  const postContent = (content: string) => checkText('FEED.INVALID', 'content', content, 1, 3000);
-  const commentContent = (content: string) => checkText('FEED.INVALID', 'content', content, 1, 1000);
+  const postContent = (content: string) => checkText('FEED.INVALID', 'content', content, FEED_LIMITS.post);
+  const commentContent = (content: string) => checkText('FEED.INVALID', 'content', content, FEED_LIMITS.comment);
   const noPost = (id: number) => new DomainError('FEED.NOT_FOUND', `no post ${id}`);
   const noComment = (id: number) => new DomainError('FEED.NOT_FOUND', `no comment ${id}`);
-  const forbidden = (request: RequestLine) => new DomainError('FEED.FORBIDDEN', `You have not permission for '${request}'`);
+  /** The caller is not the owner. The contract's hint names the request, which the HTTP adapter adds. */
+  const forbidden = () => new DomainError('FEED.FORBIDDEN', 'only the owner may change it');
 
   async function postsPage(me: Caller, page: Page, ownerId?: string) {
     const rows = await q.listPosts(db, { ownerId, before: page.after, limit: page.limit + 1 });
@@ -92,22 +91,22 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
       return onePost(row, me);
     },
 
-    async editPost(me: Caller, id: number, content: string, request: RequestLine) {
+    async editPost(me: Caller, id: number, content: string) {
       postContent(content);
       const row = await db.transaction().execute(async (tx) => {
         const post = await q.lockPost(tx, id);
         if (!post) throw noPost(id);
-        if (post.owner_id !== me.id) throw forbidden(request);
+        if (post.owner_id !== me.id) throw forbidden();
         return q.updatePostContent(tx, id, content);
       });
       return onePost(row!, me);
     },
 
-    async deletePost(me: Caller, id: number, request: RequestLine) {
+    async deletePost(me: Caller, id: number) {
       await withEvents(async (tx, changes) => {
         const post = await q.lockPost(tx, id);
         if (!post) throw noPost(id);
-        if (post.owner_id !== me.id) throw forbidden(request);
+        if (post.owner_id !== me.id) throw forbidden();
         await q.deletePost(tx, id);
         await event<PostDeleted>(changes, feedEvents.postDeleted, { postId: id, postOwner: post.owner_id });
       });
@@ -140,22 +139,22 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
       return { items: items.map((r) => commentView(r, mine.get(Number(r.id)), users.get(r.user_id)!)), nextCursor };
     },
 
-    async editComment(me: Caller, id: number, content: string, request: RequestLine) {
+    async editComment(me: Caller, id: number, content: string) {
       commentContent(content);
       const row = await db.transaction().execute(async (tx) => {
         const comment = await q.lockComment(tx, id);
         if (!comment) throw noComment(id);
-        if (comment.user_id !== me.id) throw forbidden(request);
+        if (comment.user_id !== me.id) throw forbidden();
         return q.updateCommentContent(tx, id, content);
       });
       return oneComment(row!, me);
     },
 
-    async deleteComment(me: Caller, id: number, request: RequestLine) {
+    async deleteComment(me: Caller, id: number) {
       await db.transaction().execute(async (tx) => {
         const comment = await q.lockComment(tx, id);
         if (!comment) throw noComment(id);
-        if (comment.user_id !== me.id) throw forbidden(request);
+        if (comment.user_id !== me.id) throw forbidden();
         await q.lockPost(tx, Number(comment.post_id));
         await q.deleteComment(tx, comment);
       });

@@ -1,14 +1,15 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { headerAuth } from '../../platform/header-auth.ts';
+import { headerAuth, tokenHeader } from '../../platform/header-auth.ts';
 import { EmptyBody, ErrorBody, jsonResponse } from '../../platform/http-schemas.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { Item } from './contract/index.ts';
 import type { User } from '../user/contract/index.ts';
+import type { Catalog } from './catalog.ts';
 import type { ItemUseCases } from './use-cases.ts';
 
 const ItemWithAlarm = Type.Composite([Item, Type.Object({ is_alarm_set: Type.Boolean() })]);
-const headers = Type.Object({ 'user-token': Type.String({ description: 'The caller\'s access token' }) });
+const headers = tokenHeader('USER-TOKEN');
 
 /**
  * Path ids: decimal digits within the safe integer range; anything else is an unknown item.
@@ -22,10 +23,12 @@ function itemIdOf(raw: string | null): number {
   return id;
 }
 
-export function itemHttp(useCases: ItemUseCases, lookup: (token: string) => User | undefined | Promise<User | undefined>) {
+/** The routes; `catalog` renders the bodies the use cases' values describe. */
+export function itemHttp(useCases: ItemUseCases, catalog: Catalog, lookup: (token: string) => User | undefined | Promise<User | undefined>) {
   return new Elysia({ name: 'item.http' })
     .use(headerAuth({ name: 'item.auth', header: 'USER-TOKEN', lookup }))
-    .get('/', async ({ user }) => jsonResponse(await useCases.listItems(user.id)), {
+    // The catalog renders: one body for every caller, their alarm flags patched in.
+    .get('/', async ({ user }) => jsonResponse(catalog.listBody((await useCases.listItems(user.id)).alarmed)), {
       headers,
       response: {
         200: Type.Object({ count: Type.Integer(), payload: Type.Array(ItemWithAlarm) }),
@@ -34,7 +37,10 @@ export function itemHttp(useCases: ItemUseCases, lookup: (token: string) => User
       },
       detail: { summary: 'Every item, id descending, with is_alarm_set for the caller', tags: ['item'] },
     })
-    .get('/:item_id', async ({ user, params }) => jsonResponse(await useCases.viewItem(user.id, itemIdOf(params.item_id))), {
+    .get('/:item_id', async ({ user, params }) => {
+      const { item, isAlarmSet } = await useCases.viewItem(user.id, itemIdOf(params.item_id));
+      return jsonResponse(catalog.detailJson(item.id, isAlarmSet)!);
+    }, {
       headers,
       response: {
         200: Type.Object({ payload: ItemWithAlarm }),

@@ -34,7 +34,7 @@ export const itemModule: ModuleDefinition = {
     const service = await serveItems(bus, catalog);
     const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: async (userId) => (await alarms.get(userId))?.itemIds ?? NO_ALARMS, log });
     return {
-      http: itemHttp(useCases, (token) => users.get(token)),
+      http: itemHttp(useCases, catalog, (token) => users.get(token)),
       stop: () => service.stop(),
     };
   },

@@ -5,14 +5,25 @@ import type { Logger } from '../../platform/log.ts';
 import type { Outbox } from '../../platform/outbox.ts';
 import { databaseError } from '../../platform/db.ts';
 import type { Catalog } from './catalog.ts';
-import { VISIT_RECORDED, type VisitRecorded } from './contract/index.ts';
+import { VISIT_RECORDED, type Item, type VisitRecorded } from './contract/index.ts';
 import type { ItemDatabase } from './schema.ts';
 
+/** Every item (the catalog) with the user's alarm state: the ids of the items the user set alarms on. */
+export interface ItemsWithAlarms {
+  alarmed: readonly number[];
+}
+
+/** One item with the user's alarm state. */
+export interface ViewedItem {
+  item: Item;
+  isAlarmSet: boolean;
+}
+
 export interface ItemUseCases {
-  /** Every item, id descending, with the user's alarm state, as the response body. */
-  listItems(userId: number): Promise<Uint8Array<ArrayBuffer>>;
+  /** Every item, id descending, with the user's alarm state. */
+  listItems(userId: number): Promise<ItemsWithAlarms>;
   /** One item with the user's alarm state; records the visit. */
-  viewItem(userId: number, itemId: number): Promise<string>;
+  viewItem(userId: number, itemId: number): Promise<ViewedItem>;
 }
 
 export function itemUseCases(deps: {
@@ -52,12 +63,13 @@ export function itemUseCases(deps: {
 
   return {
     async listItems(userId) {
-      return catalog.listBody(await alarmsOf(userId));
+      return { alarmed: await alarmsOf(userId) };
     },
     async viewItem(userId, itemId) {
-      if (!catalog.get(itemId)) throw new DomainError('ITEM.NOT_FOUND', `no item ${itemId}`);
+      const item = catalog.get(itemId);
+      if (!item) throw new DomainError('ITEM.NOT_FOUND', `no item ${itemId}`);
       const [alarmed] = await Promise.all([alarmsOf(userId), recordVisit({ visitId: Bun.randomUUIDv7(), userId, itemId, at: new Date().toISOString() })]);
-      return catalog.detailJson(itemId, alarmed.includes(itemId))!;
+      return { item, isAlarmSet: alarmed.includes(itemId) };
     },
   };
 }

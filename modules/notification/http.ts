@@ -1,9 +1,9 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
-import { bearerAuth } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { ErrorBody, pathId } from '../../platform/http-schemas.ts';
+import { pathId } from '../../platform/http-schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { NotificationType } from './contract/index.ts';
@@ -22,8 +22,6 @@ const ListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
   unread: Type.Optional(Type.String({ description: 'true: unread only; false: read only; absent: all' })),
 });
-const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
-const errors = (...statuses: (400 | 404)[]) => Object.fromEntries([...statuses, 401, 503].map((s) => [s, ErrorBody]));
 
 function readFilter(unread: string | undefined): boolean | undefined {
   if (unread === undefined) return undefined;
@@ -37,11 +35,11 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
     .use(bearerAuth({ name: 'notification.auth', ...tokens, caller: (claims, level) => checkCaller(account, claims, level) }))
     .get('/notification', ({ me, query }) => useCases.list(me, pageOf(query, 'notification', 'NOTIFICATION.INVALID'), readFilter(query.unread)), {
       auth: 'access',
-      headers: bearer,
+      headers: BearerHeader,
       query: ListQuery,
       response: {
         200: Type.Object({ items: Type.Array(Notification), nextCursor: Type.Union([Type.String(), Type.Null()]), unreadCount: Type.Integer() }),
-        ...errors(400),
+        ...bearerErrors(400),
       },
       detail: { summary: 'Your notifications, newest first, with the number unread', tags: ['notification'] },
     })
@@ -50,8 +48,8 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
       ({ me }) => useCases.markAllRead(me),
       {
         auth: 'access',
-        headers: bearer,
-        response: { 200: Type.Object({ count: Type.Integer({ description: 'How many were unread' }) }), ...errors() },
+        headers: BearerHeader,
+        response: { 200: Type.Object({ count: Type.Integer({ description: 'How many were unread' }) }), ...bearerErrors() },
         detail: { summary: 'Mark all your notifications read', tags: ['notification'] },
       },
     )
@@ -63,8 +61,8 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
       },
       {
         auth: 'access',
-        headers: bearer,
-        response: { 200: Type.Object({}, { additionalProperties: false }), ...errors(404) },
+        headers: BearerHeader,
+        response: { 200: Type.Object({}, { additionalProperties: false }), ...bearerErrors(404) },
         detail: { summary: 'Mark one of your notifications read (404 for anyone else\'s)', tags: ['notification'] },
       },
     );

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { type Static, Type } from '@sinclair/typebox';
 import type { Caller } from '../account/contract/index.ts';
-import { bearerAuth, bearerToken, callerOf, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors, bearerToken, callerOf, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { DomainError, httpStatusOf } from '../../platform/errors.ts';
 import { errorBody } from '../../platform/http.ts';
@@ -32,8 +32,6 @@ const pageOrError = { 'text/html': { schema: { type: 'string' as const } }, 'app
 /** What GET /admin/stats and GET /admin/stats/series answer (the dashboard reads these types too). */
 export type StatsAnswer = Static<typeof Stats>;
 export type SeriesAnswer = Static<typeof Series>;
-const bearer = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });
-const errors = { 401: ErrorBody, 403: ErrorBody, 503: ErrorBody };
 
 export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, level: AuthLevel) => Promise<CallerCheck<Caller>>, tokens: { secret: string; clock: Clock }, assets: DashboardAssets) {
   const html = (body: string, status = 200) => new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
@@ -43,14 +41,14 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
     .use(bearerAuth({ name: 'stats.auth', ...tokens, caller }))
     .get('/admin/stats', () => useCases.stats(), {
       auth: 'admin',
-      headers: bearer,
-      response: { 200: Stats, ...errors },
+      headers: BearerHeader,
+      response: { 200: Stats, ...bearerErrors(403) },
       detail: { summary: 'Administrators: request statistics of every minifb process, and totals', tags: ['statistics'] },
     })
     .get('/admin/stats/series', () => useCases.series(), {
       auth: 'admin',
-      headers: bearer,
-      response: { 200: Series, ...errors },
+      headers: BearerHeader,
+      response: { 200: Series, ...bearerErrors(403) },
       detail: { summary: 'Administrators: requests per second over the last hour (the dashboard chart)', tags: ['statistics'] },
     })
     .get(
@@ -73,7 +71,7 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
         }
       },
       {
-        headers: bearer,
+        headers: BearerHeader,
         detail: {
           summary: 'Administrators: the statistics dashboard (HTML). Without an administrator token it is 401, and a browser gets the login form',
           tags: ['statistics'],

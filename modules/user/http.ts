@@ -1,12 +1,12 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { headerAuth } from '../../platform/header-auth.ts';
+import { headerAuth, tokenHeader } from '../../platform/header-auth.ts';
 import { ErrorBody } from '../../platform/http-schemas.ts';
 import { Item } from '../item/contract/index.ts';
 import { User } from './contract/index.ts';
 import type { UserUseCases } from './use-cases.ts';
 
-const headers = Type.Object({ 'user-token': Type.String({ description: "The caller's access token" }) });
+const headers = tokenHeader('USER-TOKEN');
 
 const utf8 = new TextEncoder();
 

@@ -12,23 +12,31 @@ import { pageOf, valuesOf, type SharedBucket } from '../../platform/snapshot.ts'
 import { admin, urlOf } from './shop.ts';
 
 
-/** A module database with the platform's tables and `thing (id integer primary key, v text)`. */
-export async function scratchDatabase(backend: 'pglite' | 'pg', log: Logger): Promise<{ database: ModuleDatabase; drop(): Promise<void> }> {
+/** Where a scratch database lives: a temporary folder (PGlite), and for Postgres a fresh database at `url`. */
+export async function scratchPlace(backend: 'pglite' | 'pg'): Promise<{ dir: string; url: string | undefined; drop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'scratch-'));
   const name = `t_scratch_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  let url: string | undefined;
-  if (backend === 'pg') {
-    await admin(`CREATE DATABASE ${name}`);
-    url = urlOf(name);
-  }
-  const database = await openDatabase({ module: 'scratch', url, dataDir: dir, migrations: {}, log });
+  if (backend === 'pg') await admin(`CREATE DATABASE ${name}`);
+  return {
+    dir,
+    url: backend === 'pg' ? urlOf(name) : undefined,
+    async drop() {
+      rmSync(dir, { recursive: true, force: true });
+      if (backend === 'pg') await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** A module database with the platform's tables and `thing (id integer primary key, v text)`. */
+export async function scratchDatabase(backend: 'pglite' | 'pg', log: Logger): Promise<{ database: ModuleDatabase; drop(): Promise<void> }> {
+  const place = await scratchPlace(backend);
+  const database = await openDatabase({ module: 'scratch', url: place.url, dataDir: place.dir, migrations: {}, log });
   await database.db.schema.createTable('thing').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('v', 'text').execute();
   return {
     database,
     async drop() {
       await database.close();
-      rmSync(dir, { recursive: true, force: true });
-      if (backend === 'pg') await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await place.drop();
     },
   };
 }

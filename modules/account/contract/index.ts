@@ -5,6 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
+export { ACCOUNT_ID_PATTERN, ACCOUNT_LIMITS } from './limits.ts';
+
 /** A user as other domains see them: a post's owner, a comment's author, a notification's actor. */
 export const UserRef = Type.Object({
   id: Type.String(),

@@ -2,6 +2,8 @@
  * The dashboard's HTML. One page in two states: `login` (what an unauthenticated browser gets,
  * with status 401) and `dashboard` (an administrator's). The script does the rest.
  */
+import { ACCOUNT_LIMITS } from '../../account/contract/index.ts';
+
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function dashboardPage(state: 'login' | 'dashboard', message = ''): string {
@@ -21,8 +23,8 @@ export function dashboardPage(state: 'login' | 'dashboard', message = ''): strin
   <h2>Administrator login</h2>
   <p id="login-message" role="alert">${escapeHtml(message)}</p>
   <form id="login">
-    <label>Id <input name="id" autocomplete="username" required minlength="4" maxlength="50"></label>
-    <label>Password <input name="pw" type="password" autocomplete="current-password" required minlength="10" maxlength="100"></label>
+    <label>Id <input name="id" autocomplete="username" required minlength="${ACCOUNT_LIMITS.id.min}" maxlength="${ACCOUNT_LIMITS.id.max}"></label>
+    <label>Password <input name="pw" type="password" autocomplete="current-password" required minlength="${ACCOUNT_LIMITS.password.min}" maxlength="${ACCOUNT_LIMITS.password.max}"></label>
     <button type="submit">Log in</button>
   </form>
 </section>
