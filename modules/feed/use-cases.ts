@@ -55,6 +55,22 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
   /** The caller is not the owner. The contract's hint names the request, which the HTTP adapter adds. */
   const forbidden = () => new DomainError('FEED.FORBIDDEN', 'only the owner may change it');
 
+  /** The post, locked for the rest of the transaction: 404 when there is none, 403 when `me` does not own it. */
+  async function ownPost(tx: Transaction<FeedDatabase>, me: Caller, id: number) {
+    const post = await q.lockPost(tx, id);
+    if (!post) throw noPost(id);
+    if (post.owner_id !== me.id) throw forbidden();
+    return post;
+  }
+
+  /** The comment, locked: 404 when there is none, 403 when `me` did not write it. */
+  async function ownComment(tx: Transaction<FeedDatabase>, me: Caller, id: number) {
+    const comment = await q.lockComment(tx, id);
+    if (!comment) throw noComment(id);
+    if (comment.user_id !== me.id) throw forbidden();
+    return comment;
+  }
+
   async function postsPage(me: Caller, page: Page, ownerId?: string) {
     const rows = await q.listPosts(db, { ownerId, before: page.after, limit: page.limit + 1 });
     const { items, nextCursor } = pageResult(rows, page, 'post', (r) => Number(r.id));
@@ -81,7 +97,7 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
 
   return {
     async createPost(me: Caller, content: string) {
-      const row = await db.transaction().execute((tx) => q.insertPost(tx, me.id, postContent(content)));
+      const row = await withEvents((tx) => q.insertPost(tx, me.id, postContent(content)));
       return postView(row, undefined, (await refsOf([me.id])).get(me.id)!);
     },
 
@@ -93,10 +109,8 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
 
     async editPost(me: Caller, id: number, content: string) {
       postContent(content);
-      const row = await db.transaction().execute(async (tx) => {
-        const post = await q.lockPost(tx, id);
-        if (!post) throw noPost(id);
-        if (post.owner_id !== me.id) throw forbidden();
+      const row = await withEvents(async (tx) => {
+        await ownPost(tx, me, id);
         return q.updatePostContent(tx, id, content);
       });
       return onePost(row!, me);
@@ -104,9 +118,7 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
 
     async deletePost(me: Caller, id: number) {
       await withEvents(async (tx, changes) => {
-        const post = await q.lockPost(tx, id);
-        if (!post) throw noPost(id);
-        if (post.owner_id !== me.id) throw forbidden();
+        const post = await ownPost(tx, me, id);
         await q.deletePost(tx, id);
         await event<PostDeleted>(changes, feedEvents.postDeleted, { postId: id, postOwner: post.owner_id });
       });
@@ -141,20 +153,16 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
 
     async editComment(me: Caller, id: number, content: string) {
       commentContent(content);
-      const row = await db.transaction().execute(async (tx) => {
-        const comment = await q.lockComment(tx, id);
-        if (!comment) throw noComment(id);
-        if (comment.user_id !== me.id) throw forbidden();
+      const row = await withEvents(async (tx) => {
+        await ownComment(tx, me, id);
         return q.updateCommentContent(tx, id, content);
       });
       return oneComment(row!, me);
     },
 
     async deleteComment(me: Caller, id: number) {
-      await db.transaction().execute(async (tx) => {
-        const comment = await q.lockComment(tx, id);
-        if (!comment) throw noComment(id);
-        if (comment.user_id !== me.id) throw forbidden();
+      await withEvents(async (tx) => {
+        const comment = await ownComment(tx, me, id);
         await q.lockPost(tx, Number(comment.post_id));
         await q.deleteComment(tx, comment);
       });
@@ -173,14 +181,14 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
     },
 
     async unreactToPost(me: Caller, postId: number) {
-      await db.transaction().execute(async (tx) => {
+      await withEvents(async (tx) => {
         if (!(await q.lockPost(tx, postId))) throw noPost(postId);
         if (!(await q.removePostReaction(tx, postId, me.id))) throw new DomainError('FEED.NOT_FOUND', `you have no reaction on post ${postId}`);
       });
     },
 
     async reactToComment(me: Caller, commentId: number, type: number): Promise<'created' | 'changed' | 'unchanged'> {
-      return db.transaction().execute(async (tx) => {
+      return withEvents(async (tx) => {
         if (!(await q.lockComment(tx, commentId))) throw noComment(commentId);
         const before = await q.setCommentReaction(tx, commentId, me.id, type);
         return before === type ? 'unchanged' : before === undefined ? 'created' : 'changed';
@@ -188,7 +196,7 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
     },
 
     async unreactToComment(me: Caller, commentId: number) {
-      await db.transaction().execute(async (tx) => {
+      await withEvents(async (tx) => {
         if (!(await q.lockComment(tx, commentId))) throw noComment(commentId);
         if (!(await q.removeCommentReaction(tx, commentId, me.id))) throw new DomainError('FEED.NOT_FOUND', `you have no reaction on comment ${commentId}`);
       });
