@@ -1,0 +1,379 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { allModules } from '../modules/index.ts';
+import { parseConfig } from '../platform/config.ts';
+import { loadInitSqlIfEmpty } from '../platform/db.ts';
+import { startSystem, type RunningSystem } from '../platform/runtime.ts';
+import { PG_ADMIN_URL, urlOf } from './support/shop.ts';
+import { eventually, freePort } from './support/split.ts';
+
+/**
+ * A module's Postgres database failing under a running system, black-box through the port: each
+ * connection-level failure (refused, database missing, role missing, too many connections, an
+ * administrator's termination) is a 503 in the error envelope within a second, and heals; a
+ * statement blocked by a lock is a 503 within the statement timeout and changes nothing. One
+ * module of each product (alarm, feed) reaches its database as a role of its own through a TCP
+ * forwarder the test can stop; the other modules use the test Postgres directly.
+ */
+const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
+const pgAdmin = new URL(PG_ADMIN_URL);
+const tag = () => `h3_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
+
+async function sql<T = any>(statement: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    return (await client.query(statement, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** A TCP forwarder to the test Postgres: stopped, its port refuses connections and drops the open ones. */
+class Forwarder {
+  readonly port = freePort();
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  async start() {
+    this.server = createServer((client) => {
+      const upstream = netConnect(Number(pgAdmin.port || 5432), pgAdmin.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => {
+          this.sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  async stop() {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}
+
+/**
+ * A database owned by a role of its own (not a superuser: connection limits apply to it), reached
+ * through a forwarder. `initSql` is loaded as the administrator and handed over to the role.
+ */
+class FaultyDatabase {
+  readonly role = tag();
+  readonly name = tag();
+  readonly forwarder = new Forwarder();
+  get url() {
+    return `postgres://${this.role}@127.0.0.1:${this.forwarder.port}/${this.name}`;
+  }
+
+  async create(initSql?: string) {
+    await sql(`CREATE ROLE ${this.role} LOGIN`);
+    await sql(`CREATE DATABASE ${this.name} OWNER ${this.role}`);
+    if (initSql) {
+      await loadInitSqlIfEmpty(urlOf(this.name), initSql);
+      const client = new pg.Client({ connectionString: urlOf(this.name) });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`SELECT relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND relkind IN ('r', 'S')`);
+        for (const r of rows) await client.query(`ALTER ${r.relkind === 'S' ? 'SEQUENCE' : 'TABLE'} public."${r.relname}" OWNER TO ${this.role}`);
+      } finally {
+        await client.end();
+      }
+    }
+    await this.forwarder.start();
+  }
+
+  /** Ends every session of the role (the pool's idle connections included). */
+  async terminate() {
+    await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [this.role]);
+    await eventually(async () => (await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1`, [this.role]))[0].n === 0, 5000, 'sessions gone');
+  }
+
+  /** Runs `work` on an administrator's connection to this database inside an open transaction, then rolls it back. */
+  async holding<T>(lock: string, params: unknown[], work: () => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: urlOf(this.name) });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(lock, params);
+      return await work();
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      await client.end();
+    }
+  }
+
+  /** A statement on this database as the administrator. */
+  async query<T = any>(statement: string, params: unknown[] = []): Promise<T[]> {
+    const client = new pg.Client({ connectionString: urlOf(this.name) });
+    await client.connect();
+    try {
+      return (await client.query(statement, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The role's statements still running (none once a blocked one has been cancelled). */
+  async active() {
+    return (await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'`, [this.role]))[0].n as number;
+  }
+
+  async drop() {
+    await this.forwarder.stop();
+    for (const name of [this.name, `${this.name}_gone`]) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    for (const role of [this.role, `${this.role}_gone`]) await sql(`DROP ROLE IF EXISTS ${role}`);
+  }
+}
+
+interface Answer {
+  status: number;
+  body: any;
+  ms: number;
+}
+
+/** Every connection-level failure, each applied to a running system and undone. */
+const connectionFaults: { name: string; apply(d: FaultyDatabase): Promise<void>; undo(d: FaultyDatabase): Promise<void> }[] = [
+  {
+    name: 'connection refused (the database host is gone)',
+    apply: (d) => d.forwarder.stop(),
+    undo: (d) => d.forwarder.start(),
+  },
+  {
+    name: 'the database does not exist (3D000: renamed away)',
+    async apply(d) {
+      await sql(`ALTER DATABASE ${d.name} ALLOW_CONNECTIONS false`);
+      await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [d.name]);
+      await eventually(async () => {
+        try {
+          await sql(`ALTER DATABASE ${d.name} RENAME TO ${d.name}_gone`);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 5000, 'database renamed');
+    },
+    async undo(d) {
+      await sql(`ALTER DATABASE ${d.name}_gone RENAME TO ${d.name}`);
+      await sql(`ALTER DATABASE ${d.name} ALLOW_CONNECTIONS true`);
+    },
+  },
+  {
+    name: 'the role does not exist (28000: authentication refused)',
+    async apply(d) {
+      await sql(`ALTER ROLE ${d.role} RENAME TO ${d.role}_gone`);
+      await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [`${d.role}_gone`]);
+      await eventually(async () => (await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1`, [`${d.role}_gone`]))[0].n === 0, 5000, 'sessions gone');
+    },
+    undo: async (d) => void (await sql(`ALTER ROLE ${d.role}_gone RENAME TO ${d.role}`)),
+  },
+  {
+    name: 'too many connections (53300)',
+    async apply(d) {
+      await sql(`ALTER ROLE ${d.role} CONNECTION LIMIT 0`);
+      await d.terminate();
+    },
+    undo: async (d) => void (await sql(`ALTER ROLE ${d.role} CONNECTION LIMIT -1`)),
+  },
+];
+
+/** The faults and locks every product is put through, with its own probes. */
+function databaseFaults(product: string, writeLock: string, setup: () => { database: FaultyDatabase; read(): Promise<Answer>; write(): Promise<Answer>; lockForWrite: { statement: string; params: unknown[] }; lockTable: string; applied(): Promise<boolean> }) {
+  const unavailable = (a: Answer) => {
+    expect(a.status).toBe(503);
+    expect(a.body).toEqual({ result: 'Service Unavailable', hint: expect.any(String) });
+  };
+
+  describe(`${product}: a database that fails under a running system`, () => {
+    for (const fault of connectionFaults) {
+      test(`${fault.name} — reads and writes answer 503 with the envelope in < 1 s; after it is undone they answer again`, async () => {
+        const s = setup();
+        expect((await s.read()).status).toBe(200);
+        await fault.apply(s.database);
+        try {
+          // The first request may meet a connection the fault killed; the second opens a new one.
+          for (const probe of [s.read, s.read, s.write]) {
+            const answer = await probe();
+            unavailable(answer);
+            expect(answer.ms).toBeLessThan(1000);
+          }
+        } finally {
+          await fault.undo(s.database);
+        }
+        await eventually(async () => (await s.read()).status === 200, 10000, 'reads answer again');
+      }, 30000);
+    }
+
+    test('an administrator terminates the connection of a statement in flight (57P01) — 503 with the envelope within a second of it', async () => {
+      const s = setup();
+      const answer = await s.database.holding(s.lockTable, [], async () => {
+        const reading = s.read();
+        const pid = await eventually(
+          async () => (await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [s.database.role]))[0]?.pid,
+          900,
+          'the read waits on the lock',
+        );
+        const terminated = performance.now();
+        await sql('SELECT pg_terminate_backend($1)', [pid]);
+        const answer = await reading;
+        return { ...answer, sinceTermination: performance.now() - terminated };
+      });
+      unavailable(answer);
+      expect(answer.sinceTermination).toBeLessThan(1000);
+      expect((await s.read()).status).toBe(200);
+    }, 30000);
+
+    test(`a write blocked by ${writeLock} — 503 within the statement timeout (< 2 s); not applied once the lock is gone`, async () => {
+      const s = setup();
+      const answer = await s.database.holding(s.lockForWrite.statement, s.lockForWrite.params, () => s.write());
+      unavailable(answer);
+      expect(answer.ms).toBeGreaterThanOrEqual(900);
+      expect(answer.ms).toBeLessThan(2000);
+      // The lock is released: nothing of the write is left running, and nothing was applied.
+      expect(await s.database.active()).toBe(0);
+      expect(await s.applied()).toBe(false);
+    }, 30000);
+
+    test('a write and a read blocked by a table lock — each 503 within the statement timeout (< 2 s); the write not applied', async () => {
+      const s = setup();
+      const [write, read] = await s.database.holding(s.lockTable, [], () => Promise.all([s.write(), s.read()]));
+      for (const answer of [write, read]) {
+        unavailable(answer);
+        expect(answer.ms).toBeLessThan(2000);
+      }
+      expect(await s.database.active()).toBe(0);
+      expect(await s.applied()).toBe(false);
+      expect((await s.read()).status).toBe(200);
+    }, 30000);
+  });
+}
+
+async function timed(send: () => Promise<Response>): Promise<Answer> {
+  const started = performance.now();
+  const res = await send();
+  const body = await res.json().catch(() => null);
+  return { status: res.status, body, ms: performance.now() - started };
+}
+
+const dirs: string[] = [];
+const scratch = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'db-faults-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Plain databases of the test Postgres for the modules that are not under test. */
+async function plainDatabases(modules: string[]) {
+  const names: Record<string, string> = {};
+  for (const module of modules) {
+    const name = tag();
+    await sql(`CREATE DATABASE ${name}`);
+    names[module] = name;
+    const initSql = allModules.find((m) => m.name === module)!.initSql;
+    if (initSql) await loadInitSqlIfEmpty(urlOf(name), initSql);
+  }
+  return names;
+}
+
+describe('homeshopping on Postgres (the alarm database under test)', () => {
+  const database = new FaultyDatabase();
+  let others: Record<string, string> = {};
+  let system: RunningSystem;
+  const ITEM = 77;
+  const alarm = (init: RequestInit = {}) => timed(() => system.handle(6001, new Request('http://localhost/', { ...init, headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' } })));
+
+  beforeAll(async () => {
+    await database.create(allModules.find((m) => m.name === 'alarm')!.initSql);
+    others = await plainDatabases(['item', 'user']);
+    const env = {
+      MODULES: 'item,alarm,user',
+      DATA_DIR: scratch(),
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      ALARM_DATABASE_URL: database.url,
+      ITEM_DATABASE_URL: urlOf(others.item!),
+      USER_DATABASE_URL: urlOf(others.user!),
+    };
+    system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+  }, 60000);
+
+  afterAll(async () => {
+    await system?.stop();
+    await database.drop();
+    for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }, 30000);
+
+  databaseFaults('homeshopping', 'a lock on the table that lets reads through', () => ({
+    database,
+    read: () => alarm(),
+    write: () => alarm({ method: 'POST', body: JSON.stringify({ item_id: ITEM }) }),
+    // A new alarm is an insert, which no row lock holds: the table lock in EXCLUSIVE mode lets
+    // reads through and holds every write.
+    lockForWrite: { statement: 'LOCK TABLE alarm IN EXCLUSIVE MODE', params: [] },
+    lockTable: 'LOCK TABLE alarm IN ACCESS EXCLUSIVE MODE',
+    applied: async () => (await database.query(`SELECT count(*)::int AS n FROM alarm WHERE user_id = 10 AND item_id = $1`, [ITEM]))[0].n > 0,
+  }));
+});
+
+describe('minifb on Postgres (the feed database under test)', () => {
+  const database = new FaultyDatabase();
+  let others: Record<string, string> = {};
+  let system: RunningSystem;
+  let token = '';
+  let postId = 0;
+  const send = (method: string, path: string, body?: unknown) =>
+    timed(() =>
+      system.handle(
+        8000,
+        new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }),
+      ),
+    );
+
+  beforeAll(async () => {
+    await database.create();
+    others = await plainDatabases(['account', 'notification', 'stats']);
+    const env = {
+      MODULES: 'account,feed,notification,stats',
+      DATA_DIR: scratch(),
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      FEED_DATABASE_URL: database.url,
+      ACCOUNT_DATABASE_URL: urlOf(others.account!),
+      NOTIFICATION_DATABASE_URL: urlOf(others.notification!),
+      STATS_DATABASE_URL: urlOf(others.stats!),
+    };
+    system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+    expect((await send('POST', '/signup', { id: 'dora', pw: 'dora-password', name: 'Dora' })).status).toBe(201);
+    token = (await send('POST', '/auth', { id: 'dora', pw: 'dora-password' })).body.accessToken;
+    const created = await send('POST', '/post', { content: 'as it was' });
+    expect(created.status).toBe(201);
+    postId = created.body.id;
+  }, 60000);
+
+  afterAll(async () => {
+    await system?.stop();
+    await database.drop();
+    for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }, 30000);
+
+  databaseFaults('minifb', 'a row lock (SELECT … FOR UPDATE)', () => ({
+    database,
+    read: () => send('GET', `/post/${postId}`),
+    write: () => send('PATCH', `/post/${postId}`, { content: 'changed' }),
+    lockForWrite: { statement: 'SELECT id FROM post WHERE id = $1 FOR UPDATE', params: [postId] },
+    lockTable: 'LOCK TABLE post IN ACCESS EXCLUSIVE MODE',
+    applied: async () => (await database.query(`SELECT content FROM post WHERE id = $1`, [postId]))[0].content !== 'as it was',
+  }));
+});
