@@ -9,7 +9,7 @@ import { parseConfig } from '../platform/config.ts';
 import { loadInitSqlIfEmpty } from '../platform/db.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
 import { PG_ADMIN_URL, urlOf } from './support/shop.ts';
-import { eventually, freePort } from './support/split.ts';
+import { eventually, freePort, PrivateNats } from './support/split.ts';
 
 /**
  * A module's Postgres database failing under a running system, black-box through the port: each
@@ -376,4 +376,105 @@ describe('minifb on Postgres (the feed database under test)', () => {
     lockTable: 'LOCK TABLE post IN ACCESS EXCLUSIVE MODE',
     applied: async () => (await database.query(`SELECT content FROM post WHERE id = $1`, [postId]))[0].content !== 'as it was',
   }));
+});
+
+describe('a database unreachable or missing at start', () => {
+  test('split: an account process whose database does not exist yet — starts, serves its documents, answers 503 for the rest, logs one line naming ACCOUNT_DATABASE_URL; once the database is created it migrates and answers', async () => {
+    const nats = new PrivateNats();
+    await nats.start();
+    const database = tag();
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const proc = Bun.spawn(['bun', join(import.meta.dir, '..', 'platform', 'main.ts')], {
+      env: {
+        ...process.env,
+        MODULES: 'account',
+        NATS_URL: nats.url,
+        ACCOUNT_DATABASE_URL: urlOf(database),
+        ACCOUNT_PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: scratch(),
+        JWT_SECRET: 'db-faults-test-secret-0123456789-0123456789',
+        MINIFB_ADMIN_ID: 'admin',
+        MINIFB_ADMIN_PASSWORD: 'db-faults-admin-password',
+        LOG_LEVEL: 'warn',
+      },
+      stdout: 'ignore',
+      stderr: 'pipe',
+    });
+    let log = '';
+    const reading = (async () => {
+      const reader = proc.stderr.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        log += decoder.decode(value, { stream: true });
+      }
+    })();
+    const naming = () => log.split('\n').filter((line) => line.includes('ACCOUNT_DATABASE_URL'));
+    const signup = (id: string) => timed(() => fetch(`${base}/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, pw: 'some-password', name: 'Someone' }) }));
+    try {
+      await eventually(async () => (await fetch(`${base}/openapi.json`)).ok, 30000, 'the process serves its document');
+      expect((await fetch(`${base}/docs`)).status).toBe(200);
+      for (const answer of [await timed(() => fetch(`${base}/check/id/alice`)), await signup('alice')]) {
+        expect(answer.status).toBe(503);
+        expect(answer.body).toEqual({ result: 'Service Unavailable', hint: expect.stringContaining('account database') });
+        expect(answer.ms).toBeLessThan(1000);
+      }
+      expect(proc.exitCode).toBeNull();
+      expect(naming()).toHaveLength(1);
+      expect(JSON.parse(naming()[0]!)).toMatchObject({ level: 'error', variable: 'ACCOUNT_DATABASE_URL', msg: expect.stringContaining(`database "${database}" does not exist`) });
+
+      await sql(`CREATE DATABASE ${database}`);
+      await eventually(async () => (await fetch(`${base}/check/id/alice`)).status === 200, 20000, 'the account process heals');
+      expect((await signup('alice')).status).toBe(201);
+      // Migrated and started: the administrator was created, the accounts are relayed.
+      expect((await sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [database]))[0].n).toBe(1);
+      expect(naming()).toHaveLength(1);
+    } finally {
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      await reading;
+      await nats.destroy();
+      await sql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    }
+  }, 90000);
+
+  test('homeshopping in process: the alarm database refuses connections at start — the other ports serve, alarm answers 503 but its documents; when the database answers it starts and serves', async () => {
+    const database = new FaultyDatabase();
+    await database.create(allModules.find((m) => m.name === 'alarm')!.initSql);
+    await database.forwarder.stop();
+    const others = await plainDatabases(['item', 'user']);
+    let system: RunningSystem | undefined;
+    try {
+      const env = {
+        MODULES: 'item,alarm,user',
+        DATA_DIR: scratch(),
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+        ALARM_DATABASE_URL: database.url,
+        ITEM_DATABASE_URL: urlOf(others.item!),
+        USER_DATABASE_URL: urlOf(others.user!),
+      };
+      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+      const get = (port: number, path: string) => timed(() => system!.handle(port, new Request(`http://localhost${path}`, { headers: { 'USER-TOKEN': T10 } })));
+      const refused = await get(6001, '/');
+      expect(refused).toMatchObject({ status: 503, body: { result: 'Service Unavailable', hint: expect.stringContaining('alarm database') } });
+      expect(refused.ms).toBeLessThan(1000);
+      expect((await get(6001, '/openapi.json')).status).toBe(200);
+      expect((await get(7001, '/')).status).toBe(200);
+
+      await database.forwarder.start();
+      await eventually(async () => (await get(6001, '/')).status === 200, 20000, 'the alarm module starts');
+      const set = await system.handle(6001, new Request('http://localhost/', { method: 'POST', headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' }, body: JSON.stringify({ item_id: 50 }) }));
+      expect(set.status).toBe(201);
+      // Its document now describes its routes; its outbox relays (the item API sees the alarm).
+      expect(Object.keys((await (await system.handle(6001, new Request('http://localhost/openapi.json'))).json()).paths)).toContain('/');
+      expect((await get(5001, '/50')).body.payload.is_alarm_set).toBe(true);
+    } finally {
+      await system?.stop();
+      await database.drop();
+      for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }, 90000);
 });
