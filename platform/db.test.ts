@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -106,16 +107,20 @@ describe('database connections', () => {
     }, 30000);
   }
 
-  test('pg — a database that refuses, does not exist or does not know the role fails the connect at once, as DATABASE.UNAVAILABLE', async () => {
+  test('pg — a database that refuses, hangs, does not exist or does not know the role fails the connect within a second, as DATABASE.UNAVAILABLE', async () => {
     const closedPort = (() => {
       const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
       const port = s.port!;
       s.stop(true);
       return port;
     })();
+    // A host that accepts the connection and never says a word.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const base = new URL(ADMIN_URL);
     const urls = {
       refused: `postgres://postgres@127.0.0.1:${closedPort}/postgres`,
+      hanging: `postgres://postgres@127.0.0.1:${(silent.address() as AddressInfo).port}/postgres`,
       'no database': Object.assign(new URL(ADMIN_URL), { pathname: `/t_missing_${Date.now()}` }).toString(),
       'no role': `postgres://t_nobody_${Date.now()}@${base.host}/postgres`,
     };
@@ -128,5 +133,6 @@ describe('database connections', () => {
       expect(`${what}: ${classified(error)}`).toBe(`${what}: DATABASE.UNAVAILABLE`);
       expect(performance.now() - started).toBeLessThan(1000);
     }
+    silent.close();
   });
 });

@@ -296,6 +296,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   /** Tries a database that did not answer at start until it does, then starts its module. */
   const heal = async (m: Opened, url: string) => {
     let wait = RECONNECT_FIRST_MS;
+    let problem: string | undefined;
     while (!stopping) {
       await pause(wait);
       if (stopping) return;
@@ -308,7 +309,14 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         m.log.info('the database answered: the module has started', { module: m.def.name });
         return;
       } catch (error) {
-        m.log.debug('the database is still not usable; trying again', { module: m.def.name, error, inMs: wait });
+        if (isDatabaseUnavailable(error)) {
+          m.log.debug('the database is still not usable; trying again', { module: m.def.name, error, inMs: wait });
+        } else if ((error as Error)?.message !== problem) {
+          // The database answers, but the module cannot start on it (a migration fails, an
+          // init_database.sql not loaded yet): that is worth a line, once per kind of failure.
+          problem = (error as Error)?.message;
+          m.log.error('the database answers, but the module cannot start on it; trying again', { module: m.def.name, error, stack: (error as Error)?.stack });
+        }
         // What a failed start left running goes, and the start is tried again from the database on.
         await stopModule(m);
         m.running = undefined;

@@ -7,6 +7,8 @@ import pg from 'pg';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
 import { loadInitSqlIfEmpty } from '../platform/db.ts';
+import type { Logger } from '../platform/log.ts';
+import { loadDump } from '../platform/pg-dump.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
 import { PG_ADMIN_URL, urlOf } from './support/shop.ts';
 import { eventually, freePort, PrivateNats } from './support/split.ts';
@@ -474,6 +476,47 @@ describe('a database unreachable or missing at start', () => {
     } finally {
       await system?.stop();
       await database.drop();
+      for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }, 90000);
+
+  test('homeshopping in process: the alarm database appears without its tables — one line says the module cannot start on it (once), 503 goes on; once init_database.sql is loaded it starts', async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const capture = (): Logger => ({
+      debug: (msg) => void lines.push({ level: 'debug', msg }),
+      info: (msg) => void lines.push({ level: 'info', msg }),
+      warn: (msg) => void lines.push({ level: 'warn', msg }),
+      error: (msg) => void lines.push({ level: 'error', msg }),
+      child: () => capture(),
+    });
+    const missing = tag();
+    const others = await plainDatabases(['item', 'user']);
+    let system: RunningSystem | undefined;
+    try {
+      const env = { MODULES: 'item,alarm,user', DATA_DIR: scratch(), ALARM_DATABASE_URL: urlOf(missing), ITEM_DATABASE_URL: urlOf(others.item!), USER_DATABASE_URL: urlOf(others.user!) };
+      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: capture() });
+      const alarms = () => system!.handle(6001, new Request('http://localhost/', { headers: { 'USER-TOKEN': T10 } }));
+      const errors = () => lines.filter((l) => l.level === 'error').map((l) => l.msg);
+      expect(errors()).toEqual([expect.stringContaining('ALARM_DATABASE_URL')]);
+
+      await sql(`CREATE DATABASE ${missing}`); // empty: the alarm table's migration cannot run
+      await eventually(() => errors().length === 2, 10000, 'the module says it cannot start');
+      expect(errors()[1]).toContain('cannot start on it');
+      expect((await alarms()).status).toBe(503);
+
+      const client = new pg.Client({ connectionString: urlOf(missing) });
+      await client.connect();
+      try {
+        await loadDump({ exec: async (q) => void (await client.query(q)), query: async (q, p) => void (await client.query(q, p)) }, allModules.find((m) => m.name === 'alarm')!.initSql!);
+      } finally {
+        await client.end();
+      }
+      await eventually(async () => (await alarms()).status === 200, 20000, 'the alarm module starts');
+      // The same failure, tried again and again, was said once.
+      expect(errors()).toHaveLength(2);
+    } finally {
+      await system?.stop();
+      await sql(`DROP DATABASE IF EXISTS ${missing} WITH (FORCE)`);
       for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }, 90000);
