@@ -520,4 +520,43 @@ describe('a database unreachable or missing at start', () => {
       for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }, 90000);
+
+  test('minifb in process: the feed database missing at start — accounts serve on the shared port, the feed routes answer 503; once the database exists the feed serves', async () => {
+    const missing = tag();
+    const others = await plainDatabases(['account', 'notification', 'stats']);
+    let system: RunningSystem | undefined;
+    try {
+      const env = {
+        MODULES: 'account,feed,notification,stats',
+        DATA_DIR: scratch(),
+        LOG_LEVEL: 'error',
+        FEED_DATABASE_URL: urlOf(missing),
+        ACCOUNT_DATABASE_URL: urlOf(others.account!),
+        NOTIFICATION_DATABASE_URL: urlOf(others.notification!),
+        STATS_DATABASE_URL: urlOf(others.stats!),
+      };
+      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } });
+      const send = (method: string, path: string, body?: unknown, token?: string) =>
+        timed(() =>
+          system!.handle(8000, new Request(`http://localhost${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })),
+        );
+      expect((await send('POST', '/signup', { id: 'erin', pw: 'erin-password', name: 'Erin' })).status).toBe(201);
+      const token = (await send('POST', '/auth', { id: 'erin', pw: 'erin-password' })).body.accessToken as string;
+      expect((await send('GET', '/me', undefined, token)).status).toBe(200);
+      expect((await send('GET', '/notification', undefined, token)).status).toBe(200);
+      for (const [method, path] of [['GET', '/post'], ['POST', '/post'], ['GET', '/post/1/comment'], ['GET', '/timeline']] as const) {
+        const answer = await send(method, path, method === 'POST' ? { content: 'hello' } : undefined, token);
+        expect(`${method} ${path} ${answer.status} ${answer.body?.hint}`).toContain(`${method} ${path} 503 the feed database`);
+      }
+      expect((await send('GET', '/openapi.json')).status).toBe(200);
+
+      await sql(`CREATE DATABASE ${missing}`);
+      await eventually(async () => (await send('GET', '/post', undefined, token)).status === 200, 20000, 'the feed starts');
+      expect((await send('POST', '/post', { content: 'hello' }, token)).status).toBe(201);
+    } finally {
+      await system?.stop();
+      await sql(`DROP DATABASE IF EXISTS ${missing} WITH (FORCE)`);
+      for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }, 90000);
 });
