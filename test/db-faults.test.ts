@@ -23,6 +23,7 @@ import { eventually, freePort, PrivateNats } from './support/split.ts';
  */
 const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const pgAdmin = new URL(PG_ADMIN_URL);
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const tag = () => `h3_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
 
 async function sql<T = any>(statement: string, params: unknown[] = []): Promise<T[]> {
@@ -205,11 +206,14 @@ function databaseFaults(product: string, writeLock: string, setup: () => { datab
         await fault.apply(s.database);
         try {
           // The first request may meet a connection the fault killed; the second opens a new one.
+          const times: number[] = [];
           for (const probe of [s.read, s.read, s.write]) {
             const answer = await probe();
             unavailable(answer);
             expect(answer.ms).toBeLessThan(1000);
+            times.push(Math.round(answer.ms));
           }
+          console.info(`${product}, ${fault.name}: read, read, write answered 503 in ${times.join(', ')} ms`);
         } finally {
           await fault.undo(s.database);
         }
@@ -232,6 +236,7 @@ function databaseFaults(product: string, writeLock: string, setup: () => { datab
         return { ...answer, sinceTermination: performance.now() - terminated };
       });
       unavailable(answer);
+      console.info(`${product}, a statement's connection terminated: 503 ${Math.round(answer.sinceTermination)} ms after pg_terminate_backend`);
       expect(answer.sinceTermination).toBeLessThan(1000);
       expect((await s.read()).status).toBe(200);
     }, 30000);
@@ -240,6 +245,7 @@ function databaseFaults(product: string, writeLock: string, setup: () => { datab
       const s = setup();
       const answer = await s.database.holding(s.lockForWrite.statement, s.lockForWrite.params, () => s.write());
       unavailable(answer);
+      console.info(`${product}, a write blocked by ${writeLock}: 503 in ${Math.round(answer.ms)} ms`);
       expect(answer.ms).toBeGreaterThanOrEqual(900);
       expect(answer.ms).toBeLessThan(2000);
       // The lock is released: nothing of the write is left running, and nothing was applied.
@@ -250,6 +256,7 @@ function databaseFaults(product: string, writeLock: string, setup: () => { datab
     test('a write and a read blocked by a table lock — each 503 within the statement timeout (< 2 s); the write not applied', async () => {
       const s = setup();
       const [write, read] = await s.database.holding(s.lockTable, [], () => Promise.all([s.write(), s.read()]));
+      console.info(`${product}, a table lock: write 503 in ${Math.round(write.ms)} ms, read 503 in ${Math.round(read.ms)} ms`);
       for (const answer of [write, read]) {
         unavailable(answer);
         expect(answer.ms).toBeLessThan(2000);
@@ -458,7 +465,7 @@ describe('a database unreachable or missing at start', () => {
         ITEM_DATABASE_URL: urlOf(others.item!),
         USER_DATABASE_URL: urlOf(others.user!),
       };
-      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
+      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: quiet });
       const get = (port: number, path: string) => timed(() => system!.handle(port, new Request(`http://localhost${path}`, { headers: { 'USER-TOKEN': T10 } })));
       const refused = await get(6001, '/');
       expect(refused).toMatchObject({ status: 503, body: { result: 'Service Unavailable', hint: expect.stringContaining('alarm database') } });
@@ -535,7 +542,7 @@ describe('a database unreachable or missing at start', () => {
         NOTIFICATION_DATABASE_URL: urlOf(others.notification!),
         STATS_DATABASE_URL: urlOf(others.stats!),
       };
-      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } });
+      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: quiet });
       const send = (method: string, path: string, body?: unknown, token?: string) =>
         timed(() =>
           system!.handle(8000, new Request(`http://localhost${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })),
