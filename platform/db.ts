@@ -75,7 +75,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     });
     // Work in the background (the outbox relay, snapshot fills) has no request waiting on it and
     // may take longer than a request's budget: a small pool without the limits.
-    const backgroundPool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: pgTypes });
+    const backgroundPool = new pg.Pool({ connectionString: url, max: 3, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: pgTypes });
     for (const p of [pool, backgroundPool]) {
       // An idle connection that dies is reported by the pool; one in use by the client itself, and
       // an 'error' event nobody listens to ends the process. Its query fails (503) and the pool
