@@ -32,6 +32,7 @@ describe('configuration', () => {
       shutdownGraceMs: 10_000,
       maxBodyBytes: 1024 * 1024,
       corsOrigins: [],
+      dbStatementTimeoutMs: 1000,
       env: undefined,
       modules: [
         { name: 'item', port: 5001, databaseUrl: undefined },
@@ -78,6 +79,8 @@ describe('configuration', () => {
     expect(c).toMatchObject({ natsUrl: 'nats://a:4222,nats://b:4222', natsNamespace: 'test_1-a', logLevel: 'debug', dataDir: '/var/lib/moa', host: '127.0.0.1' });
     expect(c).toMatchObject({ shutdownGraceMs: 2500, maxBodyBytes: 65536, corsOrigins: ['https://app.example.com', 'http://localhost:3000'] });
     expect(parseConfig({ CORS_ORIGINS: '*' }, known).corsOrigins).toEqual(['*']);
+    expect(parseConfig({ DB_STATEMENT_TIMEOUT_MS: '250' }, known).dbStatementTimeoutMs).toBe(250);
+    expect(() => parseConfig({ DB_STATEMENT_TIMEOUT_MS: '0' }, known)).toThrow('DB_STATEMENT_TIMEOUT_MS: must be at least 1');
     expect(c.env.SOMETHING_ELSE).toBe('x');
   });
 

@@ -34,6 +34,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Origins a browser may call the API from (CORS_ORIGINS); `*` is any; empty is none. */
   corsOrigins: string[];
+  /** Statement and lock timeout of request paths on Postgres (DB_STATEMENT_TIMEOUT_MS). */
+  dbStatementTimeoutMs: number;
   /** Free-form extra settings read by modules (validated by them). */
   env: Record<string, string | undefined>;
 }
@@ -130,6 +132,7 @@ export function parseConfig(env: Record<string, string | undefined>, known: read
     copyCapacity: check('COPY_CACHE_ENTRIES', z.coerce.number().int().min(100).max(10_000_000), nonEmpty(env.COPY_CACHE_ENTRIES) ?? '20000'),
     shutdownGraceMs: check('SHUTDOWN_GRACE_MS', positiveInt(600_000), nonEmpty(env.SHUTDOWN_GRACE_MS) ?? '10000'),
     maxBodyBytes: check('MAX_BODY_BYTES', positiveInt(64 * 1024 * 1024), nonEmpty(env.MAX_BODY_BYTES) ?? String(1024 * 1024)),
+    dbStatementTimeoutMs: check('DB_STATEMENT_TIMEOUT_MS', positiveInt(600_000), nonEmpty(env.DB_STATEMENT_TIMEOUT_MS) ?? '1000'),
     corsOrigins: check('CORS_ORIGINS', z.array(origin), nonEmpty(env.CORS_ORIGINS)?.split(',').map((s) => s.trim()).filter(Boolean) ?? []),
     env,
   };

@@ -6,7 +6,6 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
-import { DomainError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -19,6 +18,11 @@ export type DatabaseKind = 'pg' | 'pglite';
 export interface ModuleDatabase {
   /** The module's own Kysely instance; typed by the module, `any` here. */
   db: Kysely<any>;
+  /**
+   * The same database for work no request waits on (the outbox relay, snapshot fills): without
+   * the statement and lock timeout of request paths. PGlite: the same instance.
+   */
+  background: Kysely<any>;
   kind: DatabaseKind;
   close(): Promise<void>;
 }
@@ -32,7 +36,24 @@ export interface OpenDatabaseOptions {
   initSql?: string;
   migrations: Record<string, Migration>;
   log: Logger;
+  /**
+   * Postgres: the statement and lock timeout of request paths (DB_STATEMENT_TIMEOUT_MS). Not for
+   * migrations nor background work. PGlite has one session and no other connection to wait on.
+   */
+  statementTimeoutMs?: number;
 }
+
+/** The default statement and lock timeout of request paths (DB_STATEMENT_TIMEOUT_MS). */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 1000;
+/** How long a connect may take: a refused or hanging database is a 503 well within a second. */
+export const CONNECT_TIMEOUT_MS = 700;
+/**
+ * How long a request may wait for a connection of its pool. pg-pool counts the wait for a free
+ * connection and the connect itself against one limit; a refused, missing or full database fails
+ * at once whatever it is, so this bounds the queue behind a busy pool (fifty reactions to one post
+ * at once, on a busy machine) — which must not look like a database that is down.
+ */
+export const POOL_WAIT_MS = 2000;
 
 // int8 (ids, counts) as numbers: every id in both products fits in 2^53.
 const int8 = (v: string) => Number(v);
@@ -48,34 +69,49 @@ const pgTypes = {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<ModuleDatabase> {
   const { module, url, log } = options;
   if (url) {
+    const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
-      // A stopped database must turn into a fast 503, never a hanging request.
-      connectionTimeoutMillis: 700,
-      query_timeout: 5000,
+      // A stopped or refusing database is a fast 503 (its errors come at once); a busy pool is a queue.
+      connectionTimeoutMillis: POOL_WAIT_MS,
+      // Request paths: every statement and every lock wait ends within the budget on the server
+      // (so a write blocked by a lock fails and is rolled back, never applied later); the
+      // client-side limit is the backstop for a server that stops answering altogether.
+      statement_timeout: statementTimeoutMs,
+      lock_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + 1000,
       types: pgTypes,
     });
-    // An idle connection that dies is reported by the pool; one in use by the client itself, and
-    // an 'error' event nobody listens to ends the process. Its query fails (503) and the pool
-    // drops it when it comes back.
-    pool.on('error', (error) => log.warn('database connection lost', { error }));
-    pool.on('connect', (client) => client.on('error', (error) => log.warn('database connection lost while in use', { error })));
+    // Work in the background (the outbox relay, snapshot fills) has no request waiting on it and
+    // may take longer than a request's budget: a small pool without the limits.
+    const backgroundPool = new pg.Pool({ connectionString: url, max: 3, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: pgTypes });
+    for (const p of [pool, backgroundPool]) {
+      // An idle connection that dies is reported by the pool; one in use by the client itself, and
+      // an 'error' event nobody listens to ends the process. Its query fails (503) and the pool
+      // drops it when it comes back.
+      p.on('error', (error) => log.warn('database connection lost', { error }));
+      p.on('connect', (client) => client.on('error', (error) => log.warn('database connection lost while in use', { error })));
+    }
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+    const background = new Kysely<any>({ dialect: new PostgresDialect({ pool: backgroundPool }) });
+    const close = async () => {
+      await Promise.all([db.destroy(), background.destroy()]);
+    };
     // Migrations run on a connection of their own with no time limit: on a large database an
     // index build takes what it takes, once (a request's limits are no measure of it).
     const migrations = new Kysely<any>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 700, types: pgTypes, options: '-c statement_timeout=0' }) }),
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: pgTypes, options: '-c statement_timeout=0' }) }),
     });
     try {
       await migrate(migrations, module, options.migrations, log);
     } catch (error) {
-      await db.destroy();
+      await close();
       throw error;
     } finally {
       await migrations.destroy();
     }
-    return { db, kind: 'pg', close: () => db.destroy() };
+    return { db, background, kind: 'pg', close };
   }
 
   const dir = resolve(join(options.dataDir, module));
@@ -103,7 +139,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
   }
   const db = new Kysely<any>({ dialect: new PGliteDialect({ pglite }) });
   await migrate(db, module, options.migrations, log);
-  return { db, kind: 'pglite', close: () => db.destroy() };
+  return { db, background: db, kind: 'pglite', close: () => db.destroy() };
 }
 
 /**
@@ -171,17 +207,19 @@ async function isEmpty(query: (q: string) => Promise<{ rows: unknown[] }>): Prom
  * entrypoint does with /docker-entrypoint-initdb.d). Used by the local split command and tests.
  * Returns true when it loaded the file.
  */
+/** A dump's statements and COPY blocks through one Postgres connection. */
+export const dumpRunner = (client: pg.Client): DumpRunner => ({
+  exec: async (s) => void (await client.query(s)),
+  copy: (into, data) => pipeline(Readable.from([data]), client.query(copyFrom(`COPY ${into} FROM STDIN`))),
+});
+
 export async function loadInitSqlIfEmpty(url: string, initSql: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     if (!(await isEmpty((q) => client.query(q)))) return false;
-    const runner: DumpRunner = {
-      exec: async (s) => void (await client.query(s)),
-      copy: (into, data) => pipeline(Readable.from([data]), client.query(copyFrom(`COPY ${into} FROM STDIN`))),
-    };
     await client.query('BEGIN');
-    await loadDump(runner, initSql);
+    await loadDump(dumpRunner(client), initSql);
     await client.query('COMMIT');
     return true;
   } finally {
@@ -206,21 +244,5 @@ async function migrate(db: Kysely<any>, module: string, migrations: Record<strin
   }
 }
 
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03']);
-
-/**
- * Turns a driver error that means "the database is not reachable" into DATABASE.UNAVAILABLE
- * (503); anything else is returned as it is.
- */
-export function databaseError(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
-  const code = (error as { code?: string }).code ?? '';
-  if (
-    unavailableCodes.has(code) ||
-    code.startsWith('08') ||
-    /Connection terminated|connection timeout|timeout exceeded|Query read timeout|Client has encountered a connection error|Connection refused|not currently accepting connections|does not allow connections/i.test(error.message)
-  ) {
-    return new DomainError('DATABASE.UNAVAILABLE', 'the database of this service is not reachable');
-  }
-  return error;
-}
+/** The classification lives with the other errors (the bus uses it too); kept here for importers. */
+export { databaseError, isDatabaseUnavailable } from './errors.ts';

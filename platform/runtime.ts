@@ -6,6 +6,7 @@ import { MemoryBus } from './bus/memory.ts';
 import type { Bus } from './bus/types.ts';
 import type { Config } from './config.ts';
 import { openDatabase, releaseClusterTemplate, type ModuleDatabase } from './db.ts';
+import { DomainError, isDatabaseUnavailable } from './errors.ts';
 import { createHttpApp } from './http.ts';
 import { edge } from './http-edge.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
@@ -141,111 +142,227 @@ function listen(port: number, hostname: string, fetch: (request: Request) => Pro
   }
 }
 
+/** A module of this process: its database, outbox, copies and running parts, once it has them. */
+interface Opened {
+  def: ModuleDefinition;
+  port: number;
+  log: Logger;
+  /** Undefined while its database has not answered since the start (see `heal`). */
+  database?: ModuleDatabase;
+  outbox?: Outbox;
+  copies: Copy<unknown, unknown>[];
+  running?: RunningModule;
+}
+
+/** The first retry of a database that did not answer at start, and the longest wait between two. */
+const RECONNECT_FIRST_MS = 250;
+const RECONNECT_MAX_MS = 2000;
+
 /**
  * Starts the modules this process runs (config.modules) with their databases, outboxes and HTTP
  * apps. Every module starts before any port is bound, so the first request finds warm copies.
+ *
+ * A module whose Postgres database cannot be reached at start (refused, missing, a role that
+ * may not log in, too many connections) does not stop the process: one line names its variable,
+ * its port serves the documents and answers 503 for its routes, and the database is tried again
+ * in the background (backoff up to 2 s). Once it answers the module migrates and starts (relay,
+ * snapshots, consumers) and its routes are served.
  */
 export async function startSystem(config: Config, definitions: readonly ModuleDefinition[], options: StartOptions = {}): Promise<RunningSystem> {
   setLogLevel(config.logLevel);
   const log = options.log ?? createLogger();
   const bus = options.bus ?? (await createBus(config, log));
-  const opened: { def: ModuleDefinition; port: number; database: ModuleDatabase; outbox: Outbox; copies: Copy<unknown, unknown>[]; running?: RunningModule }[] = [];
+  const opened: Opened[] = [];
   const servers: PortServer[] = [];
   const meter = new RequestMeter(`${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 4)}`, log.child({ component: 'telemetry' }));
   let metering = false;
+  let stopping = false;
+  const healing = new Set<Promise<void>>();
+  /** Waits of the retries in the background, cut short by a stop. */
+  const sleepers = new Set<() => void>();
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      sleepers.add(wake);
+    });
+  const apps = new Map<number, AnyElysia>();
+  const handlers = new Map<number, (request: Request) => Promise<Response>>();
+  const ports = new Map<number, number>();
 
   const unguard = options.listen === false ? () => {} : guardMemory(log.child({ component: 'memory' }));
+  const stopModule = async (m: Opened) => {
+    await m.running?.stop().catch((error) => log.warn('module stop failed', { module: m.def.name, error }));
+    for (const c of m.copies) await c.stop();
+    await m.outbox?.stop();
+  };
   const stop = async ({ graceMs = config.shutdownGraceMs }: { graceMs?: number } = {}) => {
+    stopping = true;
+    for (const wake of [...sleepers]) wake();
     unguard();
     // The ports first, all at once: no new request comes in while the modules stop.
     await Promise.all(servers.map((s) => drain(s, (graceMs * 3) / 4, log)));
+    await Promise.all([...healing]);
     if (metering) await meter.stop(bus).catch(() => {});
-    for (const m of opened.reverse()) {
-      await m.running?.stop().catch((error) => log.warn('module stop failed', { module: m.def.name, error }));
-      for (const c of m.copies) await c.stop();
-      await m.outbox.stop();
-    }
+    for (const m of [...opened].reverse()) await stopModule(m);
     if (!options.bus) await bus.close();
-    for (const m of opened) await m.database.close().catch(() => {});
+    for (const m of opened) await m.database?.close().catch(() => {});
+  };
+
+  const open = async (m: Opened, url: string | undefined) => {
+    const database = await openDatabase({
+      module: m.def.name,
+      url,
+      dataDir: config.dataDir,
+      initSql: m.def.initSql,
+      migrations: m.def.migrations,
+      log: m.log,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+    });
+    m.database = database;
+    // The relay and the fills run on the connections without a request's time limit.
+    m.outbox = new Outbox(database.background, bus, m.log.child({ component: 'outbox' }));
+  };
+
+  const launch = async (m: Opened) => {
+    const database = m.database!;
+    m.running = await m.def.start({
+      name: m.def.name,
+      db: database.db,
+      dbKind: database.kind,
+      bus,
+      outbox: m.outbox!,
+      log: m.log,
+      config,
+      clock: options.clock ?? systemClock,
+      copyOf: async (descriptor, opts) => {
+        const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: m.log.child({ copy: descriptor.bucket }) });
+        m.copies.push(copy as Copy<unknown, unknown>);
+        return copy;
+      },
+    });
+    // The relay and the upkeep of the module's buckets run in the background: a copy answers
+    // right away (from the bucket, or from its owner while the owner fills it).
+    m.outbox!.start();
+  };
+
+  /** (Re)builds the app of a port from the modules that run; a module still waiting answers 503. */
+  const buildPort = async (port: number) => {
+    const here = opened.filter((m) => m.port === port);
+    const products = new Set(here.map((m) => m.def.product));
+    if (products.size > 1) throw new Error(`port ${port} is configured for modules of two products`);
+    const product = here[0]!.def.product;
+    let app: AnyElysia = createHttpApp({
+      name: `http:${port}`,
+      product,
+      modules: here.map((m) => m.def.name),
+      log: log.child({ port }),
+      maxBodyBytes: config.maxBodyBytes,
+      extraPaths: product === 'minifb' ? { '/metrics': { get: METRICS_OPERATION } } : {},
+      bareNotFound: product === 'homeshopping',
+    });
+    for (const m of here) if (m.running) app = app.use(m.running.http);
+    const waiting = here.filter((m) => !m.running);
+    if (waiting.length > 0) {
+      const refuse = (module: string) => () => {
+        throw new DomainError('DATABASE.UNAVAILABLE', `the ${module} database has not answered since this process started; it is being tried again`);
+      };
+      const alone = waiting.length === here.length;
+      for (const m of waiting) {
+        const prefixes = alone || !m.def.routes?.length ? ['*'] : m.def.routes.flatMap((r) => [r, `${r}/*`]);
+        for (const prefix of prefixes) app = app.all(prefix, refuse(m.def.name), { detail: { hide: true } });
+        if (alone) break;
+      }
+    }
+    apps.set(port, app);
+    // Homeshopping's ports answer as the contract says and nothing more; minifb's count every
+    // request for its statistics and serve /metrics.
+    let handler = (request: Request) => app.handle(request);
+    if (product === 'minifb') {
+      if (!metering) {
+        await bus.ensureStream(TELEMETRY_STREAM);
+        meter.start(bus);
+        metering = true;
+      }
+      handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
+    }
+    handlers.set(port, edge(handler, config));
+  };
+
+  /** Tries a database that did not answer at start until it does, then starts its module. */
+  const heal = async (m: Opened, url: string) => {
+    let wait = RECONNECT_FIRST_MS;
+    let problem: string | undefined;
+    while (!stopping) {
+      await pause(wait);
+      if (stopping) return;
+      wait = Math.min(wait * 2, RECONNECT_MAX_MS);
+      try {
+        if (!m.database) await open(m, url);
+        if (stopping) return;
+        await launch(m);
+        await buildPort(m.port);
+        m.log.info('the database answered: the module has started', { module: m.def.name });
+        return;
+      } catch (error) {
+        if (isDatabaseUnavailable(error)) {
+          m.log.debug('the database is still not usable; trying again', { module: m.def.name, error, inMs: wait });
+        } else if ((error as Error)?.message !== problem) {
+          // The database answers, but the module cannot start on it (a migration fails, an
+          // init_database.sql not loaded yet): that is worth a line, once per kind of failure.
+          problem = (error as Error)?.message;
+          m.log.error('the database answers, but the module cannot start on it; trying again', { module: m.def.name, error, stack: (error as Error)?.stack });
+        }
+        // What a failed start left running goes, and the start is tried again from the database on.
+        await stopModule(m);
+        m.running = undefined;
+        m.copies = [];
+        await m.database?.close().catch(() => {});
+        m.database = undefined;
+        m.outbox = undefined;
+      }
+    }
   };
 
   try {
+    const waiting: { m: Opened; url: string }[] = [];
     for (const mc of config.modules) {
       const def = definitions.find((d) => d.name === mc.name);
       if (!def) throw new Error(`module ${mc.name} has no definition`);
-      const mlog = log.child({ module: def.name });
-      const database = await openDatabase({
-        module: def.name,
-        url: mc.databaseUrl,
-        dataDir: config.dataDir,
-        initSql: def.initSql,
-        migrations: def.migrations,
-        log: mlog,
-      });
-      const outbox = new Outbox(database.db, bus, mlog.child({ component: 'outbox' }));
-      opened.push({ def, port: mc.port, database, outbox, copies: [] });
+      const m: Opened = { def, port: mc.port, log: log.child({ module: def.name }), copies: [] };
+      try {
+        await open(m, mc.databaseUrl);
+      } catch (error) {
+        if (!mc.databaseUrl || !isDatabaseUnavailable(error)) throw error;
+        const variable = `${def.name.toUpperCase()}_DATABASE_URL`;
+        // The one line an operator needs: which variable, what the database said.
+        m.log.error(`the database in ${variable} cannot be used (${(error as Error).message}); the ${def.name} routes answer 503 until it can, and it is tried again in the background`, {
+          variable,
+        });
+        waiting.push({ m, url: mc.databaseUrl });
+      }
+      opened.push(m);
     }
     releaseClusterTemplate();
-    for (const m of opened) {
-      const mlog = log.child({ module: m.def.name });
-      m.running = await m.def.start({
-        name: m.def.name,
-        db: m.database.db,
-        dbKind: m.database.kind,
-        bus,
-        outbox: m.outbox,
-        log: mlog,
-        config,
-        clock: options.clock ?? systemClock,
-        copyOf: async (descriptor, opts) => {
-          const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: mlog.child({ copy: descriptor.bucket }) });
-          m.copies.push(copy as Copy<unknown, unknown>);
-          return copy;
-        },
-      });
-      // The relay and the upkeep of the module's buckets run in the background: a copy answers
-      // right away (from the bucket, or from its owner while the owner fills it).
-      m.outbox.start();
-    }
+    for (const m of opened) if (m.database) await launch(m);
 
-    const apps = new Map<number, AnyElysia>();
-    const handlers = new Map<number, (request: Request) => Promise<Response>>();
-    const ports = new Map<number, number>();
     for (const port of new Set(opened.map((m) => m.port))) {
-      const here = opened.filter((m) => m.port === port);
-      const products = new Set(here.map((m) => m.def.product));
-      if (products.size > 1) throw new Error(`port ${port} is configured for modules of two products`);
-      const product = here[0]!.def.product;
-      let app: AnyElysia = createHttpApp({
-        name: `http:${port}`,
-        product,
-        modules: here.map((m) => m.def.name),
-        log: log.child({ port }),
-        maxBodyBytes: config.maxBodyBytes,
-        extraPaths: product === 'minifb' ? { '/metrics': { get: METRICS_OPERATION } } : {},
-        bareNotFound: product === 'homeshopping',
-      });
-      for (const m of here) app = app.use(m.running!.http);
-      apps.set(port, app);
-      // Homeshopping's ports answer as the contract says and nothing more; minifb's count every
-      // request for its statistics and serve /metrics.
-      let handler = (request: Request) => app.handle(request);
-      if (product === 'minifb') {
-        if (!metering) {
-          await bus.ensureStream(TELEMETRY_STREAM);
-          meter.start(bus);
-          metering = true;
-        }
-        handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
-      }
-      const served = edge(handler, config);
-      handlers.set(port, served);
+      await buildPort(port);
       if (options.listen !== false) {
-        const server = listen(port, config.host, served, here.map((m) => `${m.def.name.toUpperCase()}_PORT`));
+        const here = opened.filter((m) => m.port === port);
+        const server = listen(port, config.host, (request) => handlers.get(port)!(request), here.map((m) => `${m.def.name.toUpperCase()}_PORT`));
         servers.push(server);
         ports.set(port, server.port!);
         log.info('listening', { port: server.port, modules: here.map((m) => m.def.name) });
       }
+    }
+    for (const { m, url } of waiting) {
+      const attempt = heal(m, url).finally(() => healing.delete(attempt));
+      healing.add(attempt);
     }
     const handle = (port: number, request: Request) => {
       const handler = handlers.get(port);

@@ -1,4 +1,4 @@
-import { DomainError } from '../errors.ts';
+import { databaseError, DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type {
   BucketEntry,
@@ -102,7 +102,8 @@ export class MemoryBus implements Bus {
     });
     try {
       return wire(await Promise.race([handler(wire(payload)), timeout])) as T;
-    } catch (error) {
+    } catch (thrown) {
+      const error = databaseError(thrown);
       if (error instanceof DomainError) throw error;
       throw new DomainError('BUS.INTERNAL', error instanceof Error ? error.message : String(error));
     } finally {

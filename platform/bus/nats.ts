@@ -14,7 +14,7 @@ import {
   StorageType,
   type Service,
 } from 'nats';
-import { DomainError, httpStatusOf } from '../errors.ts';
+import { databaseError, DomainError, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type {
   BucketEntry,
@@ -203,7 +203,9 @@ export class NatsBus implements Bus {
             try {
               const payload = decode(msg.data);
               msg.respond(encode(await e.handler(payload)));
-            } catch (error) {
+            } catch (thrown) {
+              // A database that cannot serve is a 503 to the caller too, not an internal error.
+              const error = databaseError(thrown);
               if (error instanceof DomainError) {
                 msg.respondError(httpStatusOf[error.kind], `${error.code}: ${error.message}`);
               } else if (error instanceof SyntaxError) {
