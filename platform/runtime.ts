@@ -9,8 +9,11 @@ import { openDatabase, releaseClusterTemplate, type ModuleDatabase } from './db.
 import { createHttpApp } from './http.ts';
 import { edge } from './http-edge.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
+import { copyCheck, databaseCheck, Readiness } from './health.ts';
 import { guardMemory } from './memory.ts';
+import { Metrics } from './metrics.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
+import { operationsPaths, withOperations } from './operations.ts';
 import { Outbox } from './outbox.ts';
 import { RouteTable } from './routes.ts';
 import { noRoute, RequestMeter, TELEMETRY_STREAM } from './telemetry.ts';
@@ -28,6 +31,8 @@ export interface RunningSystem {
   ports: Map<number, number>;
   /** Counts the requests of the ports that meter them (minifb's). */
   meter: RequestMeter;
+  /** The process's Prometheus registry, served at /metrics on every port. */
+  metrics: Metrics;
   /**
    * Stops gracefully: the ports stop accepting and the requests in flight are answered (those
    * still running after three quarters of the grace period, SHUTDOWN_GRACE_MS by default, are
@@ -89,42 +94,25 @@ function pathOf(url: string): string {
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
-/** Not API traffic: scrapes, health checks (they read the API document) and documentation. */
-const unmetered = (path: string) => path === '/metrics' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+/** Not API traffic: documentation (health checks and scrapes are answered before: operations.ts). */
+const unmetered = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
 /**
  * The port's handler with request metering: every API request is counted by route pattern and
- * status once it is answered (in memory; reported on the bus each second). `GET /metrics`
- * answers the counts in Prometheus' format.
+ * status once it is answered (in memory; reported on the bus each second, for the statistics).
  */
-function metered(app: AnyElysia, product: string, meter: RequestMeter, gauges: () => Record<string, number>) {
+function metered(app: AnyElysia, product: string, meter: RequestMeter) {
   let routes: RouteTable | undefined;
   return async (request: Request): Promise<Response> => {
-    const started = performance.now();
     const path = pathOf(request.url);
-    if (path === '/metrics' && request.method === 'GET') {
-      return new Response(meter.metricsText(gauges()), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
-    }
     const response: Response = await app.handle(request);
     if (unmetered(path)) return response;
     routes ??= new RouteTable(app.routes);
     const endpoint = routes.match(request.method, path)?.pattern ?? noRoute(request.method);
-    meter.record(product, endpoint, response.status, (performance.now() - started) / 1000);
+    meter.record(product, endpoint, response.status);
     return response;
   };
 }
-
-/**
- * `/metrics`, answered beside the app (it counts the app's requests). The health checks, when
- * they are answered beside the app too, are documented next to it.
- */
-const METRICS_OPERATION = {
-  summary: "Prometheus metrics of this process: requests by route and status, latency, the bus's state",
-  tags: ['operations'],
-  operationId: 'getMetrics',
-  security: [],
-  responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
-};
 
 /**
  * Binds a port of its own: `reusePort: false`, so a second process started on a taken port fails
@@ -153,6 +141,8 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   const servers: PortServer[] = [];
   const meter = new RequestMeter(`${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 4)}`, log.child({ component: 'telemetry' }));
   let metering = false;
+  const metrics = new Metrics();
+  metrics.watchBus(bus);
 
   const unguard = options.listen === false ? () => {} : guardMemory(log.child({ component: 'memory' }));
   const stop = async ({ graceMs = config.shutdownGraceMs }: { graceMs?: number } = {}) => {
@@ -183,6 +173,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         log: mlog,
       });
       const outbox = new Outbox(database.db, bus, mlog.child({ component: 'outbox' }));
+      metrics.watchOutbox(def.name, () => outbox.waiting());
       opened.push({ def, port: mc.port, database, outbox, copies: [] });
     }
     releaseClusterTemplate();
@@ -192,14 +183,16 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         name: m.def.name,
         db: m.database.db,
         dbKind: m.database.kind,
-        bus,
+        bus: metrics.busOf(m.def.name, bus),
         outbox: m.outbox,
         log: mlog,
         config,
         clock: options.clock ?? systemClock,
         copyOf: async (descriptor, opts) => {
-          const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: mlog.child({ copy: descriptor.bucket }) });
+          const onLag = metrics.copyLagObserver(m.def.name, descriptor.bucket);
+          const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: mlog.child({ copy: descriptor.bucket }), onLag });
           m.copies.push(copy as Copy<unknown, unknown>);
+          metrics.watchCopy(m.def.name, copy as Copy<unknown, unknown>);
           return copy;
         },
       });
@@ -222,22 +215,25 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         modules: here.map((m) => m.def.name),
         log: log.child({ port }),
         maxBodyBytes: config.maxBodyBytes,
-        extraPaths: product === 'minifb' ? { '/metrics': { get: METRICS_OPERATION } } : {},
+        extraPaths: operationsPaths(product),
         bareNotFound: product === 'homeshopping',
       });
       for (const m of here) app = app.use(m.running!.http);
       apps.set(port, app);
-      // Homeshopping's ports answer as the contract says and nothing more; minifb's count every
-      // request for its statistics and serve /metrics.
+      // minifb's ports count every request for its statistics.
       let handler = (request: Request) => app.handle(request);
       if (product === 'minifb') {
         if (!metering) {
           await bus.ensureStream(TELEMETRY_STREAM);
           meter.start(bus);
+          metrics.watchUnsentStatistics(() => meter.unsent);
           metering = true;
         }
-        handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
+        handler = metered(app, product, meter);
       }
+      // Every port: /healthz, /readyz (its modules' databases and copies), /metrics, request durations.
+      const readiness = new Readiness(() => here.flatMap((m) => [databaseCheck(m.def.name, m.database.db), ...m.copies.map((c) => copyCheck(c.stats().bucket, c))]));
+      handler = withOperations(handler, { app, api: here.map((m) => m.def.name).join(','), metrics, readiness });
       const served = edge(handler, config);
       handlers.set(port, served);
       if (options.listen !== false) {
@@ -252,7 +248,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       if (!handler) throw new Error(`no app serves port ${port}`);
       return handler(request);
     };
-    return { bus, apps, handle, ports, meter, stop };
+    return { bus, apps, handle, ports, meter, metrics, stop };
   } catch (error) {
     await stop();
     throw error;
