@@ -35,6 +35,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly requests: Histogram<'method' | 'route' | 'status_code' | 'api'>;
   private readonly copyLag: Histogram<'module' | 'bucket'>;
+  private readonly series = new Map<string, ReturnType<Histogram<'method' | 'route' | 'status_code' | 'api'>['labels']>>();
   private readonly outboxes = new Map<string, () => Promise<number>>();
   private readonly copies: WatchedCopy[] = [];
   private readonly consumers: { module: string; stream: string; durable: string; consumer: Consumer }[] = [];
@@ -137,7 +138,11 @@ export class Metrics {
 
   /** Counts one answered request. `route` is the pattern (`/post/{id}`), never the raw path. */
   observeRequest(method: string, route: string, status: number, api: string, seconds: number) {
-    this.requests.observe({ method, route, status_code: String(status), api }, seconds);
+    // The labelled series, looked up once per combination (prom-client hashes the labels on every call).
+    const key = `${method} ${route} ${status} ${api}`;
+    let series = this.series.get(key);
+    if (!series) this.series.set(key, (series = this.requests.labels({ method, route, status_code: String(status), api })));
+    series.observe(seconds);
   }
 
   watchBus(bus: Bus) {
