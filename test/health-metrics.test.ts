@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
 import { loadInitSqlIfEmpty } from '../platform/db.ts';
+import { createLogger } from '../platform/log.ts';
+import { startProxy } from '../platform/proxy.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
 import { admin, urlOf } from './support/shop.ts';
 import { eventually, freePort, PrivateNats, SplitShop } from './support/split.ts';
@@ -200,4 +202,54 @@ describe('split: homeshopping processes over a private NATS', () => {
     expect(sample((await get(shop.url('alarm', '/metrics'))).text, 'bus_connected')).toBe(1);
     expect(await healthcheck({ MODULES: 'alarm', ALARM_PORT: String(shop.processes.get('alarm')!.port) })).toBe(0);
   }, 60000);
+});
+
+describe("the split topology's proxy (platform/proxy.ts)", () => {
+  /** A module process: answers /readyz as told, and anything else with its name. */
+  const fake = (name: string) => {
+    const state = { ready: true };
+    const server = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: (request) =>
+        new URL(request.url).pathname === '/readyz'
+          ? state.ready
+            ? Response.json({ status: 'ready' })
+            : Response.json({ result: 'Service Unavailable', hint: `${name} database unreachable` }, { status: 503 })
+          : new Response(name),
+    });
+    return { state, server, url: `http://127.0.0.1:${server.port}` };
+  };
+
+  test('/healthz is its own; /readyz is 200 while every module has a ready process, else 503 naming the paths and why', async () => {
+    const [account, feed1, feed2] = [fake('account'), fake('feed'), fake('feed')];
+    const proxy = startProxy({
+      port: 0,
+      hostname: '127.0.0.1',
+      routes: [
+        { prefix: '/me', upstreams: [account.url] },
+        { prefix: '/post', upstreams: [feed1.url, feed2.url] },
+      ],
+      fallback: [account.url],
+      log: createLogger({ test: 'proxy-health' }),
+    });
+    const at = (path: string) => get(`http://127.0.0.1:${proxy.port}${path}`);
+    try {
+      expect(await at('/healthz')).toMatchObject({ status: 200, body: { status: 'alive' } });
+      expect(await at('/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
+      feed1.state.ready = false; // the other feed process answers
+      expect(await at('/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
+      feed2.server.stop(true);
+      expect(await at('/readyz')).toMatchObject({ status: 503, body: { result: 'Service Unavailable' } });
+      const { hint } = (await at('/readyz')).body as { hint: string };
+      expect(hint).toStartWith(`no process for /post is ready (${feed1.url}: feed database unreachable, ${feed2.url}: not answering`);
+      account.state.ready = false;
+      // Each module that cannot answer, in the order of the routes (a path no module declares goes to the first).
+      expect(((await at('/readyz')).body as { hint: string }).hint).toStartWith(`no process for /me / is ready (${account.url}: account database unreachable); no process for /post is ready`);
+      expect((await at('/me')).text).toBe('account'); // the API itself is proxied as before
+    } finally {
+      await proxy.stop(true);
+      for (const f of [account, feed1]) f.server.stop(true);
+    }
+  });
 });
