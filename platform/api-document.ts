@@ -20,8 +20,8 @@ export interface ApiDocumentOptions {
   modules: string[];
   maxBodyBytes: number;
   /**
-   * Operations the port answers beside its app's routes, documented as they are (`/metrics`; the
-   * health checks belong here too when they are answered outside the app). A route of the app is
+   * Operations the port answers beside its app's routes, documented as they are (`/healthz`,
+   * `/readyz`, `/metrics`: platform/operations.ts); an error example they give is kept. A route of the app is
    * documented from its schemas; one that needs no credentials says `detail: { security: [] }`.
    */
   extraPaths?: Record<string, Record<string, Operation>>;
@@ -151,7 +151,8 @@ function completeOperation(product: Product, op: Json, method: string, path: str
     const declared = op.responses[status]?.content?.['application/json']?.schema;
     if (status < 400 || (declared && !isErrorBody(declared))) continue;
     if (!declared && op.responses[status]) continue; // described without a body (the dashboard's HTML)
-    const hint = status === 413 ? `the request body must be at most ${maxBodyBytes} bytes` : exampleHint(product, status, op, method, path);
+    const given = op.responses[status]?.content?.['application/json']?.example?.hint;
+    const hint = status === 413 ? `the request body must be at most ${maxBodyBytes} bytes` : (given ?? exampleHint(product, status, op, method, path));
     op.responses[status] = errorResponse(status, hint);
   }
   op.responses = Object.fromEntries(Object.entries(op.responses).sort(([a], [b]) => Number(a) - Number(b)));

@@ -92,6 +92,12 @@ export class Outbox {
       .execute();
   }
 
+  /** How many rows wait to be relayed (for the metrics). */
+  async waiting(): Promise<number> {
+    const row = await this.db.selectFrom('platform_outbox').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** Starts the background relay (every `intervalMs`, and at once) and the buckets' upkeep. */
   start(intervalMs = 500) {
     this.timers.push(setInterval(() => void this.relay(), intervalMs));

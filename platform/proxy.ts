@@ -12,7 +12,9 @@ import type { Logger } from './log.ts';
  * - a process that refuses the connection is passed over for a while, and the request goes to
  *   the next one — any method, since nothing was sent; after another failure only idempotent
  *   methods are tried again elsewhere (nginx's rule: POST and PATCH may have been applied);
- * - every answer says which process gave it (`x-upstream`), and when none could, 502.
+ * - every answer says which process gave it (`x-upstream`), and when none could, 502;
+ * - `/healthz` and `/readyz` are the proxy's own: alive, and ready when every module has a
+ *   process whose `/readyz` is 200 (otherwise 503 naming the paths nobody can answer, and why).
  */
 export interface ProxyRoute {
   /** `/post` covers `/post` and `/post/14/comment`, not `/postal`. */
@@ -53,12 +55,49 @@ export function startProxy(options: ProxyOptions) {
     return [...rotated.filter((u) => (down.get(u) ?? 0) <= now), ...rotated.filter((u) => (down.get(u) ?? 0) > now)];
   }
 
+  /** The module behind each group of paths, by its processes. */
+  const groups = new Map<string, { upstreams: string[]; prefixes: string[] }>();
+  for (const { prefix, upstreams } of [...options.routes, { prefix: '/', upstreams: options.fallback }]) {
+    const key = upstreams.join(' ');
+    const group = groups.get(key) ?? { upstreams, prefixes: [] };
+    group.prefixes.push(prefix);
+    groups.set(key, group);
+  }
+  /** Why `upstream` is not ready, or undefined when it is. */
+  const notReady = async (upstream: string): Promise<string | undefined> => {
+    try {
+      const res = await fetch(`${upstream}/readyz`, { signal: AbortSignal.timeout(1500) });
+      if (res.status === 200) return undefined;
+      const body = (await res.json().catch(() => null)) as { hint?: unknown } | null;
+      return typeof body?.hint === 'string' ? body.hint : `answered ${res.status}`;
+    } catch (error) {
+      return `not answering (${(error as Error).message})`;
+    }
+  };
+  async function readiness(): Promise<Response> {
+    const problems = await Promise.all(
+      [...groups.values()].map(async ({ upstreams, prefixes }) => {
+        const why = await Promise.all(upstreams.map(notReady));
+        if (why.some((w) => w === undefined)) return undefined;
+        const detail = upstreams.length === 0 ? 'none is configured' : upstreams.map((u, i) => `${u}: ${why[i]}`).join(', ');
+        return `no process for ${prefixes.join(' ')} is ready (${detail})`;
+      }),
+    );
+    const found = problems.filter((p): p is string => p !== undefined);
+    if (found.length === 0) return new Response(JSON.stringify({ status: 'ready' }), { headers: { 'content-type': 'application/json; charset=utf-8' } });
+    return json(503, found.join('; '));
+  }
+
   const server = bindOwn(options.port, () => Bun.serve({
     port: options.port,
     hostname: options.hostname ?? '0.0.0.0',
     reusePort: false,
     async fetch(request, srv) {
       const url = new URL(request.url);
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        if (url.pathname === '/healthz') return new Response(JSON.stringify({ status: 'alive' }), { headers: { 'content-type': 'application/json; charset=utf-8' } });
+        if (url.pathname === '/readyz') return readiness();
+      }
       const headers = new Headers(request.headers);
       for (const h of HOP_BY_HOP) headers.delete(h);
       headers.set('x-forwarded-for', srv.requestIP(request)?.address ?? '');

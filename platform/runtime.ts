@@ -9,9 +9,12 @@ import { openDatabase, releaseClusterTemplate, type ModuleDatabase } from './db.
 import { DomainError, isDatabaseUnavailable } from './errors.ts';
 import { createHttpApp } from './http.ts';
 import { edge } from './http-edge.ts';
+import { copyCheck, databaseCheck, Readiness } from './health.ts';
 import { createLogger, setLogLevel, type Logger } from './log.ts';
 import { guardMemory } from './memory.ts';
+import { Metrics } from './metrics.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
+import { operationsPaths, withOperations } from './operations.ts';
 import { Outbox } from './outbox.ts';
 import { RouteTable } from './routes.ts';
 import { noRoute, RequestMeter, TELEMETRY_STREAM } from './telemetry.ts';
@@ -29,6 +32,8 @@ export interface RunningSystem {
   ports: Map<number, number>;
   /** Counts the requests of the ports that meter them (minifb's). */
   meter: RequestMeter;
+  /** The process's Prometheus registry, served at /metrics on every port. */
+  metrics: Metrics;
   /**
    * Stops gracefully: the ports stop accepting and the requests in flight are answered (those
    * still running after three quarters of the grace period, SHUTDOWN_GRACE_MS by default, are
@@ -90,42 +95,25 @@ function pathOf(url: string): string {
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
-/** Not API traffic: scrapes, health checks (they read the API document) and documentation. */
-const unmetered = (path: string) => path === '/metrics' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+/** Not API traffic: documentation (health checks and scrapes are answered before: operations.ts). */
+const unmetered = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
 /**
  * The port's handler with request metering: every API request is counted by route pattern and
- * status once it is answered (in memory; reported on the bus each second). `GET /metrics`
- * answers the counts in Prometheus' format.
+ * status once it is answered (in memory; reported on the bus each second, for the statistics).
  */
-function metered(app: AnyElysia, product: string, meter: RequestMeter, gauges: () => Record<string, number>) {
+function metered(app: AnyElysia, product: string, meter: RequestMeter) {
   let routes: RouteTable | undefined;
   return async (request: Request): Promise<Response> => {
-    const started = performance.now();
     const path = pathOf(request.url);
-    if (path === '/metrics' && request.method === 'GET') {
-      return new Response(meter.metricsText(gauges()), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
-    }
     const response: Response = await app.handle(request);
     if (unmetered(path)) return response;
     routes ??= new RouteTable(app.routes);
     const endpoint = routes.match(request.method, path)?.pattern ?? noRoute(request.method);
-    meter.record(product, endpoint, response.status, (performance.now() - started) / 1000);
+    meter.record(product, endpoint, response.status);
     return response;
   };
 }
-
-/**
- * `/metrics`, answered beside the app (it counts the app's requests). The health checks, when
- * they are answered beside the app too, are documented next to it.
- */
-const METRICS_OPERATION = {
-  summary: "Prometheus metrics of this process: requests by route and status, latency, the bus's state",
-  tags: ['operations'],
-  operationId: 'getMetrics',
-  security: [],
-  responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
-};
 
 /**
  * Binds a port of its own: `reusePort: false`, so a second process started on a taken port fails
@@ -193,6 +181,8 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
   const apps = new Map<number, AnyElysia>();
   const handlers = new Map<number, (request: Request) => Promise<Response>>();
   const ports = new Map<number, number>();
+  const metrics = new Metrics();
+  metrics.watchBus(bus);
 
   const unguard = options.listen === false ? () => {} : guardMemory(log.child({ component: 'memory' }));
   const stopModule = async (m: Opened) => {
@@ -234,14 +224,16 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       name: m.def.name,
       db: database.db,
       dbKind: database.kind,
-      bus,
+      bus: metrics.busOf(m.def.name, bus),
       outbox: m.outbox!,
       log: m.log,
       config,
       clock: options.clock ?? systemClock,
       copyOf: async (descriptor, opts) => {
-        const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: m.log.child({ copy: descriptor.bucket }) });
+        const onLag = metrics.copyLagObserver(m.def.name, descriptor.bucket);
+        const copy = await copyOf(bus, descriptor, { capacity: config.copyCapacity, derive: opts?.derive, preload: opts?.preload, log: m.log.child({ copy: descriptor.bucket }), onLag });
         m.copies.push(copy as Copy<unknown, unknown>);
+        metrics.watchCopy(m.def.name, copy as Copy<unknown, unknown>);
         return copy;
       },
     });
@@ -262,7 +254,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       modules: here.map((m) => m.def.name),
       log: log.child({ port }),
       maxBodyBytes: config.maxBodyBytes,
-      extraPaths: product === 'minifb' ? { '/metrics': { get: METRICS_OPERATION } } : {},
+      extraPaths: operationsPaths(product),
       bareNotFound: product === 'homeshopping',
     });
     for (const m of here) if (m.running) app = app.use(m.running.http);
@@ -279,18 +271,25 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       }
     }
     apps.set(port, app);
-    // Homeshopping's ports answer as the contract says and nothing more; minifb's count every
-    // request for its statistics and serve /metrics.
+    // minifb's ports count every request for its statistics.
     let handler = (request: Request) => app.handle(request);
     if (product === 'minifb') {
       if (!metering) {
         await bus.ensureStream(TELEMETRY_STREAM);
         meter.start(bus);
+        metrics.watchUnsentStatistics(() => meter.unsent);
         metering = true;
       }
-      handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
+      handler = metered(app, product, meter);
     }
-    handlers.set(port, edge(handler, config));
+    // Every port: /healthz, /readyz (its modules' databases and copies), /metrics, request durations.
+    const readiness = new Readiness(() =>
+      here.flatMap((m) => [
+        m.database ? databaseCheck(m.def.name, m.database.db) : () => `${m.def.name} database unreachable`,
+        ...m.copies.map((c) => copyCheck(c.stats().bucket, c)),
+      ]),
+    );
+    handlers.set(port, edge(withOperations(handler, { app, api: here.map((m) => m.def.name).join(','), metrics, readiness }), config));
   };
 
   /** Tries a database that did not answer at start until it does, then starts its module. */
@@ -334,6 +333,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       const def = definitions.find((d) => d.name === mc.name);
       if (!def) throw new Error(`module ${mc.name} has no definition`);
       const m: Opened = { def, port: mc.port, log: log.child({ module: def.name }), copies: [] };
+      metrics.watchOutbox(def.name, async () => (m.outbox ? m.outbox.waiting() : 0));
       try {
         await open(m, mc.databaseUrl);
       } catch (error) {
@@ -369,7 +369,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       if (!handler) throw new Error(`no app serves port ${port}`);
       return handler(request);
     };
-    return { bus, apps, handle, ports, meter, stop };
+    return { bus, apps, handle, ports, meter, metrics, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -36,6 +36,9 @@ const servicesOf = (module: string) => Object.entries(services).filter(([name, s
 const resolved = (env: Record<string, string>) =>
   Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]));
 
+/** Every API container's health check: docker/healthcheck.sh (sh and curl on /readyz), never a Bun process. */
+const HEALTHCHECK = ['CMD', 'sh', 'docker/healthcheck.sh'];
+
 /** A stopping API process gets this long from compose before a SIGKILL (`15s`). */
 const graceSeconds = (s: Service) => Number(/^(\d+)s$/.exec(s.stop_grace_period ?? '')?.[1] ?? 10);
 
@@ -102,7 +105,7 @@ describe('compose.yaml', () => {
       expect(s.ports).toEqual([`${port}:${port}`]);
       expect(s.build?.dockerfile).toBe('docker/Dockerfile');
       expect(s.restart).toBe('unless-stopped');
-      expect(s.healthcheck?.test).toEqual(['CMD', 'bun', 'platform/healthcheck.ts']);
+      expect(s.healthcheck?.test).toEqual(HEALTHCHECK);
       expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['nats', `postgres-${m}`]);
       for (const dep of Object.values(s.depends_on!)) expect(dep.condition).toBe('service_healthy');
     });
@@ -147,7 +150,7 @@ describe('compose.yaml: minifb', () => {
         // Only the proxy is reached from outside.
         expect(s.ports).toBeUndefined();
         expect(s.build?.dockerfile).toBe('docker/Dockerfile');
-        expect(s.healthcheck?.test).toEqual(['CMD', 'bun', 'platform/healthcheck.ts']);
+        expect(s.healthcheck?.test).toEqual(HEALTHCHECK);
         expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['nats', `postgres-${m}`]);
         expect(graceSeconds(s)).toBeGreaterThan(parseConfig({}, allModules).shutdownGraceMs / 1000);
       }
@@ -245,11 +248,28 @@ describe('docker/Dockerfile', () => {
     for (const p of copies) expect({ p, exists: existsSync(join(root, p)) }).toEqual({ p, exists: true });
   });
 
-  test('starts the process entry and checks health with the healthcheck script', () => {
+  test('starts the process entry and checks health with curl on /readyz (docker/healthcheck.sh), no Bun process per probe', () => {
     expect(text).toContain('CMD ["bun", "platform/main.ts"]');
-    expect(text).toContain('platform/healthcheck.ts');
     expect(existsSync(join(root, 'platform/main.ts'))).toBe(true);
-    expect(existsSync(join(root, 'platform/healthcheck.ts'))).toBe(true);
+    const healthcheck = text.split('\n').find((l) => l.startsWith('HEALTHCHECK'))!;
+    expect(healthcheck).toEndWith(`CMD ${JSON.stringify(HEALTHCHECK.slice(1)).replaceAll(',', ', ')}`);
+    expect(healthcheck).not.toContain('bun');
+    // curl is installed in the runtime stage (the one after the last FROM).
+    const runtime = text.slice(text.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/apt-get install -y --no-install-recommends curl/);
+    expect(copiedPaths('docker/Dockerfile')).toContain('docker/healthcheck.sh');
+  });
+
+  test("docker/healthcheck.sh asks /readyz on each module's port: <MODULE>_PORT, else the module's own default", () => {
+    const script = readFileSync(join(root, 'docker/healthcheck.sh'), 'utf8');
+    expect(script).toContain('curl -fsS');
+    expect(script).toContain('/readyz"');
+    expect(script).not.toMatch(/\bbun\b/);
+    expect(script).toContain(`\${MODULES:-${allModules.map((m) => m.name).join(',')}}`);
+    for (const m of allModules) {
+      const line = script.split('\n').find((l) => new RegExp(`^\\s*([a-z |]+\\| )?${m.name}( \\|[a-z |]+)?\\) port=`).test(l));
+      expect({ module: m.name, line: line?.trim().match(/port=(\d+)/)?.[1] }).toEqual({ module: m.name, line: String(m.defaultPort) });
+    }
   });
 });
 
@@ -278,7 +298,7 @@ describe('what the API image holds', () => {
     expect(unwanted).toEqual([]);
   });
 
-  test('…and everything its entries import: platform/main.ts and platform/healthcheck.ts, with their files', () => {
+  test('…and everything its entry imports (platform/main.ts, with its files), and the health check script', () => {
     const needed = new Set<string>();
     const visit = (file: string) => {
       if (needed.has(file)) return;
@@ -290,7 +310,7 @@ describe('what the API image holds', () => {
       }
     };
     visit('platform/main.ts');
-    visit('platform/healthcheck.ts');
+    needed.add('docker/healthcheck.sh');
     expect(needed.size).toBeGreaterThan(30);
     expect([...needed].filter((f) => !shipped.has(f))).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDump } from '../platform/pg-dump.ts';
-import { answerProblem, conformance, documentedRoutes, schemaFromJson } from './conformance/openapi.ts';
+import { answerProblem, conformance, documentedRoutes, operational, schemaFromJson } from './conformance/openapi.ts';
 import { comparable, published } from './conformance/documents.ts';
 import { BAD_ITEM_IDS, ENDPOINTS as KIT_ENDPOINTS } from './conformance/homeshopping/index.ts';
 import { REPO_ROOT, startShop, type Backend, type Shop } from './support/shop.ts';
@@ -50,6 +50,8 @@ const ITEM_KEYS = ['broadcaster', 'category', 'id', 'name', 'price'];
 const NOT_A_TOKEN = '00000000-0000-4000-8000-000000000000';
 
 /** Every route of the contract, per API. */
+/** The API's routes a document lists: all but the operator's (health, metrics), which every port has. */
+const apiRoutes = (doc: Json) => documentedRoutes(doc).filter((r) => !operational(r.slice(r.indexOf(' ') + 1)));
 const ROUTES: Record<Api, string[]> = {
   item: ['GET /', 'GET /{item_id}'],
   alarm: ['DELETE /', 'GET /', 'POST /'],
@@ -524,15 +526,18 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
         const doc = res.body;
         expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
         expect(typeof doc.info?.title).toBe('string');
-        expect(documentedRoutes(doc)).toEqual(ROUTES[api]);
+        expect(apiRoutes(doc)).toEqual(ROUTES[api]);
+        // …and the operator's, answered beside the app without a token.
+        expect(documentedRoutes(doc).filter((r) => !ROUTES[api].includes(r))).toEqual(['GET /healthz', 'GET /metrics', 'GET /readyz']);
+        for (const path of ['/healthz', '/readyz', '/metrics']) expect(doc.paths[path].get.security).toEqual([]);
         // …and those are what the app really routes, besides the documentation itself.
         const app = shop.system.apps.get(shop.ports[api]!)!;
         const served = app.routes.map((r: { method: string; path: string }) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`);
         expect(served).toContain('GET /docs');
         expect(served).toContain('GET /openapi.json');
         // (the reference page's own assets are under /docs/)
-        expect(served.filter((r: string) => r !== 'GET /openapi.json' && r !== 'GET /docs' && !r.startsWith('GET /docs/')).sort()).toEqual(documentedRoutes(doc));
-        for (const route of documentedRoutes(doc)) {
+        expect(served.filter((r: string) => r !== 'GET /openapi.json' && r !== 'GET /docs' && !r.startsWith('GET /docs/')).sort()).toEqual(apiRoutes(doc));
+        for (const route of apiRoutes(doc)) {
           const [method, path] = route.split(' ');
           const op = doc.paths[path!][method!.toLowerCase()];
           expect(Object.keys(op.responses ?? {}).length).toBeGreaterThan(0);

@@ -333,6 +333,21 @@ describe('split: minifb processes each document their own routes', () => {
     expect({ exitCode, output: exitCode === 0 ? '' : output }).toEqual({ exitCode: 0, output: '' });
   }, 60000);
 
+  test('every process and the proxy — /healthz and /readyz 200 without a token; every process\'s /metrics passes promtool check metrics', async () => {
+    for (const port of [...[...fb.processes.values()].map((p) => p.plan.port), fb.port]) {
+      for (const [path, status] of [['/healthz', 'alive'], ['/readyz', 'ready']] as const) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        expect({ port, path, status: res.status, body: await res.json() }).toEqual({ port, path, status: 200, body: { status } });
+      }
+    }
+    for (const [name, p] of fb.processes) {
+      const text = await (await fetch(`http://127.0.0.1:${p.plan.port}/metrics`)).text();
+      expect(text).toContain(`api="${p.plan.module}"`);
+      const run = Bun.spawnSync(['promtool', 'check', 'metrics'], { stdin: Buffer.from(text), stdout: 'pipe', stderr: 'pipe' });
+      expect({ name, exitCode: run.exitCode, output: run.stdout.toString() + run.stderr.toString() }).toEqual({ name, exitCode: 0, output: '' });
+    }
+  });
+
   test('every process and the proxy — preflights are answered before authentication, for the allowed origin only', async () => {
     const ports = [...[...fb.processes.values()].map((p) => p.plan.port), fb.port];
     for (const port of ports) {

@@ -161,13 +161,17 @@ describe.each(['pg', 'split'] as Backend[])('minifb statistics on %s', (backend)
     expect(res.headers.get('content-type')).toStartWith('text/plain; version=0.0.4');
     // Each process counts what it answered: add up every process's lines.
     const text = await fb.metricsText();
-    const count = (route: string, status: number) =>
-      [...text.matchAll(new RegExp(`^http_requests_total\\{product="minifb",route="${route.replace(/[{}()]/g, '\\$&')}",status="${status}"\\} (\\d+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+    const count = (endpoint: string, status: number) => {
+      const [method, route] = [endpoint.slice(0, endpoint.indexOf(' ')), endpoint.slice(endpoint.indexOf(' ') + 1)];
+      const labels = `method="${method}",route="${route.replace(/[{}()]/g, '\\$&')}",status_code="${status}",api="[^"]*"`;
+      return [...text.matchAll(new RegExp(`^http_request_duration_seconds_count\\{${labels}\\} (\\d+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
     const expected = sent.filter((r) => r.endpoint === 'POST /signup' && r.status === 201).length;
     expect(count('POST /signup', 201)).toBe(expected);
     expect(count('POST /post', 503)).toBe(1);
     expect(count('PUT (no route)', 405)).toBe(1);
     expect(text).toContain('# TYPE http_request_duration_seconds histogram');
+    expect(text).toContain('# TYPE process_cpu_seconds_total counter'); // prom-client's defaults
     expect(text).toContain('bus_connected 1');
   });
 });

@@ -162,6 +162,37 @@ for (const kind of ['memory', 'nats'] as const) {
       expect(derived).toBe(1);
       await copy.stop();
     });
+
+    test('ready — with the bus, always; without it, only a preloaded copy holding the whole published bucket (new keys included)', async () => {
+      let up = true;
+      // The reader's bus, as seen while it is (not) connected.
+      const view = new Proxy(reader, {
+        get: (target, property) => (property === 'connected' ? up && target.connected : typeof Reflect.get(target, property, target) === 'function' ? Reflect.get(target, property, target).bind(target) : Reflect.get(target, property, target)),
+      });
+      const bucket = await writer.bucket('ready');
+      await bucket.put('1', { id: 1, v: 'one' });
+      await bucket.put(SNAPSHOT_MARKER, { ...complete, state: 'filling' });
+      const whole = await copyOf(view, things('ready'), { capacity: 10, log, preload: true });
+      const onDemand = await copyOf(view, things('ready'), { capacity: 10, log });
+      expect([whole.ready(), onDemand.ready()]).toEqual([true, true]);
+      up = false;
+      // The owner has not published every key yet: the preloaded copy cannot vouch for a key it lacks.
+      expect([whole.ready(), onDemand.ready()]).toEqual([false, false]);
+      up = true;
+      await bucket.put(SNAPSHOT_MARKER, complete);
+      await eventually(async () => ((up = false), whole.ready()) || ((up = true), false), 10000, 'the preloaded copy whole');
+      expect(onDemand.ready()).toBe(false);
+      // A key added later is read into the whole copy before it counts as whole again.
+      up = true;
+      await bucket.put('2', { id: 2, v: 'two' });
+      await eventually(() => whole.holds(2), 10000, 'the new key held');
+      up = false;
+      expect(whole.ready()).toBe(true);
+      expect(whole.get(2)).toEqual({ id: 2, v: 'two' });
+      up = true;
+      await whole.stop();
+      await onDemand.stop();
+    });
   });
 }
 

@@ -67,6 +67,8 @@ export interface CopyOptions<V, D> {
    */
   preload?: boolean;
   log: Logger;
+  /** Told, for each change the copy follows, how long after it was stored it arrived (seconds). */
+  onLag?: (seconds: number) => void;
 }
 
 interface Held<D> {
@@ -101,6 +103,16 @@ export class Copy<K, D> {
   private readonly parse: (value: unknown) => unknown;
   private readonly stoppers: Stoppable[] = [];
   private counts = { hits: 0, misses: 0, fallbacks: 0 };
+  /**
+   * Whether the copy holds every key of the bucket, its owner having published them all (a
+   * preloaded copy, once read whole): it answers every key without NATS.
+   */
+  private whole = false;
+  /** Bumped by whatever may leave a key out of a preload under way (a reset, an unheld key's change). */
+  private generation = 0;
+  private preloading: Promise<void> | undefined;
+  /** A preload asked for while one runs: whether it must read even an unpublished bucket. */
+  private preloadAgain: 'full' | 'published' | undefined;
 
   constructor(
     private readonly bus: Bus,
@@ -118,10 +130,38 @@ export class Copy<K, D> {
     if (this.options.preload) await this.preload();
   }
 
-  /** Reads every entry of the bucket into the copy (up to its capacity). */
-  private async preload() {
+  /**
+   * Whether the copy can answer every read correctly now: NATS is there to read what it does not
+   * hold, or it holds the whole bucket. (What /readyz asks.)
+   */
+  ready(): boolean {
+    return this.bus.connected || this.whole;
+  }
+
+  /**
+   * Reads every entry of the bucket into the copy (up to its capacity); single flight. `whenPublished`:
+   * only once the owner has published every key (a reading for wholeness, not for a start).
+   */
+  private preload(whenPublished = false): Promise<void> {
+    if (this.preloading) {
+      if (this.preloadAgain !== 'full') this.preloadAgain = whenPublished ? 'published' : 'full';
+      return this.preloading;
+    }
+    this.preloading = this.preloadOnce(whenPublished).finally(() => {
+      this.preloading = undefined;
+      const again = this.preloadAgain;
+      this.preloadAgain = undefined;
+      if (again) void this.preload(again === 'published');
+    });
+    return this.preloading;
+  }
+
+  private async preloadOnce(whenPublished: boolean) {
     if (!this.bus.connected) return;
+    const generation = this.generation;
     try {
+      const published = await this.store.get(SNAPSHOT_MARKER).then((m) => isComplete(m?.value));
+      if (whenPublished && !published) return;
       let held = 0;
       for await (const batch of this.store.entries(1000)) {
         for (const e of batch) {
@@ -134,6 +174,7 @@ export class Copy<K, D> {
           held++;
         }
       }
+      this.whole = published && generation === this.generation;
       this.options.log.debug('copy preloaded', { bucket: this.descriptor.bucket, held });
     } catch (error) {
       this.options.log.warn('could not preload a copy; it reads keys as they are asked for', { bucket: this.descriptor.bucket, error });
@@ -243,14 +284,25 @@ export class Copy<K, D> {
   }
 
   private change(c: BucketChange) {
+    if (c.storedAt !== undefined) this.options.onLag?.(Math.max(0, Date.now() - c.storedAt) / 1000);
     if (c.key === SNAPSHOT_MARKER) {
       // What the marker says now is read on the next miss that needs it.
       this.complete = undefined;
       this.markerRead = undefined;
+      // A preloaded copy that is not whole may be now (the owner has finished publishing).
+      if (this.options.preload && !this.whole) void this.preload(true);
       return;
     }
     this.loading.delete(c.key);
     const held = this.entries.get(c.key);
+    if (!held && this.options.preload && !c.deleted) {
+      // A key the copy lacks (a new one): it is whole again once it has read the bucket again.
+      this.generation++;
+      if (this.whole || this.preloading) {
+        this.whole = false;
+        void this.preload(true);
+      }
+    }
     if (!held || c.revision <= held.revision) return;
     if (c.deleted) {
       held.value = undefined;
@@ -269,6 +321,8 @@ export class Copy<K, D> {
   }
 
   private reset() {
+    this.whole = false;
+    this.generation++;
     this.entries.clear();
     this.loading.clear();
     this.complete = undefined;
@@ -281,7 +335,7 @@ export class Copy<K, D> {
 export async function copyOf<K, S extends TSchema, D = Static<S>>(
   bus: Bus,
   descriptor: BucketDescriptor<K, S>,
-  options: { capacity: number; derive?: (value: Static<S>) => D; preload?: boolean; log: Logger },
+  options: { capacity: number; derive?: (value: Static<S>) => D; preload?: boolean; log: Logger; onLag?: (seconds: number) => void },
 ): Promise<Copy<K, D>> {
   const copy = new Copy<K, D>(bus, await bus.bucket(descriptor.bucket), descriptor as BucketDescriptor<K>, options as CopyOptions<unknown, D>);
   await copy.start();

@@ -122,7 +122,7 @@ export class MemoryBus implements Bus {
     const write = (key: string, value: unknown) => {
       const entry = { key, value: wire(value), revision: ++state.revision };
       state.entries.set(key, entry);
-      for (const f of state.followers) f.change({ key, revision: entry.revision, deleted: entry.value === null });
+      for (const f of state.followers) f.change({ key, revision: entry.revision, deleted: entry.value === null, storedAt: Date.now() });
       return entry.revision;
     };
     return {
@@ -202,6 +202,7 @@ export class MemoryBus implements Bus {
           }, timeoutMs);
         });
       },
+      pending: async () => stream.messages.filter((m) => m.seq > durable.ackFloor && (!durable.filter || subjectMatches(durable.filter, m.subject))).length,
       stop: async () => {
         durable.handler = undefined;
         clearTimeout(durable.retryTimer);

@@ -409,7 +409,7 @@ export class NatsBus implements Bus {
           inPlace();
           for await (const m of messages) {
             const op = m.headers?.get('KV-Operation');
-            follower.change({ key: m.subject.slice(prefix.length), deleted: op === 'DEL' || op === 'PURGE', revision: m.seq });
+            follower.change({ key: m.subject.slice(prefix.length), deleted: op === 'DEL' || op === 'PURGE', revision: m.seq, storedAt: m.info.timestampNanos / 1e6 });
           }
         } catch (error) {
           if (!stopped) this.log.debug('following a bucket was interrupted', { bucket, error: error as Error });
@@ -696,6 +696,10 @@ export class NatsBus implements Bus {
           await sleep(10);
         }
         return false;
+      },
+      pending: async () => {
+        const info = await this.jsm!.consumers.info(stream, spec.durable);
+        return info.num_pending + info.num_ack_pending;
       },
       stop,
     };

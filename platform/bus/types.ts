@@ -90,6 +90,8 @@ export interface BucketChange {
   revision: number;
   /** True when the key was deleted. */
   deleted: boolean;
+  /** When the change was stored (ms since the epoch), where the bus knows it (for the copies' lag). */
+  storedAt?: number;
 }
 
 export interface Follower {
@@ -153,5 +155,7 @@ export interface Consumer {
    * handled and acknowledged (by this durable, in any process); false after `timeoutMs`.
    */
   caughtUp(timeoutMs: number): Promise<boolean>;
+  /** Events of the stream this durable has not yet handled and acknowledged (for the metrics). */
+  pending?(): Promise<number>;
   stop(): Promise<void>;
 }

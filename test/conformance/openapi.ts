@@ -114,8 +114,11 @@ export function templateOf(doc: JsonSchema, path: string): string | undefined {
   );
 }
 
-/** Paths that document or measure the service; they are not part of the API. */
-const undocumented = (path: string) => path === '/openapi.json' || path === '/metrics' || path.startsWith('/docs');
+/** Paths an operator asks (health, metrics): documented, but no part of the API's contract. */
+export const operational = (path: string) => path === '/healthz' || path === '/readyz' || path === '/metrics';
+
+/** Paths that document, check or measure the service; they are not part of the API. */
+const undocumented = (path: string) => path === '/openapi.json' || operational(path) || path.startsWith('/docs');
 
 /**
  * What is wrong with one answer by the document: a status the route does not declare, a JSON

@@ -1,0 +1,65 @@
+import type { AnyElysia } from 'elysia';
+import type { Operation } from './api-document.ts';
+import { aliveResponse, healthOperations, type Readiness } from './health.ts';
+import type { Metrics } from './metrics.ts';
+import { RouteTable } from './routes.ts';
+
+/**
+ * What every port answers beside its app, for operators: `/healthz`, `/readyz` (health.ts) and
+ * `/metrics` (metrics.ts), without authentication; and the time every request took, by route
+ * pattern, into the process's metrics.
+ */
+type Handler = (request: Request) => Promise<Response>;
+
+const METRICS_OPERATION: Record<string, Operation> = {
+  get: {
+    summary: "Prometheus metrics of this process: requests by route and status, the runtime's, outbox, copies, consumers, the bus's state",
+    tags: ['operations'],
+    operationId: 'getMetrics',
+    security: [],
+    responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
+  },
+};
+
+const NOT_READY = { homeshopping: 'item database unreachable; copy of users not ready', minifb: 'feed database unreachable; copy of accounts not ready' };
+
+/** The operations answered beside the app, for the port's OpenAPI document. */
+export const operationsPaths = (product: keyof typeof NOT_READY): Record<string, Record<string, Operation>> => ({ ...healthOperations(NOT_READY[product]), '/metrics': METRICS_OPERATION });
+
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  const q = url.indexOf('?', start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
+
+export interface OperationsOptions {
+  /** The port's app: its routes name what a request hit. */
+  app: AnyElysia;
+  /** The modules of the port (`item`; `account,feed,notification,stats`), the metrics' `api` label. */
+  api: string;
+  metrics: Metrics;
+  readiness: Readiness;
+}
+
+export function withOperations(handler: Handler, { app, api, metrics, readiness }: OperationsOptions): Handler {
+  let routes: RouteTable | undefined;
+  return async (request) => {
+    const started = performance.now();
+    const path = pathOf(request.url);
+    const get = request.method === 'GET' || request.method === 'HEAD';
+    let response: Response;
+    let route: string;
+    if (get && path === '/healthz') [response, route] = [aliveResponse(), path];
+    else if (get && path === '/readyz') [response, route] = [await readiness.response(), path];
+    else if (get && path === '/metrics') [response, route] = [new Response(await metrics.text(), { headers: { 'content-type': metrics.contentType } }), path];
+    else {
+      response = await handler(request);
+      routes ??= new RouteTable(app.routes);
+      const pattern = routes.match(request.method, path)?.pattern;
+      route = pattern ? pattern.slice(pattern.indexOf(' ') + 1) : '(no route)';
+    }
+    metrics.observeRequest(request.method, route, response.status, api, (performance.now() - started) / 1000);
+    return response;
+  };
+}
