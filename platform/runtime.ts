@@ -12,6 +12,7 @@ import { createLogger, setLogLevel, type Logger } from './log.ts';
 import { guardMemory } from './memory.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
 import { Outbox } from './outbox.ts';
+import { observe } from './request-context.ts';
 import { RouteTable } from './routes.ts';
 import { noRoute, RequestMeter, TELEMETRY_STREAM } from './telemetry.ts';
 
@@ -238,7 +239,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         }
         handler = metered(app, product, meter, () => ({ bus_connected: bus.connected ? 1 : 0 }));
       }
-      const served = edge(handler, config);
+      const served = observe(edge(handler, config), { routes: () => app.routes, log: log.child({ port }) });
       handlers.set(port, served);
       if (options.listen !== false) {
         const server = listen(port, config.host, served, here.map((m) => `${m.def.name.toUpperCase()}_PORT`));

@@ -16,6 +16,7 @@ import {
 } from 'nats';
 import { DomainError, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { inbound, outgoingHeaders } from '../request-context.ts';
 import type {
   BucketEntry,
   Bus,
@@ -202,7 +203,8 @@ export class NatsBus implements Bus {
           void (async () => {
             try {
               const payload = decode(msg.data);
-              msg.respond(encode(await e.handler(payload)));
+              const reply = await inbound('request', e.subject, (name) => msg.headers?.get(name), this.log, () => e.handler(payload));
+              msg.respond(encode(reply));
             } catch (error) {
               if (error instanceof DomainError) {
                 msg.respondError(httpStatusOf[error.kind], `${error.code}: ${error.message}`);
@@ -225,7 +227,7 @@ export class NatsBus implements Bus {
     const timeout = options.timeoutMs ?? 2000;
     let msg;
     try {
-      msg = await this.nc.request(this.subject(subject), encode(payload), { timeout });
+      msg = await this.nc.request(this.subject(subject), encode(payload), { timeout, headers: headersOf(outgoingHeaders()) });
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === '503') throw new DomainError('BUS.NO_RESPONDERS', `no service answers ${subject}`);
@@ -589,10 +591,11 @@ export class NatsBus implements Bus {
     }
   }
 
-  async publish(subject: string, payload: unknown, { msgId }: { msgId: string }): Promise<void> {
+  async publish(subject: string, payload: unknown, { msgId, headers }: { msgId: string; headers?: Record<string, string> }): Promise<void> {
     if (!this.connected || !this.js) throw unavailable(`publish ${subject}`);
     const h = natsHeaders();
     h.set('Nats-Msg-Id', msgId);
+    for (const [k, v] of Object.entries(headers ?? outgoingHeaders())) h.set(k, v);
     try {
       await this.js.publish(this.subject(subject), encode(payload), { msgID: msgId, headers: h, timeout: 2000 });
     } catch (error) {
@@ -659,7 +662,8 @@ export class NatsBus implements Bus {
               const attempt = m.info.redeliveryCount;
               const msgId = m.headers?.get('Nats-Msg-Id') ?? String(m.seq);
               try {
-                await spec.handler({ subject: m.subject, msgId, payload: decode(m.data), seq: m.seq, attempt });
+                const event = { subject: m.subject, msgId, payload: decode(m.data), seq: m.seq, attempt };
+                await inbound('event', m.subject, (name) => m.headers?.get(name), this.log, () => spec.handler(event));
                 m.ack();
               } catch (error) {
                 this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId, attempt, error: error as Error });
@@ -710,6 +714,13 @@ export class NatsBus implements Bus {
     for (const s of this.services) await s.service?.stop().catch(() => {});
     await this.nc?.drain().catch(() => this.nc?.close());
   }
+}
+
+/** NATS headers from a record; none at all when it is empty (most background traffic). */
+function headersOf(record: Record<string, string>) {
+  let h: ReturnType<typeof natsHeaders> | undefined;
+  for (const [k, v] of Object.entries(record)) (h ??= natsHeaders()).set(k, v);
+  return h;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
