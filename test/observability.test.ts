@@ -164,6 +164,18 @@ describe('logs and traces — homeshopping, split', () => {
     const line = await eventually(() => logLines('item').find((l) => l.msg === 'request' && l.reqId === 'denied-1'), 5000, 'the 401 line');
     expect(line).toMatchObject({ method: 'GET', route: '/', status: 401 });
   }, 60_000);
+
+  test('a graceful stop exports the spans still buffered before the process exits', async () => {
+    const traceId = randomHex(16);
+    const res = await fetch(shop.url('alarm', '/'), { headers: { 'USER-TOKEN': SHOP_TOKEN, traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    expect(res.status).toBe(200);
+    // At once: the batch would go out a second later, the stop must not wait for that.
+    const proc = shop.processes.get('alarm')!.proc!;
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    shop.processes.get('alarm')!.proc = undefined;
+    expect(receiver.trace(traceId).map((s) => `${s.service} ${s.name}`)).toContain('moa-alarm GET /');
+  }, 60_000);
 });
 
 describe('logs and traces — minifb, split', () => {
