@@ -29,6 +29,12 @@ export const REQUEST_ID_HEADER = 'X-Request-Id';
 const SAFE_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/;
 export const acceptRequestId = (value: string | null | undefined): string | undefined => (value && SAFE_ID.test(value) ? value : undefined);
 
+/**
+ * Starts a loop that outlives what it was started for (a consumer, a follower): outside the
+ * request being handled, so that its lines do not carry that request's id for ever.
+ */
+export const detached = (run: () => Promise<unknown>): void => current.exit(() => void run());
+
 /** The request id being handled now, if any. */
 export const currentRequestId = (): string | undefined => current.getStore()?.requestId;
 

@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { inbound, outgoingHeaders } from '../request-context.ts';
+import { detached, inbound, outgoingHeaders } from '../request-context.ts';
 import type {
   BucketEntry,
   Bus,
@@ -230,7 +230,7 @@ export class MemoryBus implements Bus {
   private drive(stream: StreamState, d: DurableState, attempt = 1) {
     if (d.running || !d.handler || this.closed) return;
     d.running = true;
-    void (async () => {
+    detached(async () => {
       try {
         while (d.handler && d.ackFloor < stream.lastSeq) {
           const m = stream.messages[d.ackFloor + 1 - stream.first]!;
@@ -256,7 +256,7 @@ export class MemoryBus implements Bus {
         d.running = false;
         this.log.error('in-process consumer stopped', { error });
       }
-    })();
+    });
   }
 
   onReconnect(): void {

@@ -16,7 +16,7 @@ import {
 } from 'nats';
 import { DomainError, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { inbound, outgoingHeaders } from '../request-context.ts';
+import { detached, inbound, outgoingHeaders } from '../request-context.ts';
 import type {
   BucketEntry,
   Bus,
@@ -418,7 +418,7 @@ export class NatsBus implements Bus {
       }
     };
     this.reconnectListeners.push(restart);
-    void run();
+    detached(run);
     const stop = async () => {
       stopped = true;
       current?.stop();
@@ -447,7 +447,7 @@ export class NatsBus implements Bus {
 
   private watchHolders(): Promise<void> {
     this.holdersReady ??= new Promise<void>((ready) => {
-      void (async () => {
+      detached(async () => {
         await this.whenConnected();
         while (!this.closed) {
           try {
@@ -477,7 +477,7 @@ export class NatsBus implements Bus {
           }
           await sleep(200);
         }
-      })();
+      });
     });
     return this.holdersReady;
   }
@@ -679,7 +679,7 @@ export class NatsBus implements Bus {
         if (!stopped) await sleep(250);
       }
     };
-    void run(); // (resumes by itself after a reconnect, as the replicas do)
+    detached(run); // (resumes by itself after a reconnect, as the replicas do)
     const stop = async () => {
       stopped = true;
       current?.stop();
