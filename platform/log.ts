@@ -31,8 +31,12 @@ export function setLogContext(source: () => Record<string, unknown> | undefined)
 }
 
 const CREDENTIALS = ['pw', 'currentPw', 'newPw', 'password', 'temporaryPassword', 'token', 'accessToken', 'refreshToken', 'authorization', 'cookie', 'user-token', 'USER-TOKEN', 'userToken', 'jwt', 'secret'];
-/** Those names at the top of a line's fields, one or two levels down, and under `headers`. */
-const REDACT = [...CREDENTIALS, ...CREDENTIALS.map((k) => `*.${k}`), ...CREDENTIALS.map((k) => `*.*.${k}`), ...CREDENTIALS.map((k) => `headers.${k}`)];
+/**
+ * Those names at the top of a line's fields and under `headers`, `body`, `request.headers`.
+ * Explicit paths only: fast-redact's wildcards (`*.pw`, `*.*.pw`) cost 2 to 10 times a whole
+ * line, on every line.
+ */
+const REDACT = ['', 'headers', 'body', 'request.headers'].flatMap((at) => CREDENTIALS.map((k) => (k.includes('-') ? `${at}["${k}"]` : at ? `${at}.${k}` : k)));
 
 const JWT = /eyJ[\w-]{4,}\.[\w-]+\.[\w-]*/g;
 /** A JWT (or anything shaped like one) never reaches the log, wherever it hides in a text. */
@@ -52,26 +56,11 @@ const root = pino(
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     serializers: { err: serializeError, error: serializeError, cause: serializeError },
-    redact: { paths: fixPaths(REDACT), censor: '[redacted]' },
+    redact: { paths: REDACT, censor: '[redacted]' },
     mixin: () => context() ?? {},
   },
   pino.destination({ fd: 2, sync: true }),
 );
-
-/** fast-redact's syntax: a name with a dash is written `["user-token"]` (`*.["x"]` is `*["x"]`). */
-function fixPaths(paths: string[]): string[] {
-  return [
-    ...new Set(
-      paths.map((p) => {
-        const parts = p.split('.');
-        const last = parts[parts.length - 1]!;
-        if (!last.includes('-') || last.includes('[')) return p;
-        const head = parts.slice(0, -1).join('.');
-        return head ? `${head}["${last}"]` : `["${last}"]`;
-      }),
-    ),
-  ];
-}
 
 function clean(fields: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!fields) return {};
