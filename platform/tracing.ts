@@ -60,16 +60,24 @@ interface Provider {
 }
 let provider: Provider | undefined;
 
-/** Whether spans are exported (an OTLP endpoint is configured). */
-export const tracingConfigured = (env: Record<string, string | undefined> = process.env) => Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+/**
+ * Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, or OTEL_EXPORTER_OTLP_ENDPOINT
+ * with `/v1/traces` (as the specification says); undefined when neither is set.
+ */
+export function tracesUrl(env: Record<string, string | undefined> = process.env): string | undefined {
+  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+  return undefined;
+}
 
 /**
  * Registers a tracer provider exporting over OTLP/HTTP (JSON) in batches, when an endpoint is
- * configured (the exporter reads OTEL_EXPORTER_OTLP_ENDPOINT, …_TRACES_ENDPOINT, …_HEADERS
- * itself). The SDK is loaded only then: without an endpoint nothing of it is even imported.
+ * configured (`tracesUrl`; the exporter reads OTEL_EXPORTER_OTLP_HEADERS and the like itself).
+ * The SDK is loaded only then: without an endpoint nothing of it is even imported.
  */
 export async function startTracing(serviceName: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
-  if (provider || !tracingConfigured(env)) return false;
+  const url = tracesUrl(env);
+  if (provider || !url) return false;
   const [{ TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }] = await Promise.all([
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/exporter-trace-otlp-http'),
@@ -77,7 +85,7 @@ export async function startTracing(serviceName: string, env: Record<string, stri
   ]);
   const sdk = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || serviceName, 'process.pid': process.pid }),
-    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 1000 })],
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }), scheduledDelayMillis: 1000 })],
   });
   trace.setGlobalTracerProvider(sdk);
   provider = sdk;
