@@ -135,10 +135,9 @@ describe('logs and traces — homeshopping, split', () => {
     expect(typeof line!.ms).toBe('number');
     const handled = await eventually(() => logLines('user').find((l) => l.msg === 'message handled' && l.kind === 'event' && l.reqId === requestId), 5000, 'the user process line');
     expect(handled).toMatchObject({ subject: 'events.item.visited', ok: true, traceId });
-    // The item process asked the user process who the token is: a NATS request, in the same trace.
-    const asked = logLines('user').find((l) => l.msg === 'message handled' && l.kind === 'request' && l.reqId === requestId);
-    expect(asked).toMatchObject({ subject: 'user.authenticate', ok: true, traceId });
-    expect(spans.find((s) => s.service === 'moa-user' && s.name === 'serve user.authenticate')?.parentSpanId).toBe(http.spanId);
+    // (Whether the item process asks the user process who the token is, over a NATS request in
+    // the same trace, depends on whether its copy of the users holds it yet: see the minifb
+    // statistics below for a request that always goes over NATS.)
   }, 60_000);
 
   test('X-Request-Id: a short plain one is kept, anything else is replaced by a new one; a traceparent received is continued', async () => {
@@ -206,7 +205,7 @@ describe('logs and traces — minifb, split', () => {
 
     const spans = (await eventually(() => {
       const found = receiver.trace(traceId);
-      return found.some((s) => s.service === 'moa-notification' && s.kind === CONSUMER) && found.some((s) => s.kind === SERVER) ? found : undefined;
+      return found.some((s) => s.service === 'moa-notification' && s.kind === CONSUMER) && found.some((s) => s.name === 'POST /post/{id}/comment') ? found : undefined;
     }, 20_000, 'the comment consumed by the notification process in the trace'))!;
     const http = spans.find((s) => s.kind === SERVER && s.name === 'POST /post/{id}/comment')!;
     expect(http).toMatchObject({ service: 'moa-feed', parentSpanId: parent });
@@ -216,13 +215,22 @@ describe('logs and traces — minifb, split', () => {
     const handled = await eventually(() => logLines('notification').find((l) => l.msg === 'message handled' && l.reqId === requestId), 5000, 'the notification line');
     expect(handled).toMatchObject({ kind: 'event', ok: true, traceId });
 
+    // Through the proxy without an id: the proxy makes one, and the process logs that one.
+    const me = await minifb.call('GET', '/me', { token: alice });
+    const madeId = me.headers.get('x-request-id');
+    expect(madeId).toMatch(UUID);
+    expect(await eventually(() => logLines('account').find((l) => l.msg === 'request' && l.reqId === madeId), 5000, 'the account line of /me')).toMatchObject({ route: '/me', status: 200 });
+
     // The statistics ask the account and feed processes over NATS requests.
     const admin = await minifb.login(ADMIN.id, ADMIN.pw);
     const statsTrace = randomHex(16);
     const stats = await minifb.call('GET', '/admin/stats', { token: admin.accessToken, headers: { traceparent: `00-${statsTrace}-${randomHex(8)}-01`, 'X-Request-Id': `stats-${tag}` } });
     expect(stats.status).toBe(200);
-    const served = (await eventually(() => receiver.trace(statsTrace).find((s) => s.service === 'moa-account' && s.name === 'serve account.totals'), 20_000, 'the account request span'))!;
-    const statsSpan = receiver.trace(statsTrace).find((s) => s.service === 'moa-stats' && s.kind === SERVER)!;
+    const [served, statsSpan] = (await eventually((): [ReceivedSpan, ReceivedSpan] | undefined => {
+      const found = receiver.trace(statsTrace);
+      const pair = [found.find((s) => s.service === 'moa-account' && s.name === 'serve account.totals'), found.find((s) => s.service === 'moa-stats' && s.kind === SERVER)];
+      return pair[0] && pair[1] ? [pair[0], pair[1]] : undefined;
+    }, 20_000, 'the stats request span and the account request span'))!;
     expect({ kind: served.kind, parent: served.parentSpanId }).toEqual({ kind: SERVER, parent: statsSpan.spanId });
     const line = await eventually(() => logLines('account').find((l) => l.msg === 'message handled' && l.reqId === `stats-${tag}`), 5000, 'the account line');
     expect(line).toMatchObject({ kind: 'request', subject: 'account.totals', ok: true, traceId: statsTrace });
