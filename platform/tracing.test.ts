@@ -58,4 +58,17 @@ describe('tracing', () => {
       receiver.stop(true);
     }
   });
+
+  test('a collector that never answers holds the stop up no longer than its bound', async () => {
+    const silent = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Promise<Response>(() => {}) });
+    try {
+      expect(await startTracing('unit-silent', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${silent.port}` })).toBe(true);
+      endSpan(startSpan('GET /x', SpanKind.SERVER, ROOT_CONTEXT).span);
+      const started = performance.now();
+      await stopTracing(300);
+      expect(performance.now() - started).toBeLessThan(1000);
+    } finally {
+      silent.stop(true);
+    }
+  });
 });

@@ -92,11 +92,20 @@ export async function startTracing(serviceName: string, env: Record<string, stri
   return true;
 }
 
-/** Exports what is still buffered and stops (graceful shutdown); a no-op when not tracing. */
-export async function stopTracing(): Promise<void> {
+/**
+ * Exports what is still buffered and stops (graceful shutdown); a no-op when not tracing. A
+ * collector that does not answer holds the stop up `timeoutMs` at most (the exporter's own
+ * timeout is 10 s, more than the whole grace period).
+ */
+export async function stopTracing(timeoutMs = 2000): Promise<void> {
   const p = provider;
   provider = undefined;
   if (!p) return;
-  await p.shutdown();
-  trace.disable();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([p.shutdown(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+    trace.disable();
+  }
 }
