@@ -168,7 +168,7 @@ export function createHttpApp(options: HttpAppOptions) {
       if (error instanceof DomainError) {
         const status = httpStatusOf[error.kind];
         if (status === 404 && options.bareNotFound) return json(404, {});
-        if (status >= 500) log.warn('request failed', { path, code: error.code, error: error.message });
+        if (status >= 500) log.warn('request failed', { path, code: error.code, error });
         return json(status, errorBody(status, error.message));
       }
       switch (code) {
@@ -195,12 +195,12 @@ export function createHttpApp(options: HttpAppOptions) {
       }
       const mapped = databaseError(error);
       if (mapped instanceof DomainError) {
-        log.warn('database unavailable', { path, error: (error as Error).message });
+        log.warn('database unavailable', { path, error });
         return json(503, errorBody(503, mapped.message));
       }
       const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
       if (status < 500 && status >= 400) return json(status, errorBody(status, (error as Error).message));
-      log.error('unhandled error', { path, error: error as Error, stack: (error as Error).stack });
+      log.error('unhandled error', { path, error });
       return json(500, errorBody(500, (error as Error)?.message ?? 'internal error'));
     });
   self = app;

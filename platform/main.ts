@@ -6,6 +6,7 @@ import { allModules } from '../modules/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { PortInUseError, startSystem, type RunningSystem } from './runtime.ts';
+import { startTracing, stopTracing } from './tracing.ts';
 
 const log = createLogger({ pid: process.pid });
 let config;
@@ -23,6 +24,8 @@ try {
 process.on('unhandledRejection', (error) => log.error('a promise failed and nobody waited for it', { error: error as Error }));
 
 const started = performance.now();
+// Spans are exported only when OTEL_EXPORTER_OTLP_ENDPOINT is set; named after what runs here.
+await startTracing(`moa-${config.modules.map((m) => m.name).join('-')}`);
 let system: RunningSystem;
 try {
   system = await startSystem(config, allModules, { log });
@@ -62,6 +65,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }, config.shutdownGraceMs);
     try {
       await system.stop();
+      // The spans of the last requests and messages, before the process ends.
+      await stopTracing().catch((error) => log.warn('could not export the last spans', { error }));
     } catch (error) {
       log.error('stop failed', { error: error as Error });
       process.exit(1);

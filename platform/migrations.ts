@@ -48,4 +48,13 @@ export const platformMigrations: Record<string, Migration> = {
       await sql`CREATE INDEX platform_relayed_at ON platform_relayed (bucket, at)`.execute(db);
     },
   },
+  /**
+   * An event's headers: the request id and W3C trace context of the request that recorded it,
+   * sent with the event when it is relayed (later, outside that request).
+   */
+  '2026_12_02_0001_outbox_headers': {
+    async up(db: Kysely<any>) {
+      await sql`ALTER TABLE platform_outbox ADD COLUMN IF NOT EXISTS headers jsonb`.execute(db);
+    },
+  },
 };

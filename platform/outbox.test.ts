@@ -6,6 +6,7 @@ import type { ModuleDatabase } from './db.ts';
 import { DomainError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { Outbox } from './outbox.ts';
+import { currentRequestId, inbound, outgoingHeaders } from './request-context.ts';
 import { unitOfWork } from './unit-of-work.ts';
 
 const log = createLogger({ test: 'outbox' });
@@ -88,6 +89,28 @@ for (const backend of ['pglite', 'pg'] as const) {
       expect(seen).toEqual(['m-1']);
       const left = await database.db.selectFrom('platform_outbox').selectAll().execute();
       expect(left).toHaveLength(0);
+    });
+
+    test('an event carries the request id and trace of the request that recorded it, whichever request relays it', async () => {
+      const { outbox, memory } = await setup();
+      const got: { msgId: string; requestId?: string; traceparent?: string }[] = [];
+      const consumer = await memory.consume({
+        stream: 'EV',
+        durable: 'ids',
+        handler: async (e) => void got.push({ msgId: e.msgId, requestId: currentRequestId(), traceparent: outgoingHeaders().traceparent }),
+      });
+      const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const asRequest = <T>(id: string, tp: string | undefined, fn: () => Promise<T>) =>
+        inbound('request', 'test', (name) => (name === 'X-Request-Id' ? id : name === 'traceparent' ? tp : undefined), log, fn);
+      await asRequest('req-a', TP, () => database.db.transaction().execute((tx) => outbox.event(tx, 'ev.one', {}, 'm-ctx-a')));
+      await database.db.transaction().execute((tx) => outbox.event(tx, 'ev.one', {}, 'm-ctx-none'));
+      // Relayed while another request is handled: each event keeps its own.
+      expect(await asRequest('req-b', undefined, () => outbox.flush(2000))).toBe('done');
+      expect(await consumer.caughtUp(2000)).toBe(true);
+      expect(got).toEqual([
+        { msgId: 'm-ctx-a', requestId: 'req-a', traceparent: TP },
+        { msgId: 'm-ctx-none', requestId: undefined, traceparent: undefined },
+      ]);
     });
 
     test('an event of a rolled-back transaction is never published', async () => {

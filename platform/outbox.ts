@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Bus, SnapshotBucket } from './bus/types.ts';
 import type { Logger } from './log.ts';
+import { outgoingHeaders } from './request-context.ts';
 import { reconcileBucket, type Executor, type SharedBucket } from './snapshot.ts';
 
 export type { Executor, SharedBucket } from './snapshot.ts';
@@ -67,11 +68,15 @@ export class Outbox {
     this.shared.set(shared.bucket, shared);
   }
 
-  /** Records an event inside the caller's transaction. Returns its message id. */
+  /**
+   * Records an event inside the caller's transaction. Returns its message id. The request id and
+   * trace context of the request recording it are stored with it, and relayed with it.
+   */
   async event(tx: Executor, subject: string, payload: unknown, msgId: string = Bun.randomUUIDv7()): Promise<string> {
+    const headers = outgoingHeaders();
     await tx
       .insertInto('platform_outbox')
-      .values({ kind: 'event', subject, msg_id: msgId, payload: JSON.stringify(payload) })
+      .values({ kind: 'event', subject, msg_id: msgId, payload: JSON.stringify(payload), headers: Object.keys(headers).length > 0 ? JSON.stringify(headers) : null })
       .execute();
     return msgId;
   }
@@ -193,7 +198,7 @@ export class Outbox {
       for (;;) {
         const rows = await this.db
           .selectFrom('platform_outbox')
-          .select(['id', 'kind', 'subject', 'key', 'msg_id', 'payload', 'version'])
+          .select(['id', 'kind', 'subject', 'key', 'msg_id', 'payload', 'version', 'headers'])
           .where('id', '>', after)
           .where('id', '<=', last)
           .orderBy('id')
@@ -216,10 +221,13 @@ export class Outbox {
   }
 
   /** Publishes a batch (events at once; snapshot keys by bucket); true when every holder settled. */
-  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown }[]): Promise<boolean> {
+  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown; headers: unknown }[]): Promise<boolean> {
     const events = rows.filter((r) => r.kind === 'event');
+    const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+    // Each event with the headers of the request that recorded it (none: not those of whatever
+    // request this pass happens to run in).
     const publishing = Promise.all(
-      events.map((r) => this.bus.publish(r.subject, typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload, { msgId: r.msg_id! })),
+      events.map((r) => this.bus.publish(r.subject, json(r.payload), { msgId: r.msg_id!, headers: (json(r.headers) as Record<string, string> | null) ?? {} })),
     );
     const byBucket = new Map<string, string[]>();
     for (const r of rows) if (r.kind === 'snapshot') byBucket.set(r.subject, [...(byBucket.get(r.subject) ?? []), r.key!]);

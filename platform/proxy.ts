@@ -1,5 +1,6 @@
 import { errorBody } from './http.ts';
 import type { Logger } from './log.ts';
+import { acceptRequestId, REQUEST_ID_HEADER } from './request-context.ts';
 
 /**
  * The reverse proxy of the local split topology: one base URL for a product whose modules run as
@@ -13,8 +14,13 @@ import type { Logger } from './log.ts';
  *   the next one — any method, since nothing was sent; after another failure only idempotent
  *   methods are tried again elsewhere (nginx's rule: POST and PATCH may have been applied);
  * - every answer says which process gave it (`x-upstream`), and when none could, 502;
- * - `/healthz` and `/readyz` are the proxy's own: alive, and ready when every module has a
- *   process whose `/readyz` is 200 (otherwise 503 naming the paths nobody can answer, and why).
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        if (url.pathname === '/healthz') return new Response(JSON.stringify({ status: 'alive' }), { headers: { 'content-type': 'application/json; charset=utf-8' } });
+        if (url.pathname === '/readyz') return readiness();
+      }
+ * - every request has an `X-Request-Id` (the client's when it is safe, else a new one) before it
+ *   is passed on, so the process and the proxy's own line (one per request: debug when a process
+ *   answered, which logs it too) name the same id.
  */
 export interface ProxyRoute {
   /** `/post` covers `/post` and `/post/14/comment`, not `/postal`. */
@@ -93,40 +99,56 @@ export function startProxy(options: ProxyOptions) {
     hostname: options.hostname ?? '0.0.0.0',
     reusePort: false,
     async fetch(request, srv) {
+      const started = performance.now();
       const url = new URL(request.url);
       if (request.method === 'GET' || request.method === 'HEAD') {
         if (url.pathname === '/healthz') return new Response(JSON.stringify({ status: 'alive' }), { headers: { 'content-type': 'application/json; charset=utf-8' } });
         if (url.pathname === '/readyz') return readiness();
       }
-      const headers = new Headers(request.headers);
-      for (const h of HOP_BY_HOP) headers.delete(h);
-      headers.set('x-forwarded-for', srv.requestIP(request)?.address ?? '');
-      headers.set('x-forwarded-host', url.host);
-      // Small API bodies: read once, so that a request can be sent to another process.
-      const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
-      let last: unknown;
-      for (const upstream of order(upstreamsOf(url.pathname))) {
-        try {
-          const res = await fetch(`${upstream}${url.pathname}${url.search}`, { method: request.method, headers, body, redirect: 'manual' });
-          const out = new Headers(res.headers);
-          out.delete('content-encoding'); // fetch has decoded the body already
-          out.delete('content-length');
-          out.set('x-upstream', upstream);
-          return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
-        } catch (error) {
-          last = error;
-          const refused = (error as { code?: string }).code === 'ECONNREFUSED';
-          down.set(upstream, Date.now() + downFor);
-          log.warn('proxy: a process did not answer', { upstream, path: url.pathname, refused, error: error as Error });
-          // A request that may have reached a dying process is not sent twice unless it is idempotent.
-          if (!refused && NON_IDEMPOTENT.has(request.method)) {
-            return json(502, `the process at ${upstream} failed while answering; the request may or may not have been applied`, upstream);
-          }
-        }
-      }
-      return json(502, `no process answered ${url.pathname}: ${(last as Error)?.message ?? 'none is configured'}`);
+      const requestId = acceptRequestId(request.headers.get(REQUEST_ID_HEADER)) ?? crypto.randomUUID();
+      const response = await forward(request, url, srv.requestIP(request)?.address ?? '', requestId);
+      response.headers.set(REQUEST_ID_HEADER, requestId);
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      // The process that answered logged the request (same id) at info; the proxy's own answers too.
+      const upstream = response.headers.get('x-upstream');
+      const fields = { method: request.method, path: url.pathname, status: response.status, ms, reqId: requestId, upstream };
+      if (response.status === 502) log.info('request', fields);
+      else log.debug('request', fields);
+      return response;
     },
   }));
+
+  async function forward(request: Request, url: URL, clientIp: string, requestId: string): Promise<Response> {
+    const headers = new Headers(request.headers);
+    for (const h of HOP_BY_HOP) headers.delete(h);
+    headers.set('x-forwarded-for', clientIp);
+    headers.set('x-forwarded-host', url.host);
+    headers.set(REQUEST_ID_HEADER, requestId);
+    // Small API bodies: read once, so that a request can be sent to another process.
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+    let last: unknown;
+    for (const upstream of order(upstreamsOf(url.pathname))) {
+      try {
+        const res = await fetch(`${upstream}${url.pathname}${url.search}`, { method: request.method, headers, body, redirect: 'manual' });
+        const out = new Headers(res.headers);
+        out.delete('content-encoding'); // fetch has decoded the body already
+        out.delete('content-length');
+        out.set('x-upstream', upstream);
+        return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+      } catch (error) {
+        last = error;
+        const refused = (error as { code?: string }).code === 'ECONNREFUSED';
+        down.set(upstream, Date.now() + downFor);
+        log.warn('proxy: a process did not answer', { upstream, path: url.pathname, refused, error: error as Error });
+        // A request that may have reached a dying process is not sent twice unless it is idempotent.
+        if (!refused && NON_IDEMPOTENT.has(request.method)) {
+          return json(502, `the process at ${upstream} failed while answering; the request may or may not have been applied`, upstream);
+        }
+      }
+    }
+    return json(502, `no process answered ${url.pathname}: ${(last as Error)?.message ?? 'none is configured'}`);
+  }
+
   log.info('proxy listening', { port: server.port, hostname: options.hostname ?? '0.0.0.0', routes: options.routes.map((r) => `${r.prefix} → ${r.upstreams.join(' ')}`) });
   /** Stops accepting and answers what is in flight; `force` cuts it at once. */
   return { server, port: server.port!, stop: (force = false) => server.stop(force) };

@@ -16,6 +16,7 @@ import { Metrics } from './metrics.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
 import { operationsPaths, withOperations } from './operations.ts';
 import { Outbox } from './outbox.ts';
+import { observe } from './request-context.ts';
 import { RouteTable } from './routes.ts';
 import { noRoute, RequestMeter, TELEMETRY_STREAM } from './telemetry.ts';
 
@@ -289,7 +290,9 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         ...m.copies.map((c) => copyCheck(c.stats().bucket, c)),
       ]),
     );
-    handlers.set(port, edge(withOperations(handler, { app, api: here.map((m) => m.def.name).join(','), metrics, readiness }), config));
+    const operated = withOperations(handler, { app, api: here.map((m) => m.def.name).join(','), metrics, readiness });
+    // Outermost: the request's id, trace and log line cover everything the port does.
+    handlers.set(port, observe(edge(operated, config), { routes: () => app.routes, log: log.child({ port }) }));
   };
 
   /** Tries a database that did not answer at start until it does, then starts its module. */

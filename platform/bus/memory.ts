@@ -1,5 +1,6 @@
 import { databaseError, DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { detached, inbound, outgoingHeaders } from '../request-context.ts';
 import type {
   BucketEntry,
   Bus,
@@ -37,6 +38,8 @@ interface Stored {
   subject: string;
   msgId: string;
   payload: unknown;
+  /** Request id and trace context, as NATS headers would carry them. */
+  headers: Record<string, string>;
 }
 
 interface StreamState {
@@ -101,7 +104,9 @@ export class MemoryBus implements Bus {
       timer = setTimeout(() => reject(new DomainError('BUS.TIMEOUT', `${subject} did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      return wire(await Promise.race([handler(wire(payload)), timeout])) as T;
+      const headers = outgoingHeaders();
+      const handled = inbound('request', subject, (name) => headers[name], this.log, () => handler(wire(payload)));
+      return wire(await Promise.race([handled, timeout])) as T;
     } catch (thrown) {
       const error = databaseError(thrown);
       if (error instanceof DomainError) throw error;
@@ -165,7 +170,7 @@ export class MemoryBus implements Bus {
     else this.streams.set(spec.name, { spec, messages: [], first: 1, lastSeq: 0, ids: new Map(), consumers: new Map() });
   }
 
-  async publish(subject: string, payload: unknown, { msgId }: { msgId: string }): Promise<void> {
+  async publish(subject: string, payload: unknown, { msgId, headers }: { msgId: string; headers?: Record<string, string> }): Promise<void> {
     const stream = [...this.streams.values()].find((s) => s.spec.subjects.some((p) => subjectMatches(p, subject)));
     if (!stream) throw new DomainError('BUS.NO_RESPONDERS', `no stream captures ${subject}`);
     const now = Date.now();
@@ -175,7 +180,7 @@ export class MemoryBus implements Bus {
     }
     if (stream.ids.has(msgId)) return;
     stream.ids.set(msgId, now);
-    stream.messages.push({ seq: ++stream.lastSeq, subject, msgId, payload: wire(payload) });
+    stream.messages.push({ seq: ++stream.lastSeq, subject, msgId, payload: wire(payload), headers: { ...(headers ?? outgoingHeaders()) } });
     for (const d of stream.consumers.values()) this.drive(stream, d);
   }
 
@@ -227,14 +232,15 @@ export class MemoryBus implements Bus {
   private drive(stream: StreamState, d: DurableState, attempt = 1) {
     if (d.running || !d.handler || this.closed) return;
     d.running = true;
-    void (async () => {
+    detached(async () => {
       try {
         while (d.handler && d.ackFloor < stream.lastSeq) {
           const m = stream.messages[d.ackFloor + 1 - stream.first]!;
           if (!d.filter || subjectMatches(d.filter, m.subject)) {
             const event: DeliveredEvent = { subject: m.subject, msgId: m.msgId, payload: wire(m.payload), seq: m.seq, attempt };
             try {
-              await d.handler(event);
+              const handler = d.handler;
+              await inbound('event', m.subject, (name) => m.headers[name], this.log, () => handler(event));
             } catch (error) {
               this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId: m.msgId, attempt, error });
               d.running = false;
@@ -252,7 +258,7 @@ export class MemoryBus implements Bus {
         d.running = false;
         this.log.error('in-process consumer stopped', { error });
       }
-    })();
+    });
   }
 
   onReconnect(): void {

@@ -16,6 +16,7 @@ import {
 } from 'nats';
 import { databaseError, DomainError, httpStatusOf } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { detached, inbound, outgoingHeaders } from '../request-context.ts';
 import type {
   BucketEntry,
   Bus,
@@ -202,7 +203,8 @@ export class NatsBus implements Bus {
           void (async () => {
             try {
               const payload = decode(msg.data);
-              msg.respond(encode(await e.handler(payload)));
+              const reply = await inbound('request', e.subject, (name) => msg.headers?.get(name), this.log, () => e.handler(payload));
+              msg.respond(encode(reply));
             } catch (thrown) {
               // A database that cannot serve is a 503 to the caller too, not an internal error.
               const error = databaseError(thrown);
@@ -227,7 +229,7 @@ export class NatsBus implements Bus {
     const timeout = options.timeoutMs ?? 2000;
     let msg;
     try {
-      msg = await this.nc.request(this.subject(subject), encode(payload), { timeout });
+      msg = await this.nc.request(this.subject(subject), encode(payload), { timeout, headers: headersOf(outgoingHeaders()) });
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === '503') throw new DomainError('BUS.NO_RESPONDERS', `no service answers ${subject}`);
@@ -418,7 +420,7 @@ export class NatsBus implements Bus {
       }
     };
     this.reconnectListeners.push(restart);
-    void run();
+    detached(run);
     const stop = async () => {
       stopped = true;
       current?.stop();
@@ -447,7 +449,7 @@ export class NatsBus implements Bus {
 
   private watchHolders(): Promise<void> {
     this.holdersReady ??= new Promise<void>((ready) => {
-      void (async () => {
+      detached(async () => {
         await this.whenConnected();
         while (!this.closed) {
           try {
@@ -477,7 +479,7 @@ export class NatsBus implements Bus {
           }
           await sleep(200);
         }
-      })();
+      });
     });
     return this.holdersReady;
   }
@@ -591,10 +593,11 @@ export class NatsBus implements Bus {
     }
   }
 
-  async publish(subject: string, payload: unknown, { msgId }: { msgId: string }): Promise<void> {
+  async publish(subject: string, payload: unknown, { msgId, headers }: { msgId: string; headers?: Record<string, string> }): Promise<void> {
     if (!this.connected || !this.js) throw unavailable(`publish ${subject}`);
     const h = natsHeaders();
     h.set('Nats-Msg-Id', msgId);
+    for (const [k, v] of Object.entries(headers ?? outgoingHeaders())) h.set(k, v);
     try {
       await this.js.publish(this.subject(subject), encode(payload), { msgID: msgId, headers: h, timeout: 2000 });
     } catch (error) {
@@ -661,7 +664,8 @@ export class NatsBus implements Bus {
               const attempt = m.info.redeliveryCount;
               const msgId = m.headers?.get('Nats-Msg-Id') ?? String(m.seq);
               try {
-                await spec.handler({ subject: m.subject, msgId, payload: decode(m.data), seq: m.seq, attempt });
+                const event = { subject: m.subject, msgId, payload: decode(m.data), seq: m.seq, attempt };
+                await inbound('event', m.subject, (name) => m.headers?.get(name), this.log, () => spec.handler(event));
                 m.ack();
               } catch (error) {
                 this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId, attempt, error: error as Error });
@@ -677,7 +681,7 @@ export class NatsBus implements Bus {
         if (!stopped) await sleep(250);
       }
     };
-    void run(); // (resumes by itself after a reconnect, as the replicas do)
+    detached(run); // (resumes by itself after a reconnect, as the replicas do)
     const stop = async () => {
       stopped = true;
       current?.stop();
@@ -716,6 +720,13 @@ export class NatsBus implements Bus {
     for (const s of this.services) await s.service?.stop().catch(() => {});
     await this.nc?.drain().catch(() => this.nc?.close());
   }
+}
+
+/** NATS headers from a record; none at all when it is empty (most background traffic). */
+function headersOf(record: Record<string, string>) {
+  let h: ReturnType<typeof natsHeaders> | undefined;
+  for (const [k, v] of Object.entries(record)) (h ??= natsHeaders()).set(k, v);
+  return h;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -41,8 +41,12 @@ export interface Bus {
 
   /** Creates or updates a stream capturing `subjects`. */
   ensureStream(spec: StreamSpec): Promise<void>;
-  /** Publishes an event into its stream; resolves once stored. `msgId` deduplicates. */
-  publish(subject: string, payload: unknown, options: { msgId: string }): Promise<void>;
+  /**
+   * Publishes an event into its stream; resolves once stored. `msgId` deduplicates. `headers`
+   * (request id, trace context) go with it to its consumers; by default, those of the request
+   * being handled (request-context.ts).
+   */
+  publish(subject: string, payload: unknown, options: { msgId: string; headers?: Record<string, string> }): Promise<void>;
   /** Consumes a stream through a durable consumer shared by every process with the same name. */
   consume(spec: ConsumerSpec): Promise<Consumer>;
 
