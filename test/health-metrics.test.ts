@@ -62,7 +62,7 @@ const sample = (text: string, series: string) => {
 };
 
 describe('embedded: every port of both products', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'h1-health-'));
+  let dataDir = '';
   const itemDb = `h1_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}_item`;
   const portOf: Record<string, number> = { item: freePort(), alarm: freePort(), user: freePort(), minifb: freePort() };
   const ports = () => Object.values(portOf);
@@ -70,6 +70,7 @@ describe('embedded: every port of both products', () => {
   let system: RunningSystem;
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'health-'));
     // The item module on Postgres (a database this test can take away); the rest embedded.
     await admin(`CREATE DATABASE "${itemDb}"`);
     await loadInitSqlIfEmpty(urlOf(itemDb), allModules.find((m) => m.name === 'item')!.initSql!);
@@ -82,7 +83,7 @@ describe('embedded: every port of both products', () => {
     await admin(`ALTER DATABASE "${itemDb}" ALLOW_CONNECTIONS true`).catch(() => {});
     await system?.stop();
     await admin(`DROP DATABASE IF EXISTS "${itemDb}" WITH (FORCE)`);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }, 60000);
 
   test('every port — GET /healthz is 200 alive and GET /readyz 200 ready, without any credentials', async () => {
@@ -149,10 +150,11 @@ describe('embedded: every port of both products', () => {
 });
 
 describe('split: homeshopping processes over a private NATS', () => {
-  const nats = new PrivateNats();
+  let nats: PrivateNats;
   let shop: SplitShop;
 
   beforeAll(async () => {
+    nats = new PrivateNats();
     await nats.start();
     shop = new SplitShop(nats);
     await shop.start();
@@ -160,7 +162,7 @@ describe('split: homeshopping processes over a private NATS', () => {
 
   afterAll(async () => {
     await shop?.stop();
-    await nats.destroy();
+    await nats?.destroy();
   }, 60000);
 
   const readyz = (module: string) => get(shop.url(module, '/readyz'));

@@ -189,6 +189,12 @@ for (const kind of ['memory', 'nats'] as const) {
       up = false;
       expect(whole.ready()).toBe(true);
       expect(whole.get(2)).toEqual({ id: 2, v: 'two' });
+      // …and a key that changed (the copy drops it) is read in again before it is whole again.
+      up = true;
+      await bucket.put('1', { id: 1, v: 'uno' });
+      await eventually(() => whole.holds(1) && (whole.get(1) as { v: string }).v === 'uno', 10000, 'the changed key held');
+      up = false;
+      expect(whole.ready()).toBe(true);
       up = true;
       await whole.stop();
       await onDemand.stop();

@@ -295,28 +295,33 @@ export class Copy<K, D> {
     }
     this.loading.delete(c.key);
     const held = this.entries.get(c.key);
-    if (!held && this.options.preload && !c.deleted) {
-      // A key the copy lacks (a new one): it is whole again once it has read the bucket again.
-      this.generation++;
-      if (this.whole || this.preloading) {
-        this.whole = false;
-        void this.preload(true);
-      }
-    }
-    if (!held || c.revision <= held.revision) return;
-    if (c.deleted) {
+    if (held && c.revision <= held.revision) return;
+    if (held && c.deleted) {
       held.value = undefined;
       held.revision = c.revision;
-    } else {
-      // Read again when next asked for: one direct get, only for keys in use.
-      this.entries.delete(c.key);
+      return;
     }
+    // Read again when next asked for: one direct get, only for keys in use.
+    if (held) this.entries.delete(c.key);
+    if (!c.deleted) this.lacking();
   }
 
   private drop(keys: string[]) {
+    let dropped = false;
     for (const key of keys) {
-      this.entries.delete(key);
+      dropped = this.entries.delete(key) || dropped;
       this.loading.delete(key);
+    }
+    if (dropped) this.lacking();
+  }
+
+  /** The copy lacks a key of the bucket (new, changed or dropped): a preloaded one is whole again once it has read the bucket again. */
+  private lacking() {
+    if (!this.options.preload) return;
+    this.generation++;
+    if (this.whole || this.preloading) {
+      this.whole = false;
+      void this.preload(true);
     }
   }
 
