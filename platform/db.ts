@@ -47,13 +47,15 @@ export interface OpenDatabaseOptions {
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 1000;
 /** How long a connect may take: a refused or hanging database is a 503 well within a second. */
 export const CONNECT_TIMEOUT_MS = 700;
-/**
- * How long a request may wait for a connection of its pool. pg-pool counts the wait for a free
- * connection and the connect itself against one limit; a refused, missing or full database fails
- * at once whatever it is, so this bounds the queue behind a busy pool (fifty reactions to one post
- * at once, on a busy machine) — which must not look like a database that is down.
- */
-export const POOL_WAIT_MS = 2000;
+/** A request waits for a free connection of its pool at most this many statement timeouts. */
+const POOL_WAIT_FACTOR = 3;
+
+/** pg's client with the connect limit of its own (the pool's limit is on waiting for a connection). */
+class FastConnectClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(typeof config === 'string' ? { connectionString: config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS } : { ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  }
+}
 
 // int8 (ids, counts) as numbers: every id in both products fits in 2^53.
 const int8 = (v: string) => Number(v);
@@ -73,8 +75,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     const pool = new pg.Pool({
       connectionString: url,
       max: 10,
-      // A stopped or refusing database is a fast 503 (its errors come at once); a busy pool is a queue.
-      connectionTimeoutMillis: POOL_WAIT_MS,
+      // A stopped, refusing or hanging database must turn into a fast 503, never a hanging
+      // request: each connect is given up after CONNECT_TIMEOUT_MS (by the client). Waiting for a
+      // free connection of the pool is another thing — a burst of writes to one row queues here
+      // rather than on the row's lock — and may take a few statements' time.
+      Client: FastConnectClient,
+      connectionTimeoutMillis: Math.max(POOL_WAIT_FACTOR * statementTimeoutMs, CONNECT_TIMEOUT_MS),
       // Request paths: every statement and every lock wait ends within the budget on the server
       // (so a write blocked by a lock fails and is rolled back, never applied later); the
       // client-side limit is the backstop for a server that stops answering altogether.
@@ -85,7 +91,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     });
     // Work in the background (the outbox relay, snapshot fills) has no request waiting on it and
     // may take longer than a request's budget: a small pool without the limits.
-    const backgroundPool = new pg.Pool({ connectionString: url, max: 3, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: pgTypes });
+    const backgroundPool = new pg.Pool({ connectionString: url, max: 3, Client: FastConnectClient, connectionTimeoutMillis: 10 * CONNECT_TIMEOUT_MS, types: pgTypes });
     for (const p of [pool, backgroundPool]) {
       // An idle connection that dies is reported by the pool; one in use by the client itself, and
       // an 'error' event nobody listens to ends the process. Its query fails (503) and the pool

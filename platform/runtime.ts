@@ -42,6 +42,11 @@ export interface RunningSystem {
    * the databases closed.
    */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * The modules whose database has not answered since the start (they answer 503 and are being
+   * tried again): what a readiness check reports as not ready.
+   */
+  waiting(): string[];
 }
 
 /** A port this process should serve is taken: the process must not share it. */
@@ -372,7 +377,8 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       if (!handler) throw new Error(`no app serves port ${port}`);
       return handler(request);
     };
-    return { bus, apps, handle, ports, meter, metrics, stop };
+    const waitingModules = () => opened.filter((m) => !m.running).map((m) => m.def.name);
+    return { bus, apps, handle, ports, meter, metrics, stop, waiting: waitingModules };
   } catch (error) {
     await stop();
     throw error;

@@ -472,9 +472,11 @@ describe('a database unreachable or missing at start', () => {
       expect(refused.ms).toBeLessThan(1000);
       expect((await get(6001, '/openapi.json')).status).toBe(200);
       expect((await get(7001, '/')).status).toBe(200);
+      expect(system.waiting()).toEqual(['alarm']);
 
       await database.forwarder.start();
       await eventually(async () => (await get(6001, '/')).status === 200, 20000, 'the alarm module starts');
+      expect(system.waiting()).toEqual([]);
       const set = await system.handle(6001, new Request('http://localhost/', { method: 'POST', headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' }, body: JSON.stringify({ item_id: 50 }) }));
       expect(set.status).toBe(201);
       // Its document now describes its routes; its outbox relays (the item API sees the alarm).
