@@ -291,7 +291,8 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
     // Every port: /healthz, /readyz (its modules' databases and copies), /metrics, request durations.
     const readiness = new Readiness(() =>
       here.flatMap((m) => [
-        m.database ? databaseCheck(m.def.name, m.database.db) : () => `${m.def.name} database unreachable`,
+        // A module still waiting for its database (or unable to start on it) answers 503: not ready.
+        m.running && m.database ? databaseCheck(m.def.name, m.database.db) : () => `${m.def.name} ${m.database ? 'not started on its database' : 'database unreachable'}`,
         ...m.copies.map((c) => copyCheck(c.stats().bucket, c)),
       ]),
     );
