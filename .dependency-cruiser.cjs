@@ -80,8 +80,15 @@ module.exports = {
       name: 'platform-knows-no-module',
       severity: 'error',
       comment: 'platform/ is what every module needs and no module owns; only the composition root wires modules in.',
-      from: { path: '^platform/', pathNot: ['^platform/main\\.ts$', '^platform/split\\.ts$'] },
+      from: { path: '^platform/', pathNot: ['^platform/main\\.ts$', '^platform/dev/split\\.ts$'] },
       to: { path: '^modules/' },
+    },
+    {
+      name: 'ships-no-dev-tool',
+      severity: 'error',
+      comment: 'platform/dev/ (the local split launcher and its proxy) is for development: nothing that ships imports it, and the image leaves it out.',
+      from: { path: '^(platform|modules)/', pathNot: ['^platform/dev/'] },
+      to: { path: '^platform/dev/' },
     },
     {
       name: 'no-cycles',

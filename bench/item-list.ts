@@ -25,7 +25,7 @@ try {
   const common = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ITEM_PORT: `${ports.item}`, ALARM_PORT: `${ports.alarm}`, USER_PORT: `${ports.user}` };
   if (split) {
     const env = { ...common, SPLIT_DB_PREFIX: prefix, NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_NAMESPACE: prefix };
-    children.push(Bun.spawn(['bun', join(root, 'platform/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' }));
+    children.push(Bun.spawn(['bun', join(root, 'platform/dev/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' }));
   } else {
     children.push(Bun.spawn(['bun', join(root, 'platform/main.ts')], { env: common, stdout: 'inherit', stderr: 'inherit' }));
   }

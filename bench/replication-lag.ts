@@ -29,7 +29,7 @@ const env = {
   ALARM_PORT: `${ports.alarm}`,
   USER_PORT: `${ports.user}`,
 };
-const split = Bun.spawn(['bun', join(import.meta.dir, '..', 'platform/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' });
+const split = Bun.spawn(['bun', join(import.meta.dir, '..', 'platform/dev/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' });
 const token = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const headers = { 'USER-TOKEN': token, 'content-type': 'application/json' };
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

@@ -4,9 +4,9 @@
  */
 import { allModules } from '../modules/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from './observability/log.ts';
 import { PortInUseError, startSystem, type RunningSystem } from './runtime.ts';
-import { startTracing, stopTracing } from './tracing.ts';
+import { startTracing, stopTracing } from './observability/tracing.ts';
 
 const log = createLogger({ pid: process.pid });
 let config;

@@ -6,9 +6,9 @@ import type { BucketDescriptor, Copy } from './bus/copy.ts';
 import type { Bus } from './bus/types.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import type { DatabaseKind } from './db.ts';
-import type { Logger } from './log.ts';
-import type { Outbox } from './outbox.ts';
+import type { DatabaseKind } from './data/db.ts';
+import type { Logger } from './observability/log.ts';
+import type { Outbox } from './data/outbox.ts';
 
 /** What the platform hands a module when it starts it. */
 export interface ModuleContext {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, ConfigError } from './config.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './observability/log.ts';
 
 const secrets = new Map<string, string>();
 

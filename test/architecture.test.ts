@@ -106,6 +106,10 @@ describe('module boundaries', () => {
     caught('platform-knows-no-module', 'platform/bad.ts', { 'platform/bad.ts': "import { A } from '../modules/shopa/contract/index.ts';\nexport const x = A;\n" });
   });
 
+  test('shipped code importing a development tool (platform/dev/) is caught', () => {
+    caught('ships-no-dev-tool', 'platform/bad.ts', { 'platform/dev/tool.ts': 'export const tool = 1;\n', 'platform/bad.ts': "import { tool } from './dev/tool.ts';\nexport const x = tool;\n" });
+  });
+
   test('an import cycle is caught', () => {
     caught('no-cycles', 'modules/shopb/cycle-a.ts', {
       'modules/shopb/cycle-a.ts': "import { b } from './cycle-b.ts';\nexport const a = () => b;\n",

@@ -5,8 +5,8 @@ import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
 import { accountSettings } from '../modules/account/settings.ts';
 import { jwtSecret } from '../platform/secrets.ts';
-import { createLogger } from '../platform/log.ts';
-import { planProxy, planSplit, type MinifbSecrets } from '../platform/split.ts';
+import { createLogger } from '../platform/observability/log.ts';
+import { planProxy, planSplit, type MinifbSecrets } from '../platform/dev/split.ts';
 
 /**
  * No Docker engine runs here, so compose.yaml and the Dockerfiles are checked statically against
@@ -92,7 +92,7 @@ describe('compose.yaml', () => {
       expect(config.natsUrl).toBe('nats://nats:4222');
       const url = new URL(config.modules[0]!.databaseUrl!);
       expect(url.hostname).toBe(`postgres-${m}`);
-      // The same variables the local split command sets (platform/split.ts), nothing else.
+      // The same variables the local split command sets (platform/dev/split.ts), nothing else.
       const [planned] = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: 'nats://nats:4222', modules: [m] });
       expect(Object.keys(env).sort()).toEqual(Object.keys(planned!.env).sort());
     });
@@ -287,14 +287,14 @@ describe('what the API image holds', () => {
   const shipped = new Set(copiedPaths('docker/Dockerfile').flatMap(filesUnder).filter((p) => !isIgnored(p)));
 
   test('.dockerignore keeps out the tests, the benchmarks, the development tools and local state', () => {
-    for (const path of ['test/compose.test.ts', 'bench/load.ts', 'platform/web.test.ts', 'modules/account/password.test.ts', 'platform/split.ts', 'platform/proxy.ts', 'node_modules/x', '.git/HEAD', '.data/item']) {
+    for (const path of ['test/compose.test.ts', 'bench/load.ts', 'platform/http/app.test.ts', 'modules/account/password.test.ts', 'platform/dev/split.ts', 'platform/dev/proxy.ts', 'node_modules/x', '.git/HEAD', '.data/item']) {
       expect({ path, ignored: isIgnored(path) }).toEqual({ path, ignored: true });
     }
   });
 
   test('the runtime image holds no test, benchmark or development tool', () => {
     expect(shipped.size).toBeGreaterThan(20);
-    const unwanted = [...shipped].filter((p) => p.endsWith('.test.ts') || p.startsWith('test/') || p.startsWith('bench/') || p === 'platform/split.ts' || p === 'platform/proxy.ts');
+    const unwanted = [...shipped].filter((p) => p.endsWith('.test.ts') || p.startsWith('test/') || p.startsWith('bench/') || p.startsWith('platform/dev/'));
     expect(unwanted).toEqual([]);
   });
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
-import { loadInitSqlIfEmpty } from '../platform/db.ts';
-import { createLogger } from '../platform/log.ts';
-import { startProxy } from '../platform/proxy.ts';
+import { loadInitSqlIfEmpty } from '../platform/data/db.ts';
+import { createLogger } from '../platform/observability/log.ts';
+import { startProxy } from '../platform/dev/proxy.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
 import { admin, urlOf } from './support/shop.ts';
 import { eventually, freePort, PrivateNats, SplitShop } from './support/split.ts';
@@ -206,7 +206,7 @@ describe('split: homeshopping processes over a private NATS', () => {
   }, 60000);
 });
 
-describe("the split topology's proxy (platform/proxy.ts)", () => {
+describe("the split topology's proxy (platform/dev/proxy.ts)", () => {
   /** A module process: answers /readyz as told, and anything else with its name. */
   const fake = (name: string) => {
     const state = { ready: true };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDump } from '../platform/pg-dump.ts';
+import { parseDump } from '../platform/data/pg-dump.ts';
 import { answerProblem, conformance, documentedRoutes, operational, schemaFromJson } from './conformance/openapi.ts';
 import { comparable, published } from './conformance/documents.ts';
 import { BAD_ITEM_IDS, ENDPOINTS as KIT_ENDPOINTS } from './conformance/homeshopping/index.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
-import { statusText } from '../platform/http.ts';
+import { statusText } from '../platform/http/app.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
 import { ADMIN, startMinifb, type Minifb } from './support/minifb.ts';
 import { freePort } from './support/split.ts';

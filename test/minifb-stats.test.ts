@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import pg from 'pg';
-import { REQUESTS_SUBJECT, type RequestBatch } from '../platform/telemetry.ts';
+import { REQUESTS_SUBJECT, type RequestBatch } from '../platform/observability/telemetry.ts';
 import { PG_ADMIN_URL } from './support/shop.ts';
 import { ADMIN, startMinifb, type Backend, type Minifb } from './support/minifb.ts';
 

@@ -2,12 +2,12 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launcherPlan, type MinifbSecrets } from '../platform/split.ts';
+import { launcherPlan, type MinifbSecrets } from '../platform/dev/split.ts';
 import { admin } from './support/shop.ts';
 import { eventually, freePort, PrivateNats } from './support/split.ts';
 
 /**
- * `bun run start:split` (platform/split.ts) takes its ports and HOST from the same variables as
+ * `bun run start:split` (platform/dev/split.ts) takes its ports and HOST from the same variables as
  * the main process: the plan it reads from them, and the launcher run for real.
  */
 const SECRETS: MinifbSecrets = { jwtSecret: 's'.repeat(40), adminId: 'admin', adminPassword: 'a long password' };
@@ -60,7 +60,7 @@ describe('bun run start:split, for real', () => {
     const feed = freePort();
     const account = freePort();
     const proxy = freePort();
-    const launcher = Bun.spawn(['bun', join(import.meta.dir, '..', 'platform', 'split.ts')], {
+    const launcher = Bun.spawn(['bun', join(import.meta.dir, '..', 'platform', 'dev', 'split.ts')], {
       env: { ...process.env, MODULES: 'account,feed', SPLIT_REPLICAS: 'feed=2', SPLIT_DB_PREFIX: prefix, NATS_URL: nats.url, DATA_DIR: dataDir, HOST: '127.0.0.1', FEED_PORT: String(feed), ACCOUNT_PORT: String(account), MINIFB_PORT: String(proxy), LOG_LEVEL: 'error' },
       stdout: 'ignore',
       stderr: 'pipe',

@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { bearerAuth, BearerHeader, bearerErrors, bearerToken } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors, bearerToken } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { EmptyBody, errorResponses, pathText } from '../../platform/http-schemas.ts';
+import { EmptyBody, errorResponses, pathText } from '../../platform/http/schemas.ts';
 import { ACCOUNT_LIMITS } from './contract/index.ts';
 import { lengthHint, textField, type TextLimit } from '../../platform/text.ts';
 import type { AccountUseCases } from './use-cases.ts';

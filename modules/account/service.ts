@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { endpoint, serve, type Bus } from '../../platform/bus/index.ts';
 import { DomainError } from '../../platform/errors.ts';
-import { pageOf, valuesOf, type SharedBucket } from '../../platform/snapshot.ts';
+import { pageOf, valuesOf, type SharedBucket } from '../../platform/data/snapshot.ts';
 import { accountKey, accountRequests, ACCOUNTS_BUCKET, idOfAccountKey } from './contract/index.ts';
 import { accountsAfter, accountsByIds, snapshotOf } from './queries.ts';
 import type { AccountDatabase } from './schema.ts';

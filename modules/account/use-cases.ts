@@ -1,10 +1,10 @@
 import type { Kysely, Transaction } from 'kysely';
-import { verifyToken, type CallerCheck } from '../../platform/bearer-auth.ts';
+import { verifyToken, type CallerCheck } from '../../platform/http/bearer-auth.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { signJwt } from '../../platform/jwt.ts';
 import type { Clock } from '../../platform/clock.ts';
-import type { Outbox } from '../../platform/outbox.ts';
-import { unitOfWork } from '../../platform/unit-of-work.ts';
+import type { Outbox } from '../../platform/data/outbox.ts';
+import { unitOfWork } from '../../platform/data/unit-of-work.ts';
 import { checkText } from '../../platform/text.ts';
 import { ACCOUNT_ID_PATTERN, ACCOUNT_LIMITS, ACCOUNTS_BUCKET, accountKey, checkCaller, tokenProblem, type Account, type Caller } from './contract/index.ts';
 import { genSalt, hashPassword, verifyPassword } from './password.ts';

@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { DomainError } from '../../platform/errors.ts';
-import { headerAuth, tokenHeader } from '../../platform/header-auth.ts';
-import { EmptyBody, ErrorBody } from '../../platform/http-schemas.ts';
+import { headerAuth, tokenHeader } from '../../platform/http/header-auth.ts';
+import { EmptyBody, ErrorBody } from '../../platform/http/schemas.ts';
 import { Item } from '../item/contract/index.ts';
 import type { User } from '../user/contract/index.ts';
 import type { AlarmUseCases } from './use-cases.ts';

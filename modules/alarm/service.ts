@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { endpoint, serve, type Bus } from '../../platform/bus/index.ts';
-import { pageOf, valuesOf, type SharedBucket } from '../../platform/snapshot.ts';
+import { pageOf, valuesOf, type SharedBucket } from '../../platform/data/snapshot.ts';
 import { ALARMS_BUCKET, alarmRequests, type AlarmSet } from './contract/index.ts';
 
 const keyOf = (set: AlarmSet) => String(set.userId);

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { DomainError } from '../../platform/errors.ts';
-import type { Outbox } from '../../platform/outbox.ts';
-import { unitOfWork } from '../../platform/unit-of-work.ts';
+import type { Outbox } from '../../platform/data/outbox.ts';
+import { unitOfWork } from '../../platform/data/unit-of-work.ts';
 import type { Item } from '../item/contract/index.ts';
 import { ALARMS_BUCKET, type AlarmSet } from './contract/index.ts';
 import { alarmedItemIds, clearAlarm, setAlarm } from './queries.ts';

@@ -1,10 +1,10 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
-import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { DomainError } from '../../platform/errors.ts';
-import { EmptyBody, pathId, pathText, requestLine } from '../../platform/http-schemas.ts';
+import { EmptyBody, pathId, pathText, requestLine } from '../../platform/http/schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { textField } from '../../platform/text.ts';
 import { FEED_LIMITS } from './limits.ts';

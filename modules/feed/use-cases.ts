@@ -1,8 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import { userRefOf, type Account, type Caller, type UserRef } from '../account/contract/index.ts';
 import { DomainError } from '../../platform/errors.ts';
-import type { Outbox } from '../../platform/outbox.ts';
-import { unitOfWork, type Changes } from '../../platform/unit-of-work.ts';
+import type { Outbox } from '../../platform/data/outbox.ts';
+import { unitOfWork, type Changes } from '../../platform/data/unit-of-work.ts';
 import { pageResult, type Page } from '../../platform/pagination.ts';
 import { checkText } from '../../platform/text.ts';
 import { FEED_LIMITS } from './limits.ts';

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { headerAuth, tokenHeader } from '../../platform/header-auth.ts';
-import { EmptyBody, ErrorBody, jsonResponse } from '../../platform/http-schemas.ts';
+import { headerAuth, tokenHeader } from '../../platform/http/header-auth.ts';
+import { EmptyBody, ErrorBody, jsonResponse } from '../../platform/http/schemas.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { Item } from './contract/index.ts';
 import type { User } from '../user/contract/index.ts';

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Bus } from '../../platform/bus/types.ts';
 import { DomainError, isUnavailable } from '../../platform/errors.ts';
-import type { Logger } from '../../platform/log.ts';
-import type { Outbox } from '../../platform/outbox.ts';
-import { databaseError } from '../../platform/db.ts';
+import type { Logger } from '../../platform/observability/log.ts';
+import type { Outbox } from '../../platform/data/outbox.ts';
+import { databaseError } from '../../platform/data/db.ts';
 import type { Catalog } from './catalog.ts';
 import { VISIT_RECORDED, type Item, type VisitRecorded } from './contract/index.ts';
 import type { ItemDatabase } from './schema.ts';

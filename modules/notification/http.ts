@@ -1,9 +1,9 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
-import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { pathId } from '../../platform/http-schemas.ts';
+import { pathId } from '../../platform/http/schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { NotificationType } from './contract/index.ts';

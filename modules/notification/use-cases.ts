@@ -4,7 +4,7 @@ import { Commented, feedEvents, PostDeleted, PostReacted } from '../feed/contrac
 import type { DeliveredEvent } from '../../platform/bus/index.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { pageResult, type Page } from '../../platform/pagination.ts';
-import { parserOf } from '../../platform/schema.ts';
+import { parserOf } from '../../platform/bus/schema.ts';
 import type { NotificationType } from './contract/index.ts';
 import { forgetPost, insertNotification, listNotifications, markAllRead, markRead, unreadCount } from './queries.ts';
 import type { NotificationDatabase, NotificationRow } from './schema.ts';

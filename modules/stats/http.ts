@@ -1,11 +1,11 @@
 import { Elysia } from 'elysia';
 import { type Static, Type } from '@sinclair/typebox';
 import type { Caller } from '../account/contract/index.ts';
-import { bearerAuth, BearerHeader, bearerErrors, bearerToken, callerOf, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors, bearerToken, callerOf, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { DomainError, httpStatusOf } from '../../platform/errors.ts';
-import { errorBody } from '../../platform/http.ts';
-import { ErrorBody } from '../../platform/http-schemas.ts';
+import { errorBody } from '../../platform/http/app.ts';
+import { ErrorBody } from '../../platform/http/schemas.ts';
 import type { JwtClaims } from '../../platform/jwt.ts';
 import type { DashboardAssets } from './dashboard/build.ts';
 import { adminCookie } from './dashboard/cookie.ts';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { accountsBucket, checkCaller } from '../account/contract/index.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
-import { TELEMETRY_STREAM } from '../../platform/telemetry.ts';
+import { TELEMETRY_STREAM } from '../../platform/observability/telemetry.ts';
 import { STATS_CONSUMER } from './contract/index.ts';
 import { dashboardAssets } from './dashboard/build.ts';
 import { statsHttp } from './http.ts';

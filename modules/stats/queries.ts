@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { RequestBatch } from '../../platform/telemetry.ts';
+import type { RequestBatch } from '../../platform/observability/telemetry.ts';
 import type { StatsDatabase } from './schema.ts';
 
 type Db = Kysely<StatsDatabase> | Transaction<StatsDatabase>;

@@ -4,8 +4,8 @@ import { accountRequests } from '../account/contract/index.ts';
 import { feedRequests } from '../feed/contract/index.ts';
 import { call, type Bus, type DeliveredEvent, type RequestDescriptor } from '../../platform/bus/index.ts';
 import { DomainError, isUnavailable } from '../../platform/errors.ts';
-import { parserOf } from '../../platform/schema.ts';
-import { RequestBatch } from '../../platform/telemetry.ts';
+import { parserOf } from '../../platform/bus/schema.ts';
+import { RequestBatch } from '../../platform/observability/telemetry.ts';
 import { addBatch, byEndpointSince, byStatusSince, prune, requestsSince, secondsSince } from './queries.ts';
 import type { StatsDatabase } from './schema.ts';
 

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { headerAuth, tokenHeader } from '../../platform/header-auth.ts';
-import { ErrorBody } from '../../platform/http-schemas.ts';
+import { headerAuth, tokenHeader } from '../../platform/http/header-auth.ts';
+import { ErrorBody } from '../../platform/http/schemas.ts';
 import { Item } from '../item/contract/index.ts';
 import { User } from './contract/index.ts';
 import type { UserUseCases } from './use-cases.ts';

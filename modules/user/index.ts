@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Consumer } from '../../platform/bus/index.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
-import { parserOf } from '../../platform/schema.ts';
+import { parserOf } from '../../platform/bus/schema.ts';
 import { alarmsBucket } from '../alarm/contract/index.ts';
 import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, itemsBucket, VISIT_RECORDED, VisitRecorded } from '../item/contract/index.ts';
 import { usersBucket } from './contract/index.ts';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { endpoint, serve, type Bus } from '../../platform/bus/index.ts';
 import { DomainError } from '../../platform/errors.ts';
-import { pageOf, valuesOf, type SharedBucket } from '../../platform/snapshot.ts';
+import { pageOf, valuesOf, type SharedBucket } from '../../platform/data/snapshot.ts';
 import { tokenKey, USERS_BUCKET, userRequests } from './contract/index.ts';
 import { userByToken, usersAfter, usersByKeys } from './queries.ts';
 import type { UserDatabase } from './schema.ts';

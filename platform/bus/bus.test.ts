@@ -3,7 +3,7 @@ import { connect } from 'nats';
 import { codeOf } from '../../test/support/scratch.ts';
 import { eventually, PrivateNats } from '../../test/support/split.ts';
 import { DomainError } from '../errors.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../observability/log.ts';
 import { MemoryBus } from './memory.ts';
 import { NatsBus } from './nats.ts';
 import type { Bus, DeliveredEvent } from './types.ts';

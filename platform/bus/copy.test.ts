@@ -4,7 +4,7 @@ import { connect } from 'nats';
 import { codeOf } from '../../test/support/scratch.ts';
 import { eventually, PrivateNats } from '../../test/support/split.ts';
 import { DomainError } from '../errors.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../observability/log.ts';
 import { copyOf, SNAPSHOT_MARKER, type BucketDescriptor } from './copy.ts';
 import { MemoryBus } from './memory.ts';
 import { NatsBus } from './nats.ts';

@@ -1,7 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { DomainError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { parserOf } from '../schema.ts';
+import type { Logger } from '../observability/log.ts';
+import { parserOf } from './schema.ts';
 import { call, type RequestDescriptor } from './rpc.ts';
 import type { BucketChange, Bus, SnapshotBucket, Stoppable } from './types.ts';
 

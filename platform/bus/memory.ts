@@ -1,6 +1,6 @@
 import { databaseError, DomainError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { detached, inbound, outgoingHeaders } from '../request-context.ts';
+import type { Logger } from '../observability/log.ts';
+import { detached, inbound, outgoingHeaders } from '../observability/request-context.ts';
 import type {
   BucketEntry,
   Bus,

@@ -15,8 +15,8 @@ import {
   type Service,
 } from 'nats';
 import { databaseError, DomainError, httpStatusOf } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { detached, inbound, outgoingHeaders } from '../request-context.ts';
+import type { Logger } from '../observability/log.ts';
+import { detached, inbound, outgoingHeaders } from '../observability/request-context.ts';
 import type {
   BucketEntry,
   Bus,

@@ -1,6 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { DomainError } from '../errors.ts';
-import { parserOf } from '../schema.ts';
+import { parserOf } from './schema.ts';
 import type { Bus, EndpointSpec, ServiceHandle } from './types.ts';
 
 /**

@@ -5,10 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type ModuleDatabase } from '../../platform/db.ts';
+import { openDatabase, type ModuleDatabase } from '../../platform/data/db.ts';
 import { DomainError } from '../../platform/errors.ts';
-import type { Logger } from '../../platform/log.ts';
-import { pageOf, valuesOf, type SharedBucket } from '../../platform/snapshot.ts';
+import type { Logger } from '../../platform/observability/log.ts';
+import { pageOf, valuesOf, type SharedBucket } from '../../platform/data/snapshot.ts';
 import { admin, urlOf } from './shop.ts';
 
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { allModules } from '../../modules/index.ts';
 import { parseConfig, type Config } from '../../platform/config.ts';
-import { loadInitSqlIfEmpty } from '../../platform/db.ts';
+import { loadInitSqlIfEmpty } from '../../platform/data/db.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 

@@ -1,13 +1,13 @@
 /**
  * The split topology for tests: a private nats-server (random port, temp store — never the
  * machine's shared one, so tests may stop it), fresh Postgres databases per domain, and one real
- * process per domain started with the same variables compose sets (platform/split.ts).
+ * process per domain started with the same variables compose sets (platform/dev/split.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { planSplit, prepareDatabases, type SplitProcess } from '../../platform/split.ts';
+import { planSplit, prepareDatabases, type SplitProcess } from '../../platform/dev/split.ts';
 
 export const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = join(import.meta.dir, '..', '..');

@@ -2,9 +2,9 @@ import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { scratchPlace } from '../test/support/scratch.ts';
+import { scratchPlace } from '../../test/support/scratch.ts';
 import { loadInitSqlIfEmpty, openDatabase } from './db.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../observability/log.ts';
 import { loadDump, parseDump, type CopyBlock } from './pg-dump.ts';
 
 const copyOf = (text: string, n = 0): CopyBlock => {
@@ -61,11 +61,11 @@ describe('pg_dump parsing', () => {
 
   test("parseDump — reads the project's own dumps into lines as wide as their columns", () => {
     for (const module of ['item', 'user', 'alarm']) {
-      const text = readFileSync(join(import.meta.dir, '..', 'modules', module, 'init_database.sql'), 'utf8');
+      const text = readFileSync(join(import.meta.dir, '..', '..', 'modules', module, 'init_database.sql'), 'utf8');
       const copy = copyOf(text);
       for (const line of copy.data.split('\n').slice(0, -1)) expect(line.split('\t')).toHaveLength(copy.columns.length);
     }
-    const items = copyOf(readFileSync(join(import.meta.dir, '..', 'modules', 'item', 'init_database.sql'), 'utf8'));
+    const items = copyOf(readFileSync(join(import.meta.dir, '..', '..', 'modules', 'item', 'init_database.sql'), 'utf8'));
     expect(items.data.split('\n').length).toBeGreaterThan(100);
   });
 });

@@ -1,13 +1,13 @@
 import { Elysia, ValidationError, type AnyElysia } from 'elysia';
 import { apiDocument, documentTitle, type ApiDocumentOptions, type Product } from './api-document.ts';
-import { databaseError } from './db.ts';
-import { DomainError, httpStatusOf } from './errors.ts';
-import { errorBody } from './http-schemas.ts';
-import type { Logger } from './log.ts';
+import { databaseError } from '../data/db.ts';
+import { DomainError, httpStatusOf } from '../errors.ts';
+import { errorBody } from './schemas.ts';
+import type { Logger } from '../observability/log.ts';
 import { RouteTable } from './routes.ts';
-import { problemHint, textProblemIn } from './text.ts';
+import { problemHint, textProblemIn } from '../text.ts';
 
-export { errorBody, statusText } from './http-schemas.ts';
+export { errorBody, statusText } from './schemas.ts';
 
 export interface HttpAppOptions {
   /** Name of the port's app, e.g. `http:5001`. */

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { DomainError } from './errors.ts';
+import { DomainError } from '../errors.ts';
 
 /** The header schema a route behind `headerAuth({ header })` declares. */
 export const tokenHeader = (header: string) => Type.Object({ [header.toLowerCase()]: Type.String({ description: "The caller's access token" }) });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { edge } from './http-edge.ts';
+import { edge } from './edge.ts';
 
 /** The port's edge alone, in front of an app that echoes what reached it. */
 const reached: { method: string; body: string }[] = [];

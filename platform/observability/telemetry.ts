@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { Bus } from './bus/types.ts';
+import type { Bus } from '../bus/types.ts';
 import type { Logger } from './log.ts';
 
 /**
  * Request telemetry: every process counts the requests it answers, in memory, and reports one
  * aggregate per second on the bus (the statistics domain adds them up), so no request waits on a
- * write. (`/metrics` is the process's prom-client registry: platform/metrics.ts.)
+ * write. (`/metrics` is the process's prom-client registry: platform/observability/metrics.ts.)
  */
 
 /** The stream request aggregates are published into. Owner: the platform (every process). */

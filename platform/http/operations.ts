@@ -1,7 +1,7 @@
 import type { AnyElysia } from 'elysia';
 import type { Operation } from './api-document.ts';
-import { aliveResponse, healthOperations, type Readiness } from './health.ts';
-import type { Metrics } from './metrics.ts';
+import { aliveResponse, healthOperations, type Readiness } from '../observability/health.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { RouteTable } from './routes.ts';
 
 /**

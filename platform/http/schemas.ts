@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { DomainError } from './errors.ts';
+import { DomainError } from '../errors.ts';
 import { Type } from '@sinclair/typebox';
 
 export const statusText = (status: number) => STATUS_CODES[status] ?? 'Error';
@@ -8,7 +8,7 @@ export const errorBody = (status: number, hint: string) => ({ result: statusText
 
 /**
  * `{result, hint}`: the error body of both contracts. Its examples are per status, in each
- * port's document (platform/api-document.ts).
+ * port's document (platform/http/api-document.ts).
  */
 export const ErrorBody = Type.Object({ result: Type.String(), hint: Type.String() }, { description: 'Error: HTTP status text and what went wrong' });
 

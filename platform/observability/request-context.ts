@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setLogContext, type Logger } from './log.ts';
-import { RouteTable } from './routes.ts';
+import { RouteTable } from '../http/routes.ts';
 import { endSpan, extractContext, injectContext, SpanKind, startSpan, traceIds, type Context } from './tracing.ts';
 
 interface Handling {

@@ -1,6 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DomainError } from './errors.ts';
+import { DomainError } from '../errors.ts';
 
 /**
  * Returns a parser that checks a payload against a contract schema and throws `<code>` (a

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { DomainError } from './errors.ts';
+import { DomainError } from '../errors.ts';
 import type { Outbox } from './outbox.ts';
 
 /** What a unit of work tells other domains, recorded in its transaction. */

@@ -1,9 +1,9 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { systemClock, type Clock } from './clock.ts';
-import { DomainError } from './errors.ts';
-import { errorResponses } from './http-schemas.ts';
-import { JwtError, verifyJwt, type JwtClaims } from './jwt.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { DomainError } from '../errors.ts';
+import { errorResponses } from './schemas.ts';
+import { JwtError, verifyJwt, type JwtClaims } from '../jwt.ts';
 
 /** The header a route behind this plugin declares (its document shows the bearer security scheme). */
 export const BearerHeader = Type.Object({ authorization: Type.Optional(Type.String({ description: 'Bearer <accessToken>' })) });

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'kysely';
-import { scratchDatabase, sharedThings } from '../test/support/scratch.ts';
-import { SNAPSHOT_MARKER } from './bus/copy.ts';
-import { MemoryBus } from './bus/memory.ts';
+import { scratchDatabase, sharedThings } from '../../test/support/scratch.ts';
+import { SNAPSHOT_MARKER } from '../bus/copy.ts';
+import { MemoryBus } from '../bus/memory.ts';
 import type { ModuleDatabase } from './db.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../observability/log.ts';
 import { Outbox } from './outbox.ts';
 import { PAGE_SIZE, reconcileBucket } from './snapshot.ts';
 

@@ -4,15 +4,15 @@ import { Elysia } from 'elysia';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, ConfigError } from './config.ts';
-import { DomainError } from './errors.ts';
-import { createHttpApp } from './http.ts';
-import { pathId, pathText, requestLine } from './http-schemas.ts';
-import { createLogger } from './log.ts';
-import { cursorOf, pageOf, pageResult } from './pagination.ts';
+import { parseConfig, ConfigError } from '../config.ts';
+import { DomainError } from '../errors.ts';
+import { createHttpApp } from './app.ts';
+import { pathId, pathText, requestLine } from './schemas.ts';
+import { createLogger } from '../observability/log.ts';
+import { cursorOf, pageOf, pageResult } from '../pagination.ts';
 import { RouteTable } from './routes.ts';
-import { jwtSecret } from './secrets.ts';
-import { charCount, checkText } from './text.ts';
+import { jwtSecret } from '../secrets.ts';
+import { charCount, checkText } from '../text.ts';
 
 /** The small HTTP-facing pieces of the platform, one by one. */
 const log = createLogger({ test: 'web' });

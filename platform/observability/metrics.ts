@@ -1,11 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Copy } from './bus/copy.ts';
-import type { Bus, Consumer, ConsumerSpec } from './bus/types.ts';
+import type { Copy } from '../bus/copy.ts';
+import type { Bus, Consumer, ConsumerSpec } from '../bus/types.ts';
 
 /**
  * The process's Prometheus metrics (prom-client), one registry per process: in the embedded
  * mode every module and port shares it, so what is a module's is labelled by module. Served at
- * `/metrics` on every port (platform/operations.ts).
+ * `/metrics` on every port (platform/http/operations.ts).
  *
  * - prom-client's default process and runtime metrics;
  * - `http_request_duration_seconds` by method, route pattern (never the raw path), status code

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase, type ModuleDatabase } from './db.ts';
-import { databaseError, DomainError } from './errors.ts';
-import type { Logger } from './log.ts';
+import { databaseError, DomainError } from '../errors.ts';
+import type { Logger } from '../observability/log.ts';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
@@ -29,7 +29,7 @@ describe('database connections', () => {
       // In a process of its own: an 'error' event nobody handles would end it, and must not.
       const script = `
         import { openDatabase } from ${JSON.stringify(join(import.meta.dir, 'db.ts'))};
-        import { createLogger } from ${JSON.stringify(join(import.meta.dir, 'log.ts'))};
+        import { createLogger } from ${JSON.stringify(join(import.meta.dir, '..', 'observability', 'log.ts'))};
         import { sql } from 'kysely';
         const { db, close } = await openDatabase({ module: 'probe', url: ${JSON.stringify(url)}, dataDir: '/nonexistent', migrations: {}, log: createLogger() });
         let failed = '';
@@ -44,7 +44,7 @@ describe('database connections', () => {
         console.log(JSON.stringify({ failed: failed !== '', after: after.rows[0] }));
         await close();
       `;
-      const child = Bun.spawn(['bun', '-e', script], { cwd: join(import.meta.dir, '..'), env: { ...process.env, LOG_LEVEL: 'error' }, stdout: 'pipe', stderr: 'pipe' });
+      const child = Bun.spawn(['bun', '-e', script], { cwd: join(import.meta.dir, '..', '..'), env: { ...process.env, LOG_LEVEL: 'error' }, stdout: 'pipe', stderr: 'pipe' });
       const reader = child.stdout.getReader();
       let out = '';
       while (!out.includes('holding')) {

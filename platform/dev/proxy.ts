@@ -1,6 +1,6 @@
-import { errorBody } from './http.ts';
-import type { Logger } from './log.ts';
-import { acceptRequestId, REQUEST_ID_HEADER } from './request-context.ts';
+import { errorBody } from '../http/app.ts';
+import type { Logger } from '../observability/log.ts';
+import { acceptRequestId, REQUEST_ID_HEADER } from '../observability/request-context.ts';
 
 /**
  * The reverse proxy of the local split topology: one base URL for a product whose modules run as

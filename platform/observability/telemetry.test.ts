@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { MemoryBus } from './bus/memory.ts';
-import type { DeliveredEvent } from './bus/types.ts';
+import { MemoryBus } from '../bus/memory.ts';
+import type { DeliveredEvent } from '../bus/types.ts';
 import { createLogger } from './log.ts';
 import { REQUESTS_SUBJECT, RequestMeter, TELEMETRY_STREAM, type RequestBatch } from './telemetry.ts';
 

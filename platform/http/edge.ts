@@ -1,4 +1,4 @@
-import { errorBody } from './http-schemas.ts';
+import { errorBody } from './schemas.ts';
 
 /**
  * What a port does to a request before its app sees it, and to the answer after: the body limit

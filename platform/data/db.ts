@@ -6,7 +6,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
-import type { Logger } from './log.ts';
+import type { Logger } from '../observability/log.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -251,4 +251,4 @@ async function migrate(db: Kysely<any>, module: string, migrations: Record<strin
 }
 
 /** The classification lives with the other errors (the bus uses it too); kept here for importers. */
-export { databaseError, isDatabaseUnavailable } from './errors.ts';
+export { databaseError, isDatabaseUnavailable } from '../errors.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { PG_ADMIN } from '../test/support/split.ts';
+import { PG_ADMIN } from '../../test/support/split.ts';
 import { copyCheck, databaseCheck, Readiness } from './health.ts';
 
 describe('readiness', () => {

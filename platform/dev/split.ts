@@ -24,10 +24,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { allModules } from '../modules/index.ts';
-import { loadInitSqlIfEmpty } from './db.ts';
-import { createLogger } from './log.ts';
-import type { ModuleDefinition } from './module.ts';
+import { allModules } from '../../modules/index.ts';
+import { loadInitSqlIfEmpty } from '../data/db.ts';
+import { createLogger } from '../observability/log.ts';
+import type { ModuleDefinition } from '../module.ts';
 import { startProxy, type ProxyRoute } from './proxy.ts';
 
 export interface SplitProcess {
@@ -180,7 +180,7 @@ export function planProxy(processes: SplitProcess[], product: string, host = '12
 
 /** Starts one process of the plan; its output goes to this terminal, prefixed logs are JSON. */
 export function spawnProcess(p: SplitProcess, extraEnv: Record<string, string> = {}) {
-  return Bun.spawn(['bun', join(import.meta.dir, 'main.ts')], {
+  return Bun.spawn(['bun', join(import.meta.dir, '..', 'main.ts')], {
     env: { ...process.env, ...p.env, ...extraEnv },
     stdout: 'inherit',
     stderr: 'inherit',

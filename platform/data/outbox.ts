@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import type { Bus, SnapshotBucket } from './bus/types.ts';
-import type { Logger } from './log.ts';
-import { outgoingHeaders } from './request-context.ts';
+import type { Bus, SnapshotBucket } from '../bus/types.ts';
+import type { Logger } from '../observability/log.ts';
+import { outgoingHeaders } from '../observability/request-context.ts';
 import { reconcileBucket, type Executor, type SharedBucket } from './snapshot.ts';
 
 export type { Executor, SharedBucket } from './snapshot.ts';

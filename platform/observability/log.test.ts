@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /** Runs `script` in a process of its own (the log goes to its stderr) and returns its lines. */
 async function linesOf(script: string, env: Record<string, string> = {}) {
-  const child = Bun.spawn(['bun', '-e', script], { cwd: join(import.meta.dir, '..'), env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdout: 'pipe', stderr: 'pipe' });
+  const child = Bun.spawn(['bun', '-e', script], { cwd: join(import.meta.dir, '..', '..'), env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdout: 'pipe', stderr: 'pipe' });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   expect({ code, stdout }).toEqual({ code: 0, stdout: expect.any(String) });
   return { stdout, lines: stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>) };

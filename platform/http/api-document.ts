@@ -1,8 +1,8 @@
 import { toOpenAPISchema } from '@elysiajs/openapi';
 import type { AnyElysia } from 'elysia';
-import { CORS_ALLOWED_HEADERS } from './http-edge.ts';
-import { statusText } from './http-schemas.ts';
-import { problemHint } from './text.ts';
+import { CORS_ALLOWED_HEADERS } from './edge.ts';
+import { statusText } from './schemas.ts';
+import { problemHint } from '../text.ts';
 
 /**
  * A port's OpenAPI document: what Elysia generates from the routes' schemas, completed with what
@@ -21,7 +21,7 @@ export interface ApiDocumentOptions {
   maxBodyBytes: number;
   /**
    * Operations the port answers beside its app's routes, documented as they are (`/healthz`,
-   * `/readyz`, `/metrics`: platform/operations.ts); an error example they give is kept. A route of the app is
+   * `/readyz`, `/metrics`: platform/http/operations.ts); an error example they give is kept. A route of the app is
    * documented from its schemas; one that needs no credentials says `detail: { security: [] }`.
    */
   extraPaths?: Record<string, Record<string, Operation>>;

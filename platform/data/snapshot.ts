@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { SNAPSHOT_MARKER, type SnapshotMarker } from './bus/copy.ts';
-import type { SnapshotBucket } from './bus/types.ts';
-import type { Logger } from './log.ts';
+import { SNAPSHOT_MARKER, type SnapshotMarker } from '../bus/copy.ts';
+import type { SnapshotBucket } from '../bus/types.ts';
+import type { Logger } from '../observability/log.ts';
 
 export type Executor = Kysely<any> | Transaction<any>;
 

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { scratchDatabase, sharedThings } from '../test/support/scratch.ts';
-import { MemoryBus } from './bus/memory.ts';
-import type { Bus } from './bus/types.ts';
+import { scratchDatabase, sharedThings } from '../../test/support/scratch.ts';
+import { MemoryBus } from '../bus/memory.ts';
+import type { Bus } from '../bus/types.ts';
 import type { ModuleDatabase } from './db.ts';
-import { DomainError } from './errors.ts';
-import { createLogger } from './log.ts';
+import { DomainError } from '../errors.ts';
+import { createLogger } from '../observability/log.ts';
 import { Outbox } from './outbox.ts';
-import { currentRequestId, inbound, outgoingHeaders } from './request-context.ts';
+import { currentRequestId, inbound, outgoingHeaders } from '../observability/request-context.ts';
 import { unitOfWork } from './unit-of-work.ts';
 
 const log = createLogger({ test: 'outbox' });

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import { errorBody } from './http-schemas.ts';
-import type { Operation } from './api-document.ts';
+import { errorBody } from '../http/schemas.ts';
+import type { Operation } from '../http/api-document.ts';
 
 /**
  * Health of a port, for orchestrators and load balancers (no authentication, never metered):
