@@ -26,9 +26,9 @@ const utf8 = new TextEncoder();
 
 /**
  * Key derivations at once, per process: all the cores but one (at least one), so the event loop
- * always has a core of its own. PASSWORD_HASH_CONCURRENCY overrides it.
+ * always has a core of its own.
  */
-export const MAX_HASHING = Math.max(1, Number(process.env.PASSWORD_HASH_CONCURRENCY) || availableParallelism() - 1);
+export const MAX_HASHING = Math.max(1, availableParallelism() - 1);
 let hashing = 0;
 const waitingToHash: (() => void)[] = [];
 
