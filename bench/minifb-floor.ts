@@ -22,14 +22,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { planSplit, prepareDatabases } from '../platform/split.ts';
-import { waitForHttp, type LoadResult } from './load.ts';
-import { benchPort, wrk, type WrkRequest } from './wrk.ts';
+import { waitForHttp } from './load.ts';
+import { benchPort, wrk, type WrkRequest, type WrkResult } from './wrk.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const pgAdmin = process.env.SPLIT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = join(import.meta.dir, '..');
+const only = process.env.BENCH_ONLY; // e.g. 'comment' runs the endpoints whose name contains it
 const modes = process.argv.includes('--embedded') ? ['embedded'] : process.argv.includes('--split') ? ['split'] : ['embedded', 'split'];
 const USERS = 20;
 const POSTS = 100;
@@ -69,7 +70,7 @@ async function run(mode: string) {
   const prefix = `h5_fb_${Date.now().toString(36)}`;
   const splitModules = ['account', 'feed', 'notification', 'stats'];
   const spawn = (cmd: string[], env: Record<string, string | undefined> = process.env) => {
-    const c = Bun.spawn(cmd, { env, stdout: 'ignore', stderr: 'inherit' });
+    const c = Bun.spawn(cmd, { env, stdout: 'ignore', stderr: cmd[0] === 'nats-server' ? 'ignore' : 'inherit' });
     children.push(c);
     return c;
   };
@@ -131,19 +132,21 @@ async function run(mode: string) {
 
     const token = (k: number) => tokens[k % USERS]!;
     const lines: string[] = [];
-    for (const e of endpoints) {
+    for (const e of endpoints.filter((e) => !only || e.name.includes(only))) {
       const requests = Array.from({ length: 200 }, (_, k) => e.request(k, token));
       const measure = (target: string, s: number) => wrk({ base: target, requests, connections, seconds: s });
       await measure(floor, 1);
       await measure(base[e.on]!, 1);
-      const runs: { floor: LoadResult; system: LoadResult }[] = [];
+      const runs: { floor: WrkResult; system: WrkResult }[] = [];
       for (let i = 0; i < repeats; i++) runs.push({ floor: await measure(floor, seconds), system: await measure(base[e.on]!, seconds) });
       const ratios = runs.map((r) => r.system.rps / r.floor.rps).sort((a, b) => a - b);
       const median = ratios[Math.floor(ratios.length / 2)]!;
-      const p99 = (pick: (r: { floor: LoadResult; system: LoadResult }) => LoadResult) => runs.map((r) => pick(r).p99.toFixed(1)).join('/');
-      const errors = runs.reduce((n, r) => n + r.system.errors + r.floor.errors, 0);
+      const p99 = (pick: (r: { floor: WrkResult; system: WrkResult }) => WrkResult) => runs.map((r) => pick(r).p99.toFixed(1)).join('/');
+      const sum = (pick: (r: WrkResult) => number) => runs.reduce((n, r) => n + pick(r.system) + pick(r.floor), 0);
+      const errors = sum((r) => r.non2xx) ? ` non-2xx ${sum((r) => r.non2xx)}` : '';
+      const timeouts = sum((r) => r.timeouts) ? ` (wrk gave up after 2 s on ${sum((r) => r.timeouts)})` : '';
       const target = e.write ? 0.5 : 0.7;
-      const line = `${mode.padEnd(8)} ${e.name.padEnd(26)} floor ${runs.map((r) => r.floor.rps.toFixed(0)).join('/').padEnd(17)} req/s p99 ${p99((r) => r.floor).padEnd(16)} ms | system ${runs.map((r) => r.system.rps.toFixed(0)).join('/').padEnd(17)} req/s p99 ${p99((r) => r.system).padEnd(16)} ms | ratio ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${median.toFixed(2)}, target ≥ ${target}) ${median >= target ? 'ok' : 'BELOW'}${errors ? ` errors ${errors}` : ''}`;
+      const line = `${mode.padEnd(8)} ${e.name.padEnd(26)} floor ${runs.map((r) => r.floor.rps.toFixed(0)).join('/').padEnd(17)} req/s p99 ${p99((r) => r.floor).padEnd(16)} ms | system ${runs.map((r) => r.system.rps.toFixed(0)).join('/').padEnd(17)} req/s p99 ${p99((r) => r.system).padEnd(16)} ms | ratio ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${median.toFixed(2)}, target ≥ ${target}) ${median >= target ? 'ok' : 'BELOW'}${errors}${timeouts}`;
       console.log(line);
       lines.push(line);
     }

@@ -20,7 +20,7 @@ export interface WrkRequest {
 const lua = (s: string) => JSON.stringify(s); // a JSON string is a valid Lua string literal here (ASCII)
 
 /** Runs wrk against `base` (http://host:port) with `requests` in turn; p50/p99 from --latency. */
-export async function wrk(opts: { base: string; requests: WrkRequest[]; connections: number; seconds: number; threads?: number }): Promise<LoadResult & { non2xx: number }> {
+export async function wrk(opts: { base: string; requests: WrkRequest[]; connections: number; seconds: number; threads?: number }): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'wrk-'));
   try {
     const script = join(dir, 'requests.lua');
@@ -41,9 +41,12 @@ export async function wrk(opts: { base: string; requests: WrkRequest[]; connecti
   }
 }
 
+/** `errors` = non-2xx answers + socket errors; `timeouts`: requests wrk gave up on after 2 s. */
+export type WrkResult = LoadResult & { non2xx: number; timeouts: number };
+
 const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : unit === 'm' ? 60000 : 1);
 
-export function parseWrk(out: string): LoadResult & { non2xx: number } {
+export function parseWrk(out: string): WrkResult {
   const pct = (p: string) => {
     const m = new RegExp(`^\\s+${p}%\\s+([0-9.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
     return m ? ms(m[1]!, m[2]!) : NaN;
@@ -53,7 +56,7 @@ export function parseWrk(out: string): LoadResult & { non2xx: number } {
   const non2xx = Number(/Non-2xx or 3xx responses: ([0-9]+)/.exec(out)?.[1] ?? 0);
   const socket = /Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)/.exec(out);
   const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  return { requests, rps, p50: pct('50'), p99: pct('99'), errors: non2xx + socketErrors, non2xx };
+  return { requests, rps, p50: pct('50'), p99: pct('99'), errors: non2xx + socketErrors, non2xx, timeouts: socket ? Number(socket[4]) : 0 };
 }
 
 /** A free port in the range the benches may use (BENCH_PORTS=35000-35999 by default). */
