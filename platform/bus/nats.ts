@@ -640,34 +640,41 @@ export class NatsBus implements Bus {
     /** Woken after this process acknowledged events (the barrier looks again then). */
     const progress = new Set<() => void>();
     const eventOf = (m: JsMsg) => ({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? String(m.seq), payload: decode(m.data), seq: m.seq, attempt: m.info.redeliveryCount });
-    const handleOne = async (m: JsMsg) => {
+    /** True when handled; a failed event is negatively acknowledged, to come again later. */
+    const handleOne = async (m: JsMsg): Promise<boolean> => {
       try {
         await spec.handler(eventOf(m));
-        m.ack();
+        return true;
       } catch (error) {
         const attempt = m.info.redeliveryCount;
         this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), attempt, error: error as Error });
         m.nak(Math.min(100 * 2 ** attempt, 5000));
+        return false;
       }
     };
     const drain = async () => {
       while (queue.length > 0 && !stopped) {
         const batch = queue.splice(0, MAX_BATCH);
-        let done = false;
+        let handled: JsMsg[] | undefined;
         if (spec.handleBatch && batch.length > 1) {
           try {
             await spec.handleBatch(batch.map(eventOf));
-            done = true;
+            handled = batch;
           } catch (error) {
             this.log.debug('a batch of events failed; handling them one by one', { stream: spec.stream, events: batch.length, error: error as Error });
           }
         }
-        if (done) for (const m of batch) m.ack();
-        else for (const m of batch) await handleOne(m);
-        if (progress.size > 0) {
-          // Told once NATS has the acknowledgements: then the barrier's next look sees them.
+        if (!handled) {
+          handled = [];
+          for (const m of batch) if (await handleOne(m)) handled.push(m);
+        }
+        // While a barrier waits, the last acknowledgement is confirmed by NATS before it is told:
+        // then its next look at the consumer sees every one of them.
+        const confirmed = progress.size > 0 ? handled[handled.length - 1] : undefined;
+        for (const m of handled) if (m !== confirmed) m.ack();
+        if (confirmed) {
           const wake = () => [...progress].forEach((w) => w());
-          void batch[batch.length - 1]!.ackAck().then(wake, wake);
+          void confirmed.ackAck().then(wake, wake);
         }
       }
     };
