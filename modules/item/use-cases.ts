@@ -80,6 +80,8 @@ export function itemUseCases(deps: {
   };
 }
 
+/** How long a view waits for the stream before it keeps its visit in the outbox. */
+const VISIT_PUBLISH_BUDGET_MS = 1000;
 /** Visits published together at most (one message of some 130 bytes a visit). */
 const MAX_VISITS_PER_EVENT = 256;
 /**
@@ -119,7 +121,20 @@ export function visitPublisher(bus: Bus): (visit: VisitRecorded) => Promise<void
   };
   return (visit) =>
     new Promise<void>((resolve, reject) => {
-      waiting.push({ visit, resolve, reject });
+      // A stream that does not answer (a leader election, a slow NATS) must not hold the view:
+      // after VISIT_PUBLISH_BUDGET_MS the caller keeps the visit in the outbox instead. Should the
+      // event still be stored, the visit is there twice under one id: the user stores it once.
+      const timer = setTimeout(() => {
+        const i = waiting.indexOf(entry);
+        if (i >= 0) waiting.splice(i, 1);
+        reject(new DomainError('BUS.TIMEOUT', `the stream did not acknowledge a visit within ${VISIT_PUBLISH_BUDGET_MS} ms`));
+      }, VISIT_PUBLISH_BUDGET_MS);
+      const entry = {
+        visit,
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (error: unknown) => (clearTimeout(timer), reject(error)),
+      };
+      waiting.push(entry);
       pump();
     });
 }
