@@ -40,9 +40,9 @@ export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_
       }),
     );
     if (!shared) {
-      // Events alone: durable with the commit, relayed now in the background (one pass carries
-      // every row committed meanwhile). Waiting for the pass would make each write pay for it.
-      void outbox.relay();
+      // Events alone: durable with the commit, relayed in the background within milliseconds (one
+      // pass carries every row committed meanwhile). Waiting for the pass would make each write pay for it.
+      outbox.soon();
       return result;
     }
     const outcome = await outbox.flush(Math.max(1, deadline - Date.now()));
