@@ -1,6 +1,6 @@
 /**
  * Login throughput, and what a burst of logins does to `GET /me` (issue 4). Each `POST /auth`
- * costs a 600000-iteration PBKDF2-SHA256 (WebCrypto, off the event loop), so logins are bound by
+ * costs a 600000-iteration PBKDF2-SHA256 (libuv thread pool, cores - 1 at once), so logins are bound by
  * the CPUs; the question is whether everything else keeps answering meanwhile.
  *
  * minifb runs embedded (PGlite, in-process bus) in a child process; one user signs up. Measured,
@@ -71,7 +71,7 @@ try {
   const rawUrl = `http://127.0.0.1:${rawPort}/`;
   await waitForHttp(rawUrl);
 
-  // Warm up: the raw server, /me, and a few logins (JIT, PGlite's buffers, WebCrypto's threads).
+  // Warm up: the raw server, /me, and a few logins (JIT, PGlite's buffers, the hashing threads).
   await load({ url: rawUrl, connections: meConnections, seconds: 1 });
   await load({ url: meUrl, headers, connections: meConnections, seconds: 1 });
   await loadLogins({ connections: 4, seconds: 2 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { genSalt, hashPassword, verifyPassword } from './password.ts';
+import { genSalt, hashingLoad, hashPassword, MAX_HASHING, verifyPassword } from './password.ts';
 
 /**
  * Werkzeug compatibility, checked against Python's own hashlib: hashes made the way Werkzeug's
@@ -108,4 +108,26 @@ print(json.dumps([f"scrypt:16384:8:1\${c['salt']}\${hashlib.scrypt(c['password']
       expect({ stored, ok: await verifyPassword(stored, 'anything') }).toEqual({ stored, ok: false });
     }
   });
+});
+
+describe('hashing is bounded and off the event loop', () => {
+  test('many verifications at once: at most MAX_HASHING derive at a time, the rest wait in order; timers keep firing; every answer right', async () => {
+    const stored = await hashPassword('right password', 50_000);
+    const seen: number[] = [];
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks++;
+      seen.push(hashingLoad().running);
+    }, 5);
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 4 * MAX_HASHING + 2 }, (_, i) => verifyPassword(stored, i % 2 === 0 ? 'right password' : 'wrong password')));
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    expect(answers).toEqual(answers.map((_, i) => i % 2 === 0));
+    expect(Math.max(...seen)).toBeLessThanOrEqual(MAX_HASHING);
+    expect(Math.max(...seen)).toBeGreaterThan(0);
+    expect(hashingLoad()).toEqual({ running: 0, waiting: 0 });
+    // The event loop was free meanwhile: a 5 ms timer fired through most of the run.
+    expect(ticks).toBeGreaterThan(elapsed / 5 / 4);
+  }, 30000);
 });

@@ -1,4 +1,5 @@
-import { scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { pbkdf2 as pbkdf2Callback, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 /**
  * Passwords in Werkzeug's `generate_password_hash` format, `<method>$<salt>$<hex digest>`:
@@ -9,16 +10,44 @@ import { scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
  *   (Werkzeug's defaults when parts are left out) and Werkzeug 3's `scrypt:<n>:<r>:<p>`, with
  *   any salt — Werkzeug hashes the salt's UTF-8 bytes, whatever alphabet made it;
  * - the digest comparison is constant-time;
- * - the key derivation runs on the WebCrypto / libuv worker threads, never on the event loop.
+ * - the key derivation runs on libuv's thread pool (node:crypto's async pbkdf2 and scrypt), never
+ *   on the event loop, and at most MAX_HASHING at once: a burst of logins queues here instead of
+ *   taking every core from the requests that need none (bench/hash-burst.ts: `GET /post` p99
+ *   during 50 concurrent logins).
  */
 const DEFAULT_ITERATIONS = 600_000;
 const SALT_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const HASHES: Record<string, { name: string; bits: number }> = {
-  sha1: { name: 'SHA-1', bits: 160 },
-  sha256: { name: 'SHA-256', bits: 256 },
-  sha512: { name: 'SHA-512', bits: 512 },
+const HASHES: Record<string, { bytes: number }> = {
+  sha1: { bytes: 20 },
+  sha256: { bytes: 32 },
+  sha512: { bytes: 64 },
 };
 const utf8 = new TextEncoder();
+
+/**
+ * Key derivations at once, per process: all the cores but one (at least one), so the event loop
+ * always has a core of its own.
+ */
+export const MAX_HASHING = Math.max(1, availableParallelism() - 1);
+let hashing = 0;
+const waitingToHash: (() => void)[] = [];
+
+/** Runs `derive` when fewer than MAX_HASHING derivations run; in order of arrival. */
+async function bounded<T>(derive: () => Promise<T>): Promise<T> {
+  if (hashing >= MAX_HASHING) await new Promise<void>((resolve) => waitingToHash.push(resolve));
+  else hashing++;
+  try {
+    return await derive();
+  } finally {
+    const next = waitingToHash.shift();
+    // The slot passes straight to the next in line (the count stays), or is given back.
+    if (next) next();
+    else hashing--;
+  }
+}
+
+/** How many derivations run and wait now (for tests and metrics). */
+export const hashingLoad = () => ({ running: hashing, waiting: waitingToHash.length });
 
 /** Werkzeug's gen_salt: `length` characters of letters and digits, from a CSPRNG, unbiased. */
 export function genSalt(length = 16): string {
@@ -32,16 +61,21 @@ export function genSalt(length = 16): string {
   return out;
 }
 
-async function pbkdf2Hex(password: string, salt: string, hash: string, iterations: number): Promise<string> {
-  const h = HASHES[hash]!;
-  const key = await crypto.subtle.importKey('raw', utf8.encode(password), 'PBKDF2', false, ['deriveBits']);
-  const bits = await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: h.name, salt: utf8.encode(salt), iterations }, key, h.bits);
-  return Buffer.from(bits).toString('hex');
+function pbkdf2Hex(password: string, salt: string, hash: string, iterations: number): Promise<string> {
+  return bounded(
+    () =>
+      new Promise((resolve, reject) =>
+        pbkdf2Callback(utf8.encode(password), utf8.encode(salt), iterations, HASHES[hash]!.bytes, hash, (error, key) => (error ? reject(error) : resolve(key.toString('hex')))),
+      ),
+  );
 }
 
 function scryptHex(password: string, salt: string, n: number, r: number, p: number): Promise<string> {
-  return new Promise((resolve, reject) =>
-    scryptCallback(password, salt, 64, { N: n, r, p, maxmem: 132 * n * r * p }, (error, key) => (error ? reject(error) : resolve(key.toString('hex')))),
+  return bounded(
+    () =>
+      new Promise((resolve, reject) =>
+        scryptCallback(password, salt, 64, { N: n, r, p, maxmem: 132 * n * r * p }, (error, key) => (error ? reject(error) : resolve(key.toString('hex')))),
+      ),
   );
 }
 

@@ -48,6 +48,8 @@ describe('feed use cases', () => {
       for (const who of people) await feed.reactToPost(me(who), p.id, (i % 5) + 1);
       await feed.addComment(me(people[(i + 1) % 3]!), p.id, `comment on ${i}`);
     }
+    // Writes with events answer at commit; their relay passes run in the background: let them end.
+    await outbox.flush(5000);
     queries = [];
     const page = await feed.posts(me('ann'), { limit: 20, after: undefined });
     expect(page.items).toHaveLength(20);
@@ -73,6 +75,7 @@ describe('feed use cases', () => {
       const c = await feed.addComment(me(people[i % 3]!), p.id, `c${i}`);
       await feed.reactToComment(me('ben'), c.id, 2);
     }
+    await outbox.flush(5000);
     queries = [];
     const page = await feed.comments(me('ben'), p.id, { limit: 20, after: undefined });
     expect(page.items).toHaveLength(20);

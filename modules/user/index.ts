@@ -3,7 +3,7 @@ import type { Consumer } from '../../platform/bus/index.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { parserOf } from '../../platform/bus/schema.ts';
 import { alarmsBucket } from '../alarm/contract/index.ts';
-import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, itemsBucket, VISIT_RECORDED, VisitRecorded } from '../item/contract/index.ts';
+import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, itemsBucket, VISIT_RECORDED, VisitsRecorded, visitsIn, type VisitRecorded } from '../item/contract/index.ts';
 import { usersBucket } from './contract/index.ts';
 import { userHttp } from './http.ts';
 import { migrations } from './migrations.ts';
@@ -11,7 +11,7 @@ import type { UserDatabase } from './schema.ts';
 import { serveUsers, sharedUsers } from './service.ts';
 import { userUseCases } from './use-cases.ts';
 
-const parseVisit = parserOf(VisitRecorded, 'USER.INVALID');
+const parseVisits = parserOf(VisitsRecorded, 'USER.INVALID');
 const NO_ALARMS: readonly number[] = [];
 
 export const userModule: ModuleDefinition = {
@@ -33,6 +33,15 @@ export const userModule: ModuleDefinition = {
     const items = await copyOf(itemsBucket, { preload: true });
     const alarms = await copyOf(alarmsBucket);
     let visits: Consumer | undefined;
+    const visitsOf = (event: { payload: unknown; msgId: string }): VisitRecorded[] => {
+      try {
+        return visitsIn(parseVisits(event.payload));
+      } catch (error) {
+        // A malformed event will never become valid: acknowledge it and say so.
+        log.error('dropped an invalid visit event', { msgId: event.msgId, error });
+        return [];
+      }
+    };
     const useCases = userUseCases({
       db,
       visits: () => visits,
@@ -46,17 +55,9 @@ export const userModule: ModuleDefinition = {
       stream: ITEM_EVENTS_STREAM,
       durable: 'user-visits',
       filterSubject: VISIT_RECORDED,
-      handler: async (event) => {
-        let visit;
-        try {
-          visit = parseVisit(event.payload);
-        } catch (error) {
-          // A malformed event will never become valid: acknowledge it and say so.
-          log.error('dropped an invalid visit event', { msgId: event.msgId, error });
-          return;
-        }
-        await useCases.recordVisit(visit);
-      },
+      handler: (event) => useCases.recordVisits(visitsOf(event)),
+      // What arrived together goes in with one INSERT (the order of visits is their ids').
+      handleBatch: (events) => useCases.recordVisits(events.flatMap(visitsOf)),
     });
     const service = await serveUsers(bus, db, useCases);
     return {

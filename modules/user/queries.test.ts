@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
-import { insertVisit, recentVisits } from './queries.ts';
+import { insertVisit, insertVisits, recentVisits } from './queries.ts';
 import type { UserDatabase } from './schema.ts';
 
 /**
@@ -117,5 +117,16 @@ describe('recent visits', () => {
     await insertVisit(db, visit);
     const rows = await db.selectFrom('visit').select('item_id').where('user_id', '=', user).execute();
     expect(rows.map((r) => Number(r.item_id))).toEqual([5]);
+  });
+
+  test('insertVisits — one statement for many; a visit given twice, or already stored, is stored once', async () => {
+    const user = nextUser++;
+    const visits = [1, 2, 3].map((itemId) => ({ visitId: visitId(++seq), userId: user, itemId, at: new Date().toISOString() }));
+    await insertVisit(db, visits[0]!);
+    await insertVisits(db, [...visits, visits[1]!]);
+    await insertVisits(db, []);
+    const rows = await db.selectFrom('visit').select('item_id').where('user_id', '=', user).orderBy('visit_id').execute();
+    expect(rows.map((r) => Number(r.item_id))).toEqual([1, 2, 3]);
+    expect(await recentVisits(db, user)).toEqual([3, 2, 1]);
   });
 });

@@ -51,9 +51,16 @@ export async function usersByKeys(db: Db, keys: string[]): Promise<Map<string, U
 
 /** Stores a visit once: a redelivered event changes nothing. */
 export async function insertVisit(db: Db, v: { visitId: string; userId: number; itemId: number; at: string }) {
+  await insertVisits(db, [v]);
+}
+
+/** Stores many visits in one statement, each once (a visit already stored is left as it is). */
+export async function insertVisits(db: Db, visits: { visitId: string; userId: number; itemId: number; at: string }[]) {
+  const once = [...new Map(visits.map((v) => [v.visitId, v])).values()];
+  if (once.length === 0) return;
   await db
     .insertInto('visit')
-    .values({ visit_id: v.visitId, user_id: v.userId, item_id: v.itemId, visited_at: v.at })
+    .values(once.map((v) => ({ visit_id: v.visitId, user_id: v.userId, item_id: v.itemId, visited_at: v.at })))
     .onConflict((oc) => oc.column('visit_id').doNothing())
     .execute();
 }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Consumer } from '../../platform/bus/index.ts';
 import type { Item } from '../item/contract/index.ts';
 import type { User } from './contract/index.ts';
-import { countUsers, insertVisit, recentVisits, usersBefore } from './queries.ts';
+import { countUsers, insertVisits, recentVisits, usersBefore } from './queries.ts';
 import type { UserDatabase } from './schema.ts';
 
 /** Users read per page of `GET /`: the list streams, whatever the number of users. */
@@ -45,8 +45,8 @@ export function userUseCases(deps: {
       return { count: payload.length, payload };
     },
 
-    /** Handles a VisitRecorded event; idempotent. */
-    recordVisit: (v: { visitId: string; userId: number; itemId: number; at: string }) => insertVisit(db, v),
+    /** Handles many VisitRecorded events in one statement; idempotent. */
+    recordVisits: (visits: { visitId: string; userId: number; itemId: number; at: string }[]) => insertVisits(db, visits),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   headers as natsHeaders,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   type KV,
   type NatsConnection,
   nanos,
@@ -40,6 +41,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EMPTY = new Uint8Array(0);
 /** A consumption with messages waiting on the server and none delivered for this long is restarted. */
 const STALL_MS = 3000;
+/** Events handled together at most (a consumer's `handleBatch`). */
+const MAX_BATCH = 500;
+/** How often a barrier looks at a consumer that other processes share, when this one did not move. */
+const CAUGHT_UP_LOOK_MS = 25;
 /** Where processes say which buckets they hold keys of (see `hold`). */
 const HOLDERS_BUCKET = 'copy_holders';
 const HOLDER_HEARTBEAT_MS = 10_000;
@@ -634,6 +639,59 @@ export class NatsBus implements Bus {
         });
       }
     };
+    // Delivered events wait here while earlier ones are handled; one drain at a time, in order.
+    const queue: JsMsg[] = [];
+    let draining: Promise<void> | undefined;
+    /** Woken after this process acknowledged events (the barrier looks again then). */
+    const progress = new Set<() => void>();
+    const eventOf = (m: JsMsg) => ({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? String(m.seq), payload: decode(m.data), seq: m.seq, attempt: m.info.redeliveryCount });
+    /** True when handled; a failed event is negatively acknowledged, to come again later. */
+    const handleOne = async (m: JsMsg): Promise<boolean> => {
+      try {
+        // Handled in the context its publisher sent (request id, trace).
+        await inbound('event', m.subject, (name) => m.headers?.get(name), this.log, () => spec.handler(eventOf(m)));
+        return true;
+      } catch (error) {
+        const attempt = m.info.redeliveryCount;
+        this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id'), attempt, error: error as Error });
+        m.nak(Math.min(100 * 2 ** attempt, 5000));
+        return false;
+      }
+    };
+    const drain = async () => {
+      while (queue.length > 0 && !stopped) {
+        const batch = queue.splice(0, MAX_BATCH);
+        let handled: JsMsg[] | undefined;
+        if (spec.handleBatch && batch.length > 1) {
+          try {
+            // One context for the batch: the first event's (each event's own would need a span each).
+            const first = batch[0]!;
+            await inbound('event', first.subject, (name) => first.headers?.get(name), this.log, () => spec.handleBatch!(batch.map(eventOf)));
+            handled = batch;
+          } catch (error) {
+            this.log.debug('a batch of events failed; handling them one by one', { stream: spec.stream, events: batch.length, error: error as Error });
+          }
+        }
+        if (!handled) {
+          handled = [];
+          for (const m of batch) if (await handleOne(m)) handled.push(m);
+        }
+        // While a barrier waits, the last acknowledgement is confirmed by NATS before it is told:
+        // then its next look at the consumer sees every one of them.
+        const confirmed = progress.size > 0 ? handled[handled.length - 1] : undefined;
+        for (const m of handled) if (m !== confirmed) m.ack();
+        if (confirmed) {
+          const wake = () => [...progress].forEach((w) => w());
+          void confirmed.ackAck().then(wake, wake);
+        }
+      }
+    };
+    const kick = () => {
+      draining ??= drain().finally(() => {
+        draining = undefined;
+        if (queue.length > 0 && !stopped) kick();
+      });
+    };
     const run = async () => {
       await this.whenConnected();
       while (!stopped && !this.closed) {
@@ -658,19 +716,12 @@ export class NatsBus implements Bus {
             }
           }, 1000);
           try {
+            // Receiving never waits on handling: what arrives meanwhile is handled next, together.
             for await (const m of messages) {
               lastDelivery = Date.now();
               if (stopped) break;
-              const attempt = m.info.redeliveryCount;
-              const msgId = m.headers?.get('Nats-Msg-Id') ?? String(m.seq);
-              try {
-                const event = { subject: m.subject, msgId, payload: decode(m.data), seq: m.seq, attempt };
-                await inbound('event', m.subject, (name) => m.headers?.get(name), this.log, () => spec.handler(event));
-                m.ack();
-              } catch (error) {
-                this.log.warn('event handler failed; will redeliver', { subject: m.subject, msgId, attempt, error: error as Error });
-                m.nak(Math.min(100 * 2 ** attempt, 5000));
-              }
+              queue.push(m);
+              kick();
             }
           } finally {
             clearInterval(watchdog);
@@ -688,16 +739,37 @@ export class NatsBus implements Bus {
     };
     this.stoppers.add(stop);
     return {
+      // Looks at the consumer once, and again only when this process acknowledged more (or, for
+      // other processes of the durable, every CAUGHT_UP_LOOK_MS): no polling every millisecond.
       caughtUp: async (timeoutMs) => {
         const deadline = Date.now() + timeoutMs;
+        const left = () => Math.max(1, deadline - Date.now());
+        let target = Number.POSITIVE_INFINITY;
         while (this.connected && Date.now() <= deadline) {
           try {
-            const info = await withTimeout(this.jsm!.consumers.info(stream, spec.durable), Math.max(1, deadline - Date.now()));
+            const info = await withTimeout(this.jsm!.consumers.info(stream, spec.durable), left());
             if (info.num_pending === 0 && info.num_ack_pending === 0) return true;
+            // Everything stored by now: the last event delivered when none is left to deliver,
+            // else the stream's last sequence.
+            if (target === Number.POSITIVE_INFINITY) {
+              target = info.num_pending === 0 ? info.delivered.stream_seq : (await withTimeout(this.jsm!.streams.info(stream), left())).state.last_seq;
+            }
+            // Once nothing is left to deliver, every event up to the target was delivered by the
+            // last delivery: acknowledging up to there is enough (the target may be another subject).
+            if (info.num_pending === 0) target = Math.min(target, info.delivered.stream_seq);
+            if (info.ack_floor.stream_seq >= target) return true;
           } catch {
             return false;
           }
-          await sleep(10);
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              clearTimeout(timer);
+              progress.delete(wake);
+              resolve();
+            };
+            const timer = setTimeout(wake, Math.min(CAUGHT_UP_LOOK_MS, left()));
+            progress.add(wake);
+          });
         }
         return false;
       },

@@ -151,6 +151,12 @@ export interface ConsumerSpec {
   filterSubject?: string;
   /** Resolving acknowledges the event; throwing makes it come again later (at-least-once). */
   handler: (event: DeliveredEvent) => Promise<void>;
+  /**
+   * Optional: handles the events that arrived together at once (one statement for many); resolving
+   * acknowledges them all. When it throws, each event of the batch goes through `handler` alone, so
+   * one bad event holds up nothing but itself. Must have the same effect as `handler` on each.
+   */
+  handleBatch?: (events: DeliveredEvent[]) => Promise<void>;
 }
 
 export interface Consumer {

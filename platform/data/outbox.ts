@@ -15,6 +15,8 @@ export type RelayOutcome =
   /** Something failed or took too long; the rows that were not relayed go out later. */
   | 'failed';
 
+/** How soon a write's events are relayed in the background (one pass for every write meanwhile). */
+const RELAY_SOON_MS = 5;
 /** Rows read per step of a relay pass. */
 const BATCH = 500;
 /** How long a pass waits for the holders of a bucket to drop what it wrote. */
@@ -118,6 +120,7 @@ export class Outbox {
   async stop() {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.soonTimer);
     await this.running?.catch(() => {});
     await this.queued?.catch(() => {});
     await this.reconciling?.catch(() => {});
@@ -134,6 +137,21 @@ export class Outbox {
       this.relay(),
       new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  private soonTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Relays within RELAY_SOON_MS, in the background: what every write asks for meanwhile goes in
+   * one pass (a pass costs its queries whatever it carries — under load, one per write would
+   * double the database's work).
+   */
+  soon(): void {
+    if (this.soonTimer || this.stopped) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.relay();
+    }, RELAY_SOON_MS);
   }
 
   /** Single flight: at most one pass runs, and at most one more waits behind it. */

@@ -23,7 +23,8 @@ export const WRITE_BUDGET_MS = 1000;
  *   domain's own database still succeed); copies elsewhere catch up when NATS is back.
  * - The copies did not confirm in time: the write stands, but the caller is told (503) instead of
  *   being promised what may not hold yet.
- * - Events alone need no confirmation: they are durable in the outbox, published as soon as can be.
+ * - Events alone need no confirmation: they are durable in the outbox, and the write answers at
+ *   commit; the relay publishes them at once, in the background.
  */
 export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_BUDGET_MS) {
   return async function write<T>(work: (tx: Transaction<DB>, changes: Changes) => Promise<T>): Promise<T> {
@@ -38,8 +39,14 @@ export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_
         },
       }),
     );
+    if (!shared) {
+      // Events alone: durable with the commit, relayed in the background within milliseconds (one
+      // pass carries every row committed meanwhile). Waiting for the pass would make each write pay for it.
+      outbox.soon();
+      return result;
+    }
     const outcome = await outbox.flush(Math.max(1, deadline - Date.now()));
-    if (shared && (outcome === 'failed' || outcome === 'timeout')) {
+    if (outcome === 'failed' || outcome === 'timeout') {
       throw new DomainError('BUS.TIMEOUT', `the change is saved, but not every process confirmed it within ${budgetMs} ms; it may show late elsewhere`);
     }
     return result;

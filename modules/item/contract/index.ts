@@ -64,3 +64,13 @@ export const VisitRecorded = Type.Object({
   at: Type.String(),
 });
 export type VisitRecorded = Static<typeof VisitRecorded>;
+
+/**
+ * What an event on VISIT_RECORDED holds: one visit, or several made at about the same time
+ * (the item service publishes the visits of concurrent views together: one message, one
+ * acknowledgement). A consumer handles each visit of it as it would a single one.
+ */
+export const VisitsRecorded = Type.Union([VisitRecorded, Type.Object({ visits: Type.Array(VisitRecorded, { minItems: 1 }) })]);
+export type VisitsRecorded = Static<typeof VisitsRecorded>;
+/** The visits an event on VISIT_RECORDED carries. */
+export const visitsIn = (event: VisitsRecorded): VisitRecorded[] => ('visits' in event ? event.visits : [event]);
