@@ -30,15 +30,21 @@ export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_
   return async function write<T>(work: (tx: Transaction<DB>, changes: Changes) => Promise<T>): Promise<T> {
     const deadline = Date.now() + budgetMs;
     let shared = false;
+    let events = false;
     const result = await db.transaction().execute((tx) =>
       work(tx, {
-        event: (subject, payload, msgId) => outbox.event(tx, subject, payload, msgId),
+        event: (subject, payload, msgId) => {
+          events = true;
+          return outbox.event(tx, subject, payload, msgId);
+        },
         snapshot: async (bucket, keys) => {
           shared = true;
           await outbox.snapshot(tx, bucket, keys);
         },
       }),
     );
+    // Nothing for others (an edit of one's own post): the commit is all.
+    if (!shared && !events) return result;
     if (!shared) {
       // Events alone: durable with the commit, relayed in the background within milliseconds (one
       // pass carries every row committed meanwhile). Waiting for the pass would make each write pay for it.
