@@ -136,6 +136,7 @@ export class NatsBus implements Bus {
           this.log.info('NATS reconnected');
           // NATS may have lost its store: views are opened (and buckets made) again.
           this.kvs.clear();
+          this.presenceView = undefined;
           await this.restoreStreams();
           void this.announce();
           // One failing listener must not keep the others (or later status events) from running.
@@ -250,7 +251,9 @@ export class NatsBus implements Bus {
     if (!this.js) return Promise.reject(unavailable(`bucket ${name}`));
     let view = this.kvs.get(name);
     if (!view) {
-      view = this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas });
+      view = this.js.views
+        .kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas })
+        .then(async (kv) => (await this.applyReplicas(`KV_${this.named(name)}`), kv));
       view.catch(() => this.kvs.delete(name));
       this.kvs.set(name, view);
     }
@@ -437,8 +440,31 @@ export class NatsBus implements Bus {
   // named. A writer watches `copy_holders` and asks each holder of the bucket it wrote. A holder
   // that is gone has no subscription left: NATS says "no responders" at once.
 
+  private presenceView: Promise<KV> | undefined;
+
   private presence(): Promise<KV> {
-    return this.js!.views.kv(this.named(HOLDERS_BUCKET), { history: 1, ttl: HOLDER_TTL_MS, storage: StorageType.Memory, replicas: this.replicas });
+    if (!this.presenceView) {
+      const view = this.js!.views
+        .kv(this.named(HOLDERS_BUCKET), { history: 1, ttl: HOLDER_TTL_MS, storage: StorageType.Memory, replicas: this.replicas })
+        .then(async (kv) => (await this.applyReplicas(`KV_${this.named(HOLDERS_BUCKET)}`), kv));
+      view.catch(() => {
+        if (this.presenceView === view) this.presenceView = undefined;
+      });
+      this.presenceView = view;
+    }
+    return this.presenceView;
+  }
+
+  /**
+   * A bucket made before NATS_REPLICAS changed (or by a process with another setting) gets this
+   * process's replicas: `views.kv` leaves an existing bucket as it is. Done once a connection.
+   */
+  private async applyReplicas(stream: string) {
+    const info = await this.jsm!.streams.info(stream);
+    if ((info.config.num_replicas || 1) === this.replicas && info.config.allow_direct) return;
+    this.log.info('changing the replicas of a bucket', { stream, from: info.config.num_replicas, to: this.replicas });
+    // Direct gets answered by any replica: a read needs no leader (see the copies' floor).
+    await this.jsm!.streams.update(stream, { num_replicas: this.replicas, allow_direct: true });
   }
 
   private holdersReady: Promise<void> | undefined;
@@ -580,7 +606,17 @@ export class NatsBus implements Bus {
       max_age: nanos(7 * 24 * 3600_000),
     };
     try {
-      await this.jsm!.streams.info(config.name);
+      const { config: now } = await this.jsm!.streams.info(config.name);
+      // Changed only when it differs (NATS_REPLICAS applied to a stream made before): an update
+      // is a cluster-wide operation, and a consumer restart must not cost one.
+      const same =
+        (now.num_replicas || 1) === config.num_replicas &&
+        now.max_age === config.max_age &&
+        now.duplicate_window === config.duplicate_window &&
+        config.subjects.length === (now.subjects ?? []).length &&
+        config.subjects.every((s) => now.subjects?.includes(s));
+      if (same) return;
+      if ((now.num_replicas || 1) !== config.num_replicas) this.log.info('changing the replicas of a stream', { stream: config.name, from: now.num_replicas, to: config.num_replicas });
       await this.jsm!.streams.update(config.name, config);
     } catch (error) {
       if ((error as { code?: string }).code === '404' || /stream not found/i.test((error as Error).message)) {
