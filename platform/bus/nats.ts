@@ -123,7 +123,9 @@ export class NatsBus implements Bus {
     this.nc = nc;
     // A JetStream answer that does not come within these bounds is a 503, not a hang.
     this.js = nc.jetstream({ timeout: 1000 });
-    this.jsm = await nc.jetstreamManager({ timeout: 2000 });
+    // No account-info request first: a cluster electing its leaders may not answer it for
+    // seconds, and the connection is up regardless (every JetStream call has its own timeout).
+    this.jsm = await nc.jetstreamManager({ timeout: 2000, checkAPI: false });
     this.isConnected = true;
     this.log.info('NATS connected', { server: nc.getServer() });
     void (async () => {
@@ -592,7 +594,21 @@ export class NatsBus implements Bus {
 
   async ensureStream(spec: StreamSpec): Promise<void> {
     this.streams.set(spec.name, spec);
-    if (this.connected) await this.createStream(spec);
+    if (!this.connected) return;
+    // A cluster that is forming or electing a leader may not answer in time: that must not stop
+    // the process. Publishes and consumers make the stream again when they need it; until one
+    // exists, this tries every second.
+    await this.createStream(spec).catch((error) => {
+      this.log.warn('could not ensure a stream; trying again', { stream: spec.name, error: error as Error });
+      const retry = setInterval(() => {
+        if (this.closed) return clearInterval(retry);
+        if (!this.connected) return;
+        this.createStream(spec).then(
+          () => clearInterval(retry),
+          () => {},
+        );
+      }, 1000);
+    });
   }
 
   private async createStream(spec: StreamSpec) {
