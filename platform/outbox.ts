@@ -11,6 +11,12 @@ export type RelayOutcome =
   | 'done'
   /** NATS is unreachable: the rows wait, and go out when it is back. */
   | 'bus-down'
+  /**
+   * A bucket could not store a write yet (a cluster electing its leader), but every process
+   * holding it took the new value from the relay: reads show the write; the rows stay and go
+   * out on a later pass.
+   */
+  | 'held'
   /** Something failed or took too long; the rows that were not relayed go out later. */
   | 'failed';
 
@@ -184,6 +190,7 @@ export class Outbox {
       const last = Number(top.id);
       let after = 0;
       let settled = true;
+      let held = false;
       for (;;) {
         const rows = await this.db
           .selectFrom('platform_outbox')
@@ -195,13 +202,19 @@ export class Outbox {
           .execute();
         if (rows.length === 0) break;
         after = Number(rows[rows.length - 1]!.id);
-        settled = (await this.relayRows(rows)) && settled;
+        const outcome = await this.relayRows(rows);
+        settled = outcome !== 'failed' && settled;
+        // Handed over but not stored: the rows stay for the next pass.
+        if (outcome === 'held') {
+          held = true;
+          continue;
+        }
         await this.db
           .deleteFrom('platform_outbox')
           .where((eb) => eb.or(rows.map((r) => eb.and([eb('id', '=', r.id), eb('version', '=', r.version)]))))
           .execute();
       }
-      return settled ? 'done' : 'failed';
+      return !settled ? 'failed' : held ? 'held' : 'done';
     } catch (error) {
       if (!this.bus.connected) return 'bus-down';
       this.log.warn('outbox relay failed; rows stay for the next pass', { error });
@@ -209,8 +222,8 @@ export class Outbox {
     }
   }
 
-  /** Publishes a batch (events at once; snapshot keys by bucket); true when every holder settled. */
-  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown }[]): Promise<boolean> {
+  /** Publishes a batch (events at once; snapshot keys by bucket): 'done' when every holder settled. */
+  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown }[]): Promise<'done' | 'held' | 'failed'> {
     const events = rows.filter((r) => r.kind === 'event');
     const publishing = Promise.all(
       events.map((r) => this.bus.publish(r.subject, typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload, { msgId: r.msg_id! })),
@@ -219,6 +232,7 @@ export class Outbox {
     for (const r of rows) if (r.kind === 'snapshot') byBucket.set(r.subject, [...(byBucket.get(r.subject) ?? []), r.key!]);
     if (byBucket.size > 0) await this.markersChecked;
     let settled = true;
+    let held = false;
     for (const [name, keys] of byBucket) {
       const shared = this.shared.get(name);
       if (!shared) throw new Error(`no shared bucket ${name} in this module`);
@@ -226,11 +240,23 @@ export class Outbox {
       // Recorded before the bucket is written: a fill that may have read an older value finds it.
       await this.db.insertInto('platform_relayed').values(keys.map((key) => ({ bucket: name, key }))).execute();
       const bucket = await this.bucketFor(name);
-      const revisions = await Promise.all(keys.map((k) => (values.get(k) == null ? bucket.delete(k) : bucket.put(k, values.get(k)))));
+      let revisions: number[];
+      try {
+        revisions = await Promise.all(keys.map((k) => (values.get(k) == null ? bucket.delete(k) : bucket.put(k, values.get(k)))));
+      } catch (error) {
+        // NATS is there but the bucket cannot store now (no leader for a moment): hand the values
+        // to the processes holding the bucket, so that reads show the write meanwhile.
+        if (!this.bus.connected) throw error;
+        const handed = Object.fromEntries(keys.map((k) => [k, values.get(k) ?? null]));
+        if (!(await bucket.settle(keys, 0, SETTLE_MS, handed))) throw error;
+        this.log.debug('a bucket could not store a write yet; its holders hold the values', { bucket: name, keys: keys.length, error });
+        held = true;
+        continue;
+      }
       settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS)) && settled;
     }
     await publishing;
-    return settled;
+    return !settled ? 'failed' : held ? 'held' : 'done';
   }
 
   private databaseIdentity(): Promise<string> {

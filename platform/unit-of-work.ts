@@ -39,6 +39,7 @@ export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_
       }),
     );
     const outcome = await outbox.flush(Math.max(1, deadline - Date.now()));
+    // 'held': the bucket could not store it yet, but every copy shows it — as good as 'done'.
     if (shared && (outcome === 'failed' || outcome === 'timeout')) {
       throw new DomainError('BUS.TIMEOUT', `the change is saved, but not every process confirmed it within ${budgetMs} ms; it may show late elsewhere`);
     }

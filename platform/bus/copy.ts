@@ -37,6 +37,13 @@ export interface SnapshotMarker {
 }
 /** How long a copy waits for the bucket, or for the owner, before the request is a 503. */
 const READ_TIMEOUT_MS = 500;
+/**
+ * How long a value a writer handed over (the bucket could not store it yet) is held at most
+ * without the writer settling the key again once stored; then the bucket is read as usual.
+ */
+const PIN_MS = 15_000;
+/** Revision of a handed-over value: above any the bucket has, so no change of it drops the value. */
+const PINNED = Number.MAX_SAFE_INTEGER;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -73,6 +80,8 @@ interface Held<D> {
   /** undefined: the bucket has no such key. */
   value: D | undefined;
   revision: number;
+  /** A value its writer handed over before the bucket could store it: held until then. */
+  pinnedUntil?: number;
 }
 
 /** A read's answer, and whether the copy may hold it. */
@@ -95,6 +104,8 @@ export class Copy<K, D> {
   private readonly entries = new Map<string, Held<D>>();
   /** Reads under way, by key; a change or a drop of the key removes its entry here. */
   private readonly loading = new Map<string, Promise<D | undefined>>();
+  /** Keys a writer settled, with the revision of that write: a read must find it or later. */
+  private readonly floors = new Map<string, number>();
   /** Whether the owner has published every key; undefined: not read yet. */
   private complete: boolean | undefined;
   private markerRead: Promise<boolean> | undefined;
@@ -114,7 +125,7 @@ export class Copy<K, D> {
   async start() {
     const name = this.descriptor.bucket;
     this.stoppers.push(await this.bus.follow(name, { change: (e) => this.change(e), reset: () => this.reset() }));
-    this.stoppers.push(await this.bus.hold(name, (keys) => this.drop(keys)));
+    this.stoppers.push(await this.bus.hold(name, (keys, revision, values) => this.drop(keys, revision, values)));
     if (this.options.preload) await this.preload();
   }
 
@@ -143,7 +154,11 @@ export class Copy<K, D> {
   /** The value of `k`, undefined when there is none. Synchronous when held. */
   get(k: K): D | undefined | Promise<D | undefined> {
     const key = this.descriptor.key(k);
-    const held = this.entries.get(key);
+    let held = this.entries.get(key);
+    if (held?.pinnedUntil !== undefined && held.pinnedUntil < Date.now()) {
+      this.entries.delete(key);
+      held = undefined;
+    }
     if (held) {
       this.counts.hits++;
       this.entries.delete(key);
@@ -158,7 +173,10 @@ export class Copy<K, D> {
           // A change or a drop that came meanwhile removed the entry: this answer may be older.
           if (this.loading.get(key) === p) {
             this.loading.delete(key);
-            if (keep) this.hold(key, value, revision);
+            if (keep) {
+              this.hold(key, value, revision);
+              this.floors.delete(key);
+            }
           }
           return value;
         },
@@ -188,7 +206,7 @@ export class Copy<K, D> {
   private async load(k: K, key: string): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
     if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
-    const entry = await withTimeout(this.store.get(key), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+    const entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key) }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
     if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
     if (await this.ownerHasPublished()) return { value: undefined, revision: 0, keep: true };
     const owner = this.descriptor.owner;
@@ -234,12 +252,13 @@ export class Copy<K, D> {
     return this.options.derive ? this.options.derive(value) : (value as D);
   }
 
-  private hold(key: string, value: D | undefined, revision: number) {
-    if (this.entries.size >= this.options.capacity) {
+  private hold(key: string, value: D | undefined, revision: number, pinnedUntil?: number) {
+    if (this.entries.size >= this.options.capacity && !this.entries.has(key)) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { value, revision });
+    this.entries.delete(key);
+    this.entries.set(key, pinnedUntil === undefined ? { value, revision } : { value, revision, pinnedUntil });
   }
 
   private change(c: BucketChange) {
@@ -261,15 +280,36 @@ export class Copy<K, D> {
     }
   }
 
-  private drop(keys: string[]) {
+  /**
+   * A writer's settle: drop the keys (the next read must find `revision` or later) — or, with
+   * `values`, hold these values until the writer settles the keys again: the bucket could not
+   * store them yet (no leader for a moment), and a read must show the write all the same.
+   */
+  private drop(keys: string[], revision: number, values?: Record<string, unknown>) {
     for (const key of keys) {
-      this.entries.delete(key);
       this.loading.delete(key);
+      if (values && key in values) {
+        const value = values[key];
+        try {
+          this.hold(key, value == null ? undefined : this.decode(key, value), PINNED, Date.now() + PIN_MS);
+          continue;
+        } catch {
+          // (an invalid value is logged by decode; the key is read from the bucket instead)
+        }
+      }
+      this.entries.delete(key);
+      if (revision > 0) {
+        if (this.floors.size >= this.options.capacity) this.floors.delete(this.floors.keys().next().value!);
+        this.floors.set(key, revision);
+      }
     }
   }
 
   private reset() {
+    // Values handed over by writers stay: the bucket does not have them yet.
+    const pinned = [...this.entries].filter(([, h]) => h.pinnedUntil !== undefined && h.pinnedUntil >= Date.now());
     this.entries.clear();
+    for (const [key, h] of pinned) this.entries.set(key, h);
     this.loading.clear();
     this.complete = undefined;
     this.markerRead = undefined;

@@ -6,6 +6,7 @@ import type {
   Consumer,
   ConsumerSpec,
   DeliveredEvent,
+  Drop,
   Follower,
   ServiceHandle,
   ServiceSpec,
@@ -73,7 +74,7 @@ export class MemoryBus implements Bus {
   private readonly endpoints = new Map<string, (payload: unknown) => Promise<unknown>>();
   private readonly buckets = new Map<
     string,
-    { revision: number; entries: Map<string, BucketEntry>; followers: Set<Follower>; holders: Set<(keys: string[], revision: number) => void> }
+    { revision: number; entries: Map<string, BucketEntry>; followers: Set<Follower>; holders: Set<Drop> }
   >();
   private readonly streams = new Map<string, StreamState>();
   private closed = false;
@@ -139,8 +140,8 @@ export class MemoryBus implements Bus {
       entries: (batch) => batches([...state.entries.values()].filter((e) => e.value !== null && !e.key.startsWith('_')).map((e) => ({ ...e, value: wire(e.value) })), batch),
       size: async () => state.entries.size,
       // Followers apply every write synchronously; holders drop at once: nothing to wait for.
-      settle: async (keys, revision) => {
-        for (const drop of state.holders) drop(keys, revision);
+      settle: async (keys, revision, _timeoutMs, values) => {
+        for (const drop of state.holders) drop(keys, revision, values);
         return true;
       },
     };
@@ -152,7 +153,7 @@ export class MemoryBus implements Bus {
     return { stop: async () => void state.followers.delete(follower) };
   }
 
-  async hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable> {
+  async hold(bucket: string, drop: Drop): Promise<Stoppable> {
     const state = this.bucketState(bucket);
     state.holders.add(drop);
     return { stop: async () => void state.holders.delete(drop) };

@@ -21,6 +21,7 @@ import type {
   Bus,
   Consumer,
   ConsumerSpec,
+  Drop,
   Follower,
   ServiceHandle,
   ServiceSpec,
@@ -37,6 +38,34 @@ const unavailable = (what: string) => new DomainError('BUS.UNAVAILABLE', `NATS i
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const EMPTY = new Uint8Array(0);
+/** How long a bucket write waits for the leader's acknowledgement (a write's budget is 1 s). */
+const WRITE_TIMEOUT_MS = 400;
+
+type ReadEntry = { value: unknown; revision: number; deleted: boolean } | 'missing';
+
+/** A direct get's answer: the message itself, its sequence and operation in the headers. */
+function directEntry(key: string, h: ReturnType<typeof natsHeaders> | undefined, data: Uint8Array): ReadEntry {
+  if (h?.hasError) {
+    if (h.code === 404) return 'missing';
+    throw unavailable(`get ${key}: ${h.code} ${h.description}`);
+  }
+  const op = h?.get('KV-Operation');
+  const deleted = op === 'DEL' || op === 'PURGE';
+  return { value: deleted ? null : decode(data), revision: Number(h?.get('Nats-Sequence')), deleted };
+}
+
+/** The leader's `STREAM.MSG.GET` answer: JSON with the message's headers and data in base64. */
+function storedEntry(key: string, data: Uint8Array): ReadEntry {
+  const answer = decode(data) as { message?: { seq: number; hdrs?: string; data?: string }; error?: { code: number; description: string } };
+  if (answer.error) {
+    if (answer.error.code === 404) return 'missing';
+    throw unavailable(`get ${key}: ${answer.error.code} ${answer.error.description}`);
+  }
+  const m = answer.message!;
+  const headers = m.hdrs ? Buffer.from(m.hdrs, 'base64').toString('utf8') : '';
+  const deleted = /^KV-Operation:\s*(DEL|PURGE)\s*$/im.test(headers);
+  return { value: deleted || !m.data ? null : decode(Buffer.from(m.data, 'base64')), revision: m.seq, deleted };
+}
 /** A consumption with messages waiting on the server and none delivered for this long is restarted. */
 const STALL_MS = 3000;
 /** Where processes say which buckets they hold keys of (see `hold`). */
@@ -276,46 +305,69 @@ export class NatsBus implements Bus {
     };
     // Stored after everything sent before it: under a bulk write it may wait a while.
     const barrier = async () => (await this.js!.publish(subjectOf(BARRIER_KEY), EMPTY, { timeout: 10_000 })).seq;
+    const stream = `KV_${this.named(name)}`;
+    // A write is a publish the bucket's leader acknowledges (what kv.put and kv.delete do, without
+    // opening the view first: that asks the leader for the stream's info, and while a cluster
+    // elects one nobody answers). Bounded well inside a write's budget, so that a write the
+    // bucket cannot take now still leaves time to hand its value to the holders (settle).
+    const write = async (key: string, data: Uint8Array, headers?: ReturnType<typeof natsHeaders>) => {
+      if (!this.connected || !this.js) throw unavailable(`bucket ${name}`);
+      const publish = () => this.js!.publish(subjectOf(key), data, { headers, timeout: WRITE_TIMEOUT_MS });
+      try {
+        return (await publish()).seq;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '503') throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
+      }
+      // No stream answers: nobody made the bucket yet, or it is gone (deleted, NATS lost its
+      // store) — or, in a cluster, it has no leader right now. Open (make) it and try once more;
+      // while there is no leader, opening it does not answer either, and this fails fast.
+      this.kvs.delete(name);
+      try {
+        await withTimeout(this.kv(name), WRITE_TIMEOUT_MS);
+        return (await publish()).seq;
+      } catch (error) {
+        throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
+      }
+    };
+    const request = async (subject: string, body: unknown) => {
+      try {
+        return await this.nc!.request(subject, encode(body), { timeout: 1000 });
+      } catch (error) {
+        // No stream answers: nobody has made the bucket yet (make it), so it holds nothing.
+        if ((error as { code?: string }).code === '503') {
+          this.kv(name).catch(() => {});
+          return null;
+        }
+        throw error;
+      }
+    };
     return {
       name,
-      put: async (key, value) => {
-        try {
-          return await (await guard()).put(key, encode(value));
-        } catch (error) {
-          // The bucket's stream is gone (deleted, or NATS lost it): open (make) it again next time.
-          if ((error as { code?: string }).code === '503') this.kvs.delete(name);
-          throw error instanceof DomainError ? error : unavailable(`put ${name}.${key}: ${(error as Error).message}`);
-        }
-      },
+      put: (key, value) => write(key, encode(value)),
       // A direct get of the key's last message, read as it comes: the hot path of every copy's
-      // miss (nats.js's kv.get builds several objects per call on top of this).
-      get: async (key): Promise<BucketEntry | null> => {
+      // miss (nats.js's kv.get builds several objects per call on top of this). Any replica
+      // answers (allow_direct), so a read needs no leader; one that is behind a write the caller
+      // was told of is asked again, then the leader is.
+      get: async (key, options = {}): Promise<BucketEntry | null> => {
         if (!this.connected || !this.nc) throw unavailable(`bucket ${name}`);
-        // A direct get of a stream that does not exist is not answered at all: make the bucket
-        // first (once a connection: the view is kept).
-        await this.kv(name);
-        let msg;
+        const min = options.minRevision ?? 0;
         try {
-          msg = await this.nc.request(`$JS.API.DIRECT.GET.KV_${this.named(name)}`, encode({ last_by_subj: subjectOf(key) }), { timeout: 1000 });
+          for (let attempt = 0; ; attempt++) {
+            const leader = attempt >= 3;
+            const msg = leader
+              ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, { last_by_subj: subjectOf(key) })
+              : await request(`$JS.API.DIRECT.GET.${stream}`, { last_by_subj: subjectOf(key) });
+            if (!msg) return null;
+            const entry = leader ? storedEntry(key, msg.data) : directEntry(key, msg.headers, msg.data);
+            if (entry === 'missing') return null;
+            if (leader || entry.revision >= min) return entry.deleted ? null : { key, value: entry.value, revision: entry.revision };
+            await sleep(5 * (attempt + 1));
+          }
         } catch (error) {
-          // No stream answers: nobody has made the bucket yet, so it holds nothing.
-          if ((error as { code?: string }).code === '503') return null;
-          throw unavailable(`get ${name}.${key}: ${(error as Error).message}`);
+          throw error instanceof DomainError ? error : unavailable(`get ${name}.${key}: ${(error as Error).message}`);
         }
-        const h = msg.headers;
-        if (h?.hasError) {
-          if (h.code === 404) return null;
-          throw unavailable(`get ${name}.${key}: ${h.code} ${h.description}`);
-        }
-        const op = h?.get('KV-Operation');
-        if (op === 'DEL' || op === 'PURGE') return null;
-        return { key, value: decode(msg.data), revision: Number(h?.get('Nats-Sequence')) };
       },
-      // What kv.delete does, keeping the acknowledgement: its sequence is the deletion's revision.
-      delete: async (key) => {
-        await guard();
-        return (await this.js!.publish(subjectOf(key), EMPTY, { headers: del() })).seq;
-      },
+      delete: (key) => write(key, EMPTY, del()),
       // Plain publishes between two acknowledged ones: one connection's messages are stored in
       // order, so when the second is stored, so is every one before it — unless the stream
       // refused some (its limits), which the sequence numbers tell. Five times as fast as
@@ -338,11 +390,11 @@ export class NatsBus implements Bus {
       },
       keys: (batch) => this.keyBatches(name, guard, batch),
       entries: (batch) => this.entryBatches(name, guard, batch),
+      settle: (keys, revision, timeoutMs, values) => this.settle(name, keys, revision, timeoutMs, values),
       size: async () => {
         await guard();
         return (await this.jsm!.streams.info(`KV_${this.named(name)}`)).state.messages;
       },
-      settle: (keys, revision, timeoutMs) => this.settle(name, keys, revision, timeoutMs),
     };
   }
 
@@ -500,6 +552,8 @@ export class NatsBus implements Bus {
             }
           } catch (error) {
             this.log.debug('watching the copy holders was interrupted', { error: error as Error });
+            // The bucket may be gone (deleted, NATS lost its store): open (make) it again.
+            this.presenceView = undefined;
           }
           await sleep(200);
         }
@@ -509,17 +563,17 @@ export class NatsBus implements Bus {
   }
 
   private holders = new Map<string, Map<string, number>>();
-  private readonly held = new Map<string, Set<(keys: string[], revision: number) => void>>();
+  private readonly held = new Map<string, Set<Drop>>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number): Promise<boolean> {
+  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number, values?: Record<string, unknown>): Promise<boolean> {
     if (!this.connected || !this.nc) return false;
     const deadline = Date.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.watchHolders(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
     const of = this.holders.get(bucket);
     if (!of) return true;
-    const payload = encode({ bucket, keys, revision });
+    const payload = encode({ bucket, keys, revision, values });
     const now = Date.now();
     const answers = await Promise.all(
       [...of].map(async ([instance, seenAt]) => {
@@ -544,7 +598,7 @@ export class NatsBus implements Bus {
     return answers.every(Boolean);
   }
 
-  async hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable> {
+  async hold(bucket: string, drop: Drop): Promise<Stoppable> {
     let drops = this.held.get(bucket);
     if (!drops) this.held.set(bucket, (drops = new Set()));
     drops.add(drop);
@@ -568,8 +622,8 @@ export class NatsBus implements Bus {
       callback: (err, msg) => {
         if (err) return;
         try {
-          const { bucket, keys, revision } = decode(msg.data) as { bucket: string; keys: string[]; revision: number };
-          for (const drop of this.held.get(bucket) ?? []) drop(keys, revision);
+          const { bucket, keys, revision, values } = decode(msg.data) as { bucket: string; keys: string[]; revision: number; values?: Record<string, unknown> };
+          for (const drop of this.held.get(bucket) ?? []) drop(keys, revision, values ?? undefined);
         } catch (error) {
           this.log.warn('a settle request could not be read', { error: error as Error });
         }
@@ -587,6 +641,7 @@ export class NatsBus implements Bus {
       await Promise.all([...buckets].map((b) => kv.put(`${b}.${this.instance}`, value)));
     } catch (error) {
       this.log.warn('could not announce the copies this process holds', { error: error as Error });
+      this.presenceView = undefined;
     }
   }
 

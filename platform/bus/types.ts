@@ -37,7 +37,7 @@ export interface Bus {
    * Declares that this process holds keys of `bucket` (a cache of it). Before a writer answers,
    * it calls `settle`, which reaches `drop` in every process that holds keys of the bucket.
    */
-  hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable>;
+  hold(bucket: string, drop: Drop): Promise<Stoppable>;
 
   /** Creates or updates a stream capturing `subjects`. */
   ensureStream(spec: StreamSpec): Promise<void>;
@@ -77,6 +77,13 @@ export interface EndpointSpec {
 
 export type ServiceHandle = Stoppable;
 
+/**
+ * What a holder is told by `settle`: drop `keys` (their next read must find `revision` or later);
+ * or, with `values`, hold these values of the keys until a later settle of them — the bucket
+ * could not store them yet (a cluster electing the bucket's leader), their writer keeps trying.
+ */
+export type Drop = (keys: string[], revision: number, values?: Record<string, unknown>) => void;
+
 export interface BucketEntry {
   key: string;
   /** Decoded JSON value; null when the key was deleted. */
@@ -103,8 +110,12 @@ export interface SnapshotBucket {
   put(key: string, value: unknown): Promise<number>;
   /** Deletes `key`; resolves with the revision of the deletion. */
   delete(key: string): Promise<number>;
-  /** The key's last value (a direct get); null when it was never written or is deleted. */
-  get(key: string): Promise<BucketEntry | null>;
+  /**
+   * The key's last value (a direct get: any replica answers); null when it was never written or
+   * is deleted. `minRevision`: a write the caller was told of (settle) — an answer older than it
+   * (a replica behind the others) is not taken.
+   */
+  get(key: string, options?: { minRevision?: number }): Promise<BucketEntry | null>;
   /**
    * Writes many entries at once (a value of null deletes), pipelined; resolves once every one is
    * stored. For bulk loads: nobody is told to drop anything.
@@ -120,7 +131,7 @@ export interface SnapshotBucket {
    * Read-your-writes: resolves true once every process holding keys of this bucket has dropped
    * `keys` (so its next read of them finds `revision` or later); false after `timeoutMs`.
    */
-  settle(keys: string[], revision: number, timeoutMs: number): Promise<boolean>;
+  settle(keys: string[], revision: number, timeoutMs: number, values?: Record<string, unknown>): Promise<boolean>;
 }
 
 export interface StreamSpec {
