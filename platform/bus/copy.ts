@@ -206,10 +206,18 @@ export class Copy<K, D> {
   private async load(k: K, key: string): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
     if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
-    const entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key) }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
-    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
-    if (await this.ownerHasPublished()) return { value: undefined, revision: 0, keep: true };
     const owner = this.descriptor.owner;
+    let entry;
+    try {
+      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key) }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+    } catch (error) {
+      // The bucket cannot answer now (a cluster electing its leader, a replica that went away
+      // with the request): its owner can, from its database.
+      if (!owner || !this.bus.connected || (error instanceof DomainError && error.code === 'BUS.INVALID')) throw error;
+      this.options.log.debug('a bucket did not answer; asking its owner', { bucket: name, key, error });
+    }
+    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
+    if (entry === null && (await (owner ? this.ownerHasPublished().catch(() => false) : this.ownerHasPublished()))) return { value: undefined, revision: 0, keep: true };
     if (!owner) throw new DomainError('BUS.UNAVAILABLE', `the ${name} bucket is still being filled by its owner`);
     this.counts.fallbacks++;
     // The owner's answer is held when it is a value (a later change of it is settled or

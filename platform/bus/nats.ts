@@ -39,7 +39,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const EMPTY = new Uint8Array(0);
 /** How long a bucket write waits for the leader's acknowledgement (a write's budget is 1 s). */
-const WRITE_TIMEOUT_MS = 400;
+const WRITE_TIMEOUT_MS = 300;
+/** A direct get's try (sub-millisecond when answered) and all of a read (a copy waits 500 ms). */
+const DIRECT_TRY_MS = 100;
+const READ_BUDGET_MS = 480;
 
 type ReadEntry = { value: unknown; revision: number; deleted: boolean } | 'missing';
 
@@ -72,6 +75,8 @@ const STALL_MS = 3000;
 const HOLDERS_BUCKET = 'copy_holders';
 const HOLDER_HEARTBEAT_MS = 10_000;
 const HOLDER_TTL_MS = 30_000;
+/** One try of a settle request (a holder answers within a millisecond or two). */
+const SETTLE_TRY_MS = 250;
 /** Subject prefix of the requests that tell a holder to drop keys: `_COPIES.<process>`. */
 const SETTLE_PREFIX = '_COPIES';
 /** The key `putMany` writes before and after a bulk write (copies ignore keys starting with `_`). */
@@ -168,8 +173,8 @@ export class NatsBus implements Bus {
           // NATS may have lost its store: views are opened (and buckets made) again.
           this.kvs.clear();
           this.presenceView = undefined;
-          await this.restoreStreams();
-          void this.announce();
+          // The listeners first (copies drop what they hold at once: changes may have been
+          // missed); making the streams again may wait on a cluster's election for seconds.
           // One failing listener must not keep the others (or later status events) from running.
           for (const l of [...this.reconnectListeners]) {
             try {
@@ -178,6 +183,8 @@ export class NatsBus implements Bus {
               this.log.warn('reconnect listener failed', { error: error as Error });
             }
           }
+          void this.announce();
+          await this.restoreStreams();
         }
       }
     })();
@@ -277,6 +284,8 @@ export class NatsBus implements Bus {
 
   /** KV views by bucket: opening one asks for the stream's info, so it is done once a connection. */
   private kvs = new Map<string, Promise<KV>>();
+  /** Buckets this process has opened (so they exist, unless NATS lost them since). */
+  private readonly opened = new Set<string>();
 
   private kv(name: string): Promise<KV> {
     if (!this.js) return Promise.reject(unavailable(`bucket ${name}`));
@@ -284,7 +293,11 @@ export class NatsBus implements Bus {
     if (!view) {
       view = this.js.views
         .kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas })
-        .then(async (kv) => (await this.applyReplicas(`KV_${this.named(name)}`), kv));
+        .then(async (kv) => {
+          this.opened.add(name);
+          await this.applyReplicas(`KV_${this.named(name)}`);
+          return kv;
+        });
       view.catch(() => this.kvs.delete(name));
       this.kvs.set(name, view);
     }
@@ -293,6 +306,9 @@ export class NatsBus implements Bus {
 
   async bucket(name: string): Promise<SnapshotBucket> {
     void this.watchHolders();
+    // Made (or given this process's replicas) now, in the background: reads and writes do not
+    // wait for it (opening a view needs the bucket's leader).
+    if (this.connected) this.kv(name).catch(() => {});
     const guard = async () => {
       if (!this.connected) throw unavailable(`bucket ${name}`);
       return this.kv(name);
@@ -316,12 +332,17 @@ export class NatsBus implements Bus {
       try {
         return (await publish()).seq;
       } catch (error) {
-        if ((error as { code?: string }).code !== '503') throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
+        const code = (error as { code?: string }).code;
+        // No stream answers: in a cluster, the bucket has no leader right now (fail fast: the
+        // relay hands the value to the holders) — or it is gone (deleted, NATS lost its store):
+        // open (make) it again in the background, for the next try.
+        if (code === '503' && this.opened.has(name)) {
+          this.kvs.delete(name);
+          this.kv(name).catch(() => {});
+        }
+        if (code !== '503' || this.opened.has(name)) throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
       }
-      // No stream answers: nobody made the bucket yet, or it is gone (deleted, NATS lost its
-      // store) — or, in a cluster, it has no leader right now. Open (make) it and try once more;
-      // while there is no leader, opening it does not answer either, and this fails fast.
-      this.kvs.delete(name);
+      // Never opened by this process: nobody may have made it yet. Make it and try once more.
       try {
         await withTimeout(this.kv(name), WRITE_TIMEOUT_MS);
         return (await publish()).seq;
@@ -329,12 +350,13 @@ export class NatsBus implements Bus {
         throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
       }
     };
-    const request = async (subject: string, body: unknown) => {
+    const request = async (subject: string, body: unknown, timeout: number) => {
       try {
-        return await this.nc!.request(subject, encode(body), { timeout: 1000 });
+        return await this.nc!.request(subject, encode(body), { timeout });
       } catch (error) {
-        // No stream answers: nobody has made the bucket yet (make it), so it holds nothing.
-        if ((error as { code?: string }).code === '503') {
+        // No stream answers: nobody has made the bucket yet (make it), so it holds nothing —
+        // unless this process has seen it: then no replica answers right now (try again).
+        if ((error as { code?: string }).code === '503' && !this.opened.has(name)) {
           this.kv(name).catch(() => {});
           return null;
         }
@@ -351,21 +373,31 @@ export class NatsBus implements Bus {
       get: async (key, options = {}): Promise<BucketEntry | null> => {
         if (!this.connected || !this.nc) throw unavailable(`bucket ${name}`);
         const min = options.minRevision ?? 0;
-        try {
-          for (let attempt = 0; ; attempt++) {
-            const leader = attempt >= 3;
-            const msg = leader
-              ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, { last_by_subj: subjectOf(key) })
-              : await request(`$JS.API.DIRECT.GET.${stream}`, { last_by_subj: subjectOf(key) });
+        const last = { last_by_subj: subjectOf(key) };
+        const deadline = Date.now() + READ_BUDGET_MS;
+        let failure: unknown;
+        // A replica that just went away (a node killed with the request in flight) never answers:
+        // each try is short, and the next one goes to another replica (the queue group picks).
+        for (let attempt = 0; Date.now() < deadline; attempt++) {
+          // Direct, direct, then the leader and a replica in turn.
+          const leader = attempt >= 2 && attempt % 2 === 0;
+          const timeout = Math.max(1, Math.min(DIRECT_TRY_MS, deadline - Date.now()));
+          try {
+            const msg = leader ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, last, timeout) : await request(`$JS.API.DIRECT.GET.${stream}`, last, timeout);
             if (!msg) return null;
             const entry = leader ? storedEntry(key, msg.data) : directEntry(key, msg.headers, msg.data);
             if (entry === 'missing') return null;
             if (leader || entry.revision >= min) return entry.deleted ? null : { key, value: entry.value, revision: entry.revision };
+            // Behind a write the caller was told of: this replica has not applied it yet.
             await sleep(5 * (attempt + 1));
+          } catch (error) {
+            if (error instanceof DomainError) throw error;
+            failure = error;
+            if (!this.connected) break;
+            if ((error as { code?: string }).code === '503') await sleep(20);
           }
-        } catch (error) {
-          throw error instanceof DomainError ? error : unavailable(`get ${name}.${key}: ${(error as Error).message}`);
         }
+        throw unavailable(`get ${name}.${key}: ${(failure as Error | undefined)?.message ?? 'no replica had the write in time'}`);
       },
       delete: (key) => write(key, EMPTY, del()),
       // Plain publishes between two acknowledged ones: one connection's messages are stored in
@@ -444,7 +476,12 @@ export class NatsBus implements Bus {
     let current: { stop(): void } | undefined;
     const stream = `KV_${this.named(bucket)}`;
     const prefix = `$KV.${this.named(bucket)}.`;
-    const restart = () => current?.stop();
+    // After a reconnect the feed of changes may have a gap: what the follower holds is dropped
+    // at once (not only once the new consumer is in place), and the consumer made again.
+    const restart = () => {
+      if (!stopped) follower.reset();
+      current?.stop();
+    };
     let inPlace: () => void = () => {};
     const first = new Promise<void>((resolve) => (inPlace = resolve));
     const run = async () => {
@@ -581,18 +618,25 @@ export class NatsBus implements Bus {
           of.delete(instance);
           return true;
         }
-        try {
-          await this.nc!.request(this.subject(`${SETTLE_PREFIX}.${instance}`), payload, { timeout: Math.max(1, deadline - Date.now()) });
-          return true;
-        } catch (error) {
-          // Nobody subscribes there any more: that process is gone, and holds nothing.
-          if ((error as { code?: string }).code === '503') {
-            of.delete(instance);
+        // In tries: a request in flight through a NATS node that goes away is lost, and the
+        // holder (moved to another node) answers the next one.
+        for (;;) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          try {
+            await this.nc!.request(this.subject(`${SETTLE_PREFIX}.${instance}`), payload, { timeout: Math.max(1, Math.min(SETTLE_TRY_MS, left)) });
             return true;
+          } catch (error) {
+            // Nobody subscribes there any more: that process is gone, and holds nothing (one
+            // that is only moving to another node drops everything it holds when it is back).
+            if ((error as { code?: string }).code === '503') {
+              of.delete(instance);
+              return true;
+            }
           }
-          this.log.warn('a copy holder did not confirm a write in time', { bucket, instance, revision });
-          return false;
         }
+        this.log.warn('a copy holder did not confirm a write in time', { bucket, instance, revision });
+        return false;
       }),
     );
     return answers.every(Boolean);
