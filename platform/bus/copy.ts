@@ -42,6 +42,8 @@ const READ_TIMEOUT_MS = 500;
  * without the writer settling the key again once stored; then the bucket is read as usual.
  */
 const PIN_MS = 15_000;
+/** How long a read of a key not held waits for NATS to be reachable again before it is a 503. */
+const RECONNECT_WAIT_MS = 300;
 /** Revision of a handed-over value: above any the bucket has, so no change of it drops the value. */
 const PINNED = Number.MAX_SAFE_INTEGER;
 
@@ -205,7 +207,10 @@ export class Copy<K, D> {
 
   private async load(k: K, key: string): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
-    if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
+    // A process moving to another node of a NATS cluster is back within milliseconds.
+    if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) {
+      throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
+    }
     const owner = this.descriptor.owner;
     let entry;
     try {

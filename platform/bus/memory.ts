@@ -71,6 +71,9 @@ interface DurableState {
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
   readonly connected = true;
+  async awaitConnection(): Promise<boolean> {
+    return true;
+  }
   private readonly endpoints = new Map<string, (payload: unknown) => Promise<unknown>>();
   private readonly buckets = new Map<
     string,

@@ -77,6 +77,8 @@ const HOLDER_HEARTBEAT_MS = 10_000;
 const HOLDER_TTL_MS = 30_000;
 /** One try of a settle request (a holder answers within a millisecond or two). */
 const SETTLE_TRY_MS = 250;
+/** How long a holder that was seen lately but has no subscription is asked again (see settle). */
+const MOVING_GRACE_MS = 400;
 /** Subject prefix of the requests that tell a holder to drop keys: `_COPIES.<process>`. */
 const SETTLE_PREFIX = '_COPIES';
 /** The key `putMany` writes before and after a bulk write (copies ignore keys starting with `_`). */
@@ -145,6 +147,22 @@ export class NatsBus implements Bus {
     return this.isConnected && !this.closed;
   }
 
+  private readonly connectionWaiters = new Set<() => void>();
+
+  awaitConnection(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.connectionWaiters.delete(done);
+        resolve(this.connected);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.connectionWaiters.add(done);
+    });
+  }
+
   private subject(s: string) {
     return this.namespace ? `${this.namespace}.${s}` : s;
   }
@@ -161,6 +179,7 @@ export class NatsBus implements Bus {
     // seconds, and the connection is up regardless (every JetStream call has its own timeout).
     this.jsm = await nc.jetstreamManager({ timeout: 2000, checkAPI: false });
     this.isConnected = true;
+    for (const w of [...this.connectionWaiters]) w();
     this.log.info('NATS connected', { server: nc.getServer() });
     void (async () => {
       for await (const s of nc.status()) {
@@ -173,6 +192,10 @@ export class NatsBus implements Bus {
           // NATS may have lost its store: views are opened (and buckets made) again.
           this.kvs.clear();
           this.presenceView = undefined;
+          // (copies drop what they hold in the listeners below, before any waiting read goes on)
+          queueMicrotask(() => {
+            for (const w of [...this.connectionWaiters]) w();
+          });
           // The listeners first (copies drop what they hold at once: changes may have been
           // missed); making the streams again may wait on a cluster's election for seconds.
           // One failing listener must not keep the others (or later status events) from running.
@@ -620,6 +643,7 @@ export class NatsBus implements Bus {
         }
         // In tries: a request in flight through a NATS node that goes away is lost, and the
         // holder (moved to another node) answers the next one.
+        let gone: number | undefined;
         for (;;) {
           const left = deadline - Date.now();
           if (left <= 0) break;
@@ -627,11 +651,16 @@ export class NatsBus implements Bus {
             await this.nc!.request(this.subject(`${SETTLE_PREFIX}.${instance}`), payload, { timeout: Math.max(1, Math.min(SETTLE_TRY_MS, left)) });
             return true;
           } catch (error) {
-            // Nobody subscribes there any more: that process is gone, and holds nothing (one
-            // that is only moving to another node drops everything it holds when it is back).
+            // Nobody subscribes there: that process is gone, and holds nothing — or, when it
+            // was seen lately, it may be moving to another node of the cluster (back within
+            // milliseconds, holding what it held): it is asked again for a moment first.
             if ((error as { code?: string }).code === '503') {
-              of.delete(instance);
-              return true;
+              gone ??= Date.now() + (now - seenAt < HOLDER_HEARTBEAT_MS * 2 ? MOVING_GRACE_MS : 0);
+              if (Date.now() >= gone) {
+                of.delete(instance);
+                return true;
+              }
+              await sleep(10);
             }
           }
         }

@@ -17,6 +17,11 @@ export interface Bus {
   readonly kind: 'memory' | 'nats';
   /** False while the connection to NATS is down; always true in process. */
   readonly connected: boolean;
+  /**
+   * Resolves true once connected (at once when connected), false after `timeoutMs`: a process
+   * moving to another node of a NATS cluster is back within milliseconds.
+   */
+  awaitConnection(timeoutMs: number): Promise<boolean>;
 
   /** Serves a named, versioned service; each endpoint answers `subject` with its handler's result. */
   addService(spec: ServiceSpec): Promise<ServiceHandle>;
