@@ -24,6 +24,8 @@ export type RelayOutcome =
 const BATCH = 500;
 /** How long a pass waits for the holders of a bucket to drop what it wrote. */
 const SETTLE_MS = 2000;
+/** How long a pass waits for a lost NATS connection to come back (another node of a cluster). */
+const RECONNECT_WAIT_MS = 300;
 /** How often an owner checks that its buckets still hold its snapshot (NATS may lose them). */
 const RECONCILE_EVERY_MS = 30_000;
 
@@ -181,9 +183,11 @@ export class Outbox {
    * so a pass ends under any load). The outcome is 'done' only if every row was relayed and
    * every holder dropped what was written.
    */
-  private async pass(): Promise<RelayOutcome> {
+  private async pass(again = true): Promise<RelayOutcome> {
     if (this.stopped) return 'failed';
-    if (!this.bus.connected) return 'bus-down';
+    // A process moving to another node of a NATS cluster is back within milliseconds: 'bus-down'
+    // (a write answered without its copies settled) is for NATS being away, not for that.
+    if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) return 'bus-down';
     try {
       const top = await this.db.selectFrom('platform_outbox').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
       if (top?.id == null) return 'done';
@@ -216,7 +220,7 @@ export class Outbox {
       }
       return !settled ? 'failed' : held ? 'held' : 'done';
     } catch (error) {
-      if (!this.bus.connected) return 'bus-down';
+      if (!this.bus.connected) return again && (await this.bus.awaitConnection(RECONNECT_WAIT_MS)) ? this.pass(false) : 'bus-down';
       this.log.warn('outbox relay failed; rows stay for the next pass', { error });
       return 'failed';
     }

@@ -48,7 +48,7 @@ async function timed(what: string, expected: number, send: () => Promise<Respons
     const text = await res.text();
     const ms = performance.now() - t0;
     const body = text ? JSON.parse(text) : undefined;
-    const note = res.status !== expected ? text.slice(0, 200) : check?.(body);
+    const note = res.status !== expected ? text.slice(0, 200) : check?.(body) && `${check(body)} (at ${new Date().toISOString()})`;
     return { what, status: res.status, ms, ok: res.status === expected && note === undefined, note, body };
   } catch (error) {
     return { what, status: 0, ms: performance.now() - t0, ok: false, note: (error as Error).message };
