@@ -251,13 +251,15 @@ export class Outbox {
         // NATS is there but the bucket cannot store now (no leader for a moment): hand the values
         // to the processes holding the bucket, so that reads show the write meanwhile.
         if (!this.bus.connected) throw error;
-        const handed = Object.fromEntries(keys.map((k) => [k, values.get(k) ?? null]));
+        const handed = Object.fromEntries(keys.map((k) => [k, { value: values.get(k) ?? null, revision: 0 }]));
         if (!(await bucket.settle(keys, 0, SETTLE_MS, handed))) throw error;
         this.log.debug('a bucket could not store a write yet; its holders hold the values', { bucket: name, keys: keys.length, error });
         held = true;
         continue;
       }
-      settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS)) && settled;
+      // The new values go with it: a holder replaces what it holds, and reads nothing back.
+      const handed = Object.fromEntries(keys.map((k, i) => [k, { value: values.get(k) ?? null, revision: revisions[i]! }]));
+      settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS, handed)) && settled;
     }
     await publishing;
     return !settled ? 'failed' : held ? 'held' : 'done';

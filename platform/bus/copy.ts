@@ -3,7 +3,7 @@ import { DomainError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { parserOf } from '../schema.ts';
 import { call, type RequestDescriptor } from './rpc.ts';
-import type { BucketChange, Bus, SnapshotBucket, Stoppable } from './types.ts';
+import type { BucketChange, Bus, Handed, SnapshotBucket, Stoppable } from './types.ts';
 
 /**
  * A snapshot bucket as a contract declares it: its name, what a value holds, how a key of the
@@ -294,26 +294,32 @@ export class Copy<K, D> {
   }
 
   /**
-   * A writer's settle: drop the keys (the next read must find `revision` or later) — or, with
-   * `values`, hold these values until the writer settles the keys again: the bucket could not
-   * store them yet (no leader for a moment), and a read must show the write all the same.
+   * A writer's settle (see `Drop`): a key held takes the value handed over (no read after a
+   * write: a replica behind the others cannot answer it); one not held is dropped, its next read
+   * to find the write's revision or later; a value not stored yet is held until the writer
+   * settles the key again — the bucket could not store it (no leader for a moment), and a read
+   * must show the write all the same.
    */
-  private drop(keys: string[], revision: number, values?: Record<string, unknown>) {
+  private drop(keys: string[], revision: number, values?: Record<string, Handed>) {
     for (const key of keys) {
       this.loading.delete(key);
-      if (values && key in values) {
-        const value = values[key];
+      const handed = values?.[key];
+      if (handed && (handed.revision === 0 || this.entries.has(key))) {
         try {
-          this.hold(key, value == null ? undefined : this.decode(key, value), PINNED, Date.now() + PIN_MS);
+          const value = handed.value == null ? undefined : this.decode(key, handed.value);
+          if (handed.revision === 0) this.hold(key, value, PINNED, Date.now() + PIN_MS);
+          else this.hold(key, value, handed.revision);
+          this.floors.delete(key);
           continue;
         } catch {
           // (an invalid value is logged by decode; the key is read from the bucket instead)
         }
       }
       this.entries.delete(key);
-      if (revision > 0) {
+      const floor = handed?.revision || revision;
+      if (floor > 0) {
         if (this.floors.size >= this.options.capacity) this.floors.delete(this.floors.keys().next().value!);
-        this.floors.set(key, revision);
+        this.floors.set(key, floor);
       }
     }
   }

@@ -22,6 +22,7 @@ import type {
   Consumer,
   ConsumerSpec,
   Drop,
+  Handed,
   Follower,
   ServiceHandle,
   ServiceSpec,
@@ -409,8 +410,10 @@ export class NatsBus implements Bus {
             const msg = leader ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, last, timeout) : await request(`$JS.API.DIRECT.GET.${stream}`, last, timeout);
             if (!msg) return null;
             const entry = leader ? storedEntry(key, msg.data) : directEntry(key, msg.headers, msg.data);
-            if (entry === 'missing') return null;
-            if (leader || entry.revision >= min) return entry.deleted ? null : { key, value: entry.value, revision: entry.revision };
+            // (a replica behind a write may not have the key at all yet)
+            if (entry === 'missing' ? leader || min === 0 : leader || entry.revision >= min) {
+              return entry === 'missing' || entry.deleted ? null : { key, value: entry.value, revision: entry.revision };
+            }
             // Behind a write the caller was told of: this replica has not applied it yet.
             await sleep(5 * (attempt + 1));
           } catch (error) {
@@ -626,7 +629,7 @@ export class NatsBus implements Bus {
   private readonly held = new Map<string, Set<Drop>>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number, values?: Record<string, unknown>): Promise<boolean> {
+  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number, values?: Record<string, Handed>): Promise<boolean> {
     if (!this.connected || !this.nc) return false;
     const deadline = Date.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -695,7 +698,7 @@ export class NatsBus implements Bus {
       callback: (err, msg) => {
         if (err) return;
         try {
-          const { bucket, keys, revision, values } = decode(msg.data) as { bucket: string; keys: string[]; revision: number; values?: Record<string, unknown> };
+          const { bucket, keys, revision, values } = decode(msg.data) as { bucket: string; keys: string[]; revision: number; values?: Record<string, Handed> };
           for (const drop of this.held.get(bucket) ?? []) drop(keys, revision, values ?? undefined);
         } catch (error) {
           this.log.warn('a settle request could not be read', { error: error as Error });

@@ -83,11 +83,20 @@ export interface EndpointSpec {
 export type ServiceHandle = Stoppable;
 
 /**
- * What a holder is told by `settle`: drop `keys` (their next read must find `revision` or later);
- * or, with `values`, hold these values of the keys until a later settle of them — the bucket
- * could not store them yet (a cluster electing the bucket's leader), their writer keeps trying.
+ * What a holder is told by `settle`: the keys changed — drop them (the next read must find
+ * `revision` or later), or, given the new `values`, hold those: a key held is replaced by its new
+ * value and revision (no read after a write, so no replica that is behind can answer it); a value
+ * with revision 0 was not stored yet (a cluster electing the bucket's leader; the writer keeps
+ * trying) and is held, even by a holder that lacked the key, until a later settle of the key.
  */
-export type Drop = (keys: string[], revision: number, values?: Record<string, unknown>) => void;
+export type Drop = (keys: string[], revision: number, values?: Record<string, Handed>) => void;
+
+/** A key's new value as its writer hands it to the holders (null: deleted). */
+export interface Handed {
+  value: unknown;
+  /** The bucket revision of the write; 0: not stored yet. */
+  revision: number;
+}
 
 export interface BucketEntry {
   key: string;
@@ -136,7 +145,7 @@ export interface SnapshotBucket {
    * Read-your-writes: resolves true once every process holding keys of this bucket has dropped
    * `keys` (so its next read of them finds `revision` or later); false after `timeoutMs`.
    */
-  settle(keys: string[], revision: number, timeoutMs: number, values?: Record<string, unknown>): Promise<boolean>;
+  settle(keys: string[], revision: number, timeoutMs: number, values?: Record<string, Handed>): Promise<boolean>;
 }
 
 export interface StreamSpec {
