@@ -378,11 +378,12 @@ export class NatsBus implements Bus {
       try {
         return await this.nc!.request(subject, encode(body), { timeout });
       } catch (error) {
-        // No stream answers: nobody has made the bucket yet (make it), so it holds nothing —
-        // unless this process has seen it: then no replica answers right now (try again).
-        if ((error as { code?: string }).code === '503' && !this.opened.has(name)) {
+        // No stream answers: nobody has made the bucket yet, so it holds nothing — unless this
+        // process has seen it: then no replica answers right now (try again), or NATS lost it.
+        // Either way it is opened (made) again, once at a time.
+        if ((error as { code?: string }).code === '503') {
           this.kv(name).catch(() => {});
-          return null;
+          if (!this.opened.has(name)) return null;
         }
         throw error;
       }
