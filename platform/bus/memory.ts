@@ -144,7 +144,9 @@ export class MemoryBus implements Bus {
       size: async () => state.entries.size,
       // Followers apply every write synchronously; holders drop at once: nothing to wait for.
       settle: async (keys, revision, _timeoutMs, values) => {
-        for (const drop of state.holders) drop(keys, revision, values);
+        // The values as NATS would carry them (JSON), as the bucket holds them.
+        const handed = values && Object.fromEntries(Object.entries(values).map(([k, h]) => [k, { value: wire(h.value), revision: h.revision }]));
+        for (const drop of state.holders) drop(keys, revision, handed);
         return true;
       },
     };
