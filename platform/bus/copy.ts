@@ -304,7 +304,10 @@ export class Copy<K, D> {
     for (const key of keys) {
       this.loading.delete(key);
       const handed = values?.[key];
-      if (handed && (handed.revision === 0 || this.entries.has(key))) {
+      const held = this.entries.get(key);
+      // A settle that comes late (sent again) must not put an older value over a newer one.
+      if (handed && held && held.pinnedUntil === undefined && handed.revision > 0 && held.revision > handed.revision) continue;
+      if (handed && (handed.revision === 0 || held)) {
         try {
           const value = handed.value == null ? undefined : this.decode(key, handed.value);
           if (handed.revision === 0) this.hold(key, value, PINNED, Date.now() + PIN_MS);
