@@ -25,7 +25,7 @@ const BATCH = 500;
 /** How long a pass waits for the holders of a bucket to drop what it wrote. */
 const SETTLE_MS = 2000;
 /** How long a pass waits for a lost NATS connection to come back (another node of a cluster). */
-const RECONNECT_WAIT_MS = 300;
+const RECONNECT_WAIT_MS = 400;
 /** How often an owner checks that its buckets still hold its snapshot (NATS may lose them). */
 const RECONCILE_EVERY_MS = 30_000;
 

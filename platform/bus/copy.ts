@@ -44,6 +44,8 @@ const READ_TIMEOUT_MS = 500;
 const PIN_MS = 15_000;
 /** How long a read of a key not held waits for NATS to be reachable again before it is a 503. */
 const RECONNECT_WAIT_MS = 300;
+/** How long a held key waits, after the connection went away, for it to come back (see get). */
+const MOVING_MS = 1000;
 /** Revision of a handed-over value: above any the bucket has, so no change of it drops the value. */
 const PINNED = Number.MAX_SAFE_INTEGER;
 
@@ -160,6 +162,14 @@ export class Copy<K, D> {
     if (held?.pinnedUntil !== undefined && held.pinnedUntil < Date.now()) {
       this.entries.delete(key);
       held = undefined;
+    }
+    // The connection just went away: most likely this process is moving to another node of a
+    // NATS cluster, and writes it was not told of (it had no subscription meanwhile) may be
+    // under way; back, it drops what it holds. So a held key waits for that a moment first
+    // (then, with NATS really down, it answers from memory as ever).
+    if (held && !this.bus.connected && this.bus.disconnectedAt !== undefined && Date.now() - this.bus.disconnectedAt < MOVING_MS) {
+      const wait = MOVING_MS - (Date.now() - this.bus.disconnectedAt);
+      return this.bus.awaitConnection(wait).then(() => this.get(k));
     }
     if (held) {
       this.counts.hits++;

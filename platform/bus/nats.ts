@@ -149,6 +149,7 @@ export class NatsBus implements Bus {
   }
 
   private readonly connectionWaiters = new Set<() => void>();
+  disconnectedAt: number | undefined;
 
   awaitConnection(timeoutMs: number): Promise<boolean> {
     if (this.connected) return Promise.resolve(true);
@@ -186,9 +187,11 @@ export class NatsBus implements Bus {
       for await (const s of nc.status()) {
         if (s.type === Events.Disconnect) {
           this.isConnected = false;
+          this.disconnectedAt = Date.now();
           this.log.warn('NATS disconnected');
         } else if (s.type === Events.Reconnect) {
           this.isConnected = true;
+          this.disconnectedAt = undefined;
           this.log.info('NATS reconnected');
           // NATS may have lost its store: views are opened (and buckets made) again.
           this.kvs.clear();

@@ -22,6 +22,8 @@ export interface Bus {
    * moving to another node of a NATS cluster is back within milliseconds.
    */
   awaitConnection(timeoutMs: number): Promise<boolean>;
+  /** Since when the connection has been down (ms since the epoch); undefined while connected. */
+  readonly disconnectedAt?: number;
 
   /** Serves a named, versioned service; each endpoint answers `subject` with its handler's result. */
   addService(spec: ServiceSpec): Promise<ServiceHandle>;
