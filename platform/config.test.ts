@@ -107,6 +107,7 @@ describe('configuration', () => {
     ['NATS_NAMESPACE', 'a>'],
     ['NATS_REPLICAS', '0'],
     ['NATS_REPLICAS', 'three'],
+    ['NATS_REPLICAS', '6'],
     ['COPY_CACHE_ENTRIES', '10'],
     ['COPY_CACHE_ENTRIES', '1e3x'],
     ['SHUTDOWN_GRACE_MS', '0'],

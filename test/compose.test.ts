@@ -28,6 +28,8 @@ type Service = {
 const compose = Bun.YAML.parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as { services: Record<string, Service>; volumes?: unknown };
 const services = compose.services;
 const shop = ['item', 'alarm', 'user'];
+const NATS_NODES = ['nats-1', 'nats-2', 'nats-3'];
+const NATS_URL = NATS_NODES.map((n) => `nats://${n}:4222`).join(',');
 const minifb = allModules.filter((m) => m.product === 'minifb').map((m) => m.name);
 const SECRETS: MinifbSecrets = { jwtSecret: 's'.repeat(40), adminId: 'admin', adminPassword: 'a long password' };
 /** The API services that run `module` (by their MODULES). */
@@ -53,7 +55,7 @@ function copiedPaths(dockerfile: string, args: Record<string, string> = {}): str
 
 describe('compose.yaml', () => {
   test('has NATS, a database per homeshopping domain and an API process per domain', () => {
-    for (const name of ['nats', ...shop.map((m) => `postgres-${m}`), ...shop.map((m) => `api-${m}`)]) {
+    for (const name of [...NATS_NODES, ...shop.map((m) => `postgres-${m}`), ...shop.map((m) => `api-${m}`)]) {
       expect(services[name]).toBeDefined();
     }
   });
@@ -63,12 +65,50 @@ describe('compose.yaml', () => {
     for (const [name, s] of Object.entries(services)) expect({ name, volumes: s.volumes }).toEqual({ name, volumes: undefined });
   });
 
-  test('runs NATS with JetStream and a JetStream-aware healthcheck', () => {
-    const nats = services.nats!;
-    expect(nats.image).toMatch(/^nats:2\./);
-    expect(nats.command).toContain('--jetstream');
-    expect(nats.healthcheck?.test.join(' ')).toContain('healthz?js-enabled-only=true');
-    expect(nats.command).toContain('--http_port');
+  test('runs NATS as a 3-node cluster: each node with JetStream, its own store, routes to the other two', () => {
+    expect(Object.keys(services).filter((n) => services[n]!.image?.startsWith('nats:')).sort()).toEqual(NATS_NODES);
+    const clusterNames = new Set<string>();
+    for (const name of NATS_NODES) {
+      const nats = services[name]!;
+      const cmd = nats.command!;
+      const option = (flag: string) => {
+        const at = cmd.indexOf(flag);
+        expect({ name, flag, present: at >= 0 && at + 1 < cmd.length }).toEqual({ name, flag, present: true });
+        return cmd[at + 1]!;
+      };
+      expect(nats.image).toMatch(/^nats:2\./);
+      expect(cmd).toContain('--jetstream');
+      // A store in the node's own container: no two nodes share one (and no volume, above).
+      expect(option('--store_dir')).toMatch(/^\/data\//);
+      expect(option('--server_name')).toBe(name);
+      clusterNames.add(option('--cluster_name'));
+      const listen = new URL(option('--cluster'));
+      const routes = option('--routes').split(',').map((r) => new URL(r));
+      // Routes name the other two nodes, on the port their --cluster listens on.
+      expect(routes.map((r) => r.hostname).sort()).toEqual(NATS_NODES.filter((n) => n !== name));
+      for (const r of routes) {
+        expect(r.protocol).toBe('nats:');
+        expect(r.port).toBe(new URL(services[r.hostname]!.command![services[r.hostname]!.command!.indexOf('--cluster') + 1]!).port);
+      }
+      expect(listen.port).toBe('6222');
+      expect(nats.healthcheck?.test.join(' ')).toContain('healthz?js-enabled-only=true');
+      expect(cmd).toContain('--http_port');
+      expect(nats.restart).toBe('unless-stopped');
+    }
+    expect(clusterNames.size).toBe(1);
+    // Each node's clients on a port of its own outside.
+    expect(new Set(NATS_NODES.map((n) => services[n]!.ports?.[0]?.split(':')[0])).size).toBe(3);
+  });
+
+  test('every API process lists all three NATS servers and has 3 replicas for what it creates', () => {
+    const apis = Object.entries(services).filter(([name]) => name.startsWith('api-'));
+    expect(apis.length).toBe(shop.length + minifb.length + 1);
+    for (const [name, s] of apis) {
+      const config = parseConfig(resolved(s.environment!), allModules);
+      expect({ name, servers: config.natsUrl!.split(',').map((u) => new URL(u).host).sort() }).toEqual({ name, servers: NATS_NODES.map((n) => `${n}:4222`) });
+      expect({ name, replicas: config.natsReplicas }).toEqual({ name, replicas: 3 });
+      expect({ name, depends: Object.keys(s.depends_on ?? {}).filter((d) => d.startsWith('nats')).sort() }).toEqual({ name, depends: NATS_NODES });
+    }
   });
 
   for (const m of shop) {
@@ -89,11 +129,11 @@ describe('compose.yaml', () => {
       const env = s.environment!;
       const config = parseConfig(env, allModules);
       expect(config.modules.map((c) => c.name)).toEqual([m]);
-      expect(config.natsUrl).toBe('nats://nats:4222');
+      expect(config.natsUrl).toBe(NATS_URL);
       const url = new URL(config.modules[0]!.databaseUrl!);
       expect(url.hostname).toBe(`postgres-${m}`);
       // The same variables the local split command sets (platform/dev/split.ts), nothing else.
-      const [planned] = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: 'nats://nats:4222', modules: [m] });
+      const [planned] = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: NATS_URL, natsReplicas: 3, modules: [m] });
       expect(Object.keys(env).sort()).toEqual(Object.keys(planned!.env).sort());
     });
 
@@ -106,7 +146,7 @@ describe('compose.yaml', () => {
       expect(s.build?.dockerfile).toBe('docker/Dockerfile');
       expect(s.restart).toBe('unless-stopped');
       expect(s.healthcheck?.test).toEqual(HEALTHCHECK);
-      expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['nats', `postgres-${m}`]);
+      expect(Object.keys(s.depends_on ?? {}).sort()).toEqual([...NATS_NODES, `postgres-${m}`]);
       for (const dep of Object.values(s.depends_on!)) expect(dep.condition).toBe('service_healthy');
     });
   }
@@ -140,18 +180,18 @@ describe('compose.yaml: minifb', () => {
         const env = resolved(s.environment!);
         const config = parseConfig(env, allModules);
         expect({ name, modules: config.modules.map((c) => [c.name, c.port]) }).toEqual({ name, modules: [[m, 8000]] });
-        expect(config.natsUrl).toBe('nats://nats:4222');
+        expect(config.natsUrl).toBe(NATS_URL);
         expect(new URL(config.modules[0]!.databaseUrl!).hostname).toBe(`postgres-${m}`);
         // The minifb settings a split process refuses to start without are there and valid.
         expect(jwtSecret(config, createLogger()).length).toBeGreaterThanOrEqual(32);
         expect(accountSettings(config).developmentAdmin).toBe(false);
-        const [planned] = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: 'nats://nats:4222', modules: [m], minifb: SECRETS });
+        const [planned] = planSplit({ pgUrl: 'postgres://x@h:5432/postgres', dbPrefix: 'p', natsUrl: NATS_URL, natsReplicas: 3, modules: [m], minifb: SECRETS });
         expect(Object.keys(env).sort()).toEqual(Object.keys(planned!.env).sort());
         // Only the proxy is reached from outside.
         expect(s.ports).toBeUndefined();
         expect(s.build?.dockerfile).toBe('docker/Dockerfile');
         expect(s.healthcheck?.test).toEqual(HEALTHCHECK);
-        expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(['nats', `postgres-${m}`]);
+        expect(Object.keys(s.depends_on ?? {}).sort()).toEqual([...NATS_NODES, `postgres-${m}`]);
         expect(graceSeconds(s)).toBeGreaterThan(parseConfig({}, allModules).shutdownGraceMs / 1000);
       }
     });

@@ -246,6 +246,7 @@ describe('bus (nats) across processes', () => {
     const holders = await nc.jetstream().views.kv(`${ns}_copy_holders`);
     await holders.put('stuck.hung_1', new TextEncoder().encode('{}'));
     const sub = nc.subscribe(`${ns}._COPIES.hung_1`);
+    await nc.flush(); // subscribed at the server before anyone settles (else: "no responders", gone)
     await eventually(async () => {
       started = Date.now();
       return !(await bucket.settle(['a'], revision, 300));

@@ -3,7 +3,7 @@ import { DomainError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { parserOf } from './schema.ts';
 import { call, type RequestDescriptor } from './rpc.ts';
-import type { BucketChange, Bus, SnapshotBucket, Stoppable } from './types.ts';
+import type { BucketChange, Bus, Handed, SnapshotBucket, Stoppable } from './types.ts';
 
 /**
  * A snapshot bucket as a contract declares it: its name, what a value holds, how a key of the
@@ -37,6 +37,17 @@ export interface SnapshotMarker {
 }
 /** How long a copy waits for the bucket, or for the owner, before the request is a 503. */
 const READ_TIMEOUT_MS = 500;
+/**
+ * How long a value a writer handed over (the bucket could not store it yet) is held at most
+ * without the writer settling the key again once stored; then the bucket is read as usual.
+ */
+const PIN_MS = 15_000;
+/** How long a read of a key not held waits for NATS to be reachable again before it is a 503. */
+const RECONNECT_WAIT_MS = 300;
+/** How long a held key waits, after the connection went away, for it to come back (see get). */
+const MOVING_MS = 1000;
+/** Revision of a handed-over value: above any the bucket has, so no change of it drops the value. */
+const PINNED = Number.MAX_SAFE_INTEGER;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -75,6 +86,8 @@ interface Held<D> {
   /** undefined: the bucket has no such key. */
   value: D | undefined;
   revision: number;
+  /** A value its writer handed over before the bucket could store it: held until then. */
+  pinnedUntil?: number;
 }
 
 /** A read's answer, and whether the copy may hold it. */
@@ -97,6 +110,8 @@ export class Copy<K, D> {
   private readonly entries = new Map<string, Held<D>>();
   /** Reads under way, by key; a change or a drop of the key removes its entry here. */
   private readonly loading = new Map<string, Promise<D | undefined>>();
+  /** Keys a writer settled, with the revision of that write: a read must find it or later. */
+  private readonly floors = new Map<string, number>();
   /** Whether the owner has published every key; undefined: not read yet. */
   private complete: boolean | undefined;
   private markerRead: Promise<boolean> | undefined;
@@ -126,7 +141,7 @@ export class Copy<K, D> {
   async start() {
     const name = this.descriptor.bucket;
     this.stoppers.push(await this.bus.follow(name, { change: (e) => this.change(e), reset: () => this.reset() }));
-    this.stoppers.push(await this.bus.hold(name, (keys) => this.drop(keys)));
+    this.stoppers.push(await this.bus.hold(name, (keys, revision, values) => this.drop(keys, revision, values)));
     if (this.options.preload) await this.preload();
   }
 
@@ -184,7 +199,19 @@ export class Copy<K, D> {
   /** The value of `k`, undefined when there is none. Synchronous when held. */
   get(k: K): D | undefined | Promise<D | undefined> {
     const key = this.descriptor.key(k);
-    const held = this.entries.get(key);
+    let held = this.entries.get(key);
+    if (held?.pinnedUntil !== undefined && held.pinnedUntil < Date.now()) {
+      this.entries.delete(key);
+      held = undefined;
+    }
+    // The connection just went away: most likely this process is moving to another node of a
+    // NATS cluster, and writes it was not told of (it had no subscription meanwhile) may be
+    // under way; back, it drops what it holds. So a held key waits for that a moment first
+    // (then, with NATS really down, it answers from memory as ever).
+    if (held && !this.bus.connected && this.bus.disconnectedAt !== undefined && Date.now() - this.bus.disconnectedAt < MOVING_MS) {
+      const wait = MOVING_MS - (Date.now() - this.bus.disconnectedAt);
+      return this.bus.awaitConnection(wait).then(() => this.get(k));
+    }
     if (held) {
       this.counts.hits++;
       this.entries.delete(key);
@@ -199,7 +226,10 @@ export class Copy<K, D> {
           // A change or a drop that came meanwhile removed the entry: this answer may be older.
           if (this.loading.get(key) === p) {
             this.loading.delete(key);
-            if (keep) this.hold(key, value, revision);
+            if (keep) {
+              this.hold(key, value, revision);
+              this.floors.delete(key);
+            }
           }
           return value;
         },
@@ -228,11 +258,22 @@ export class Copy<K, D> {
 
   private async load(k: K, key: string): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
-    if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
-    const entry = await withTimeout(this.store.get(key), READ_TIMEOUT_MS, `reading ${name} ${key}`);
-    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
-    if (await this.ownerHasPublished()) return { value: undefined, revision: 0, keep: true };
+    // A process moving to another node of a NATS cluster is back within milliseconds.
+    if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) {
+      throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
+    }
     const owner = this.descriptor.owner;
+    let entry;
+    try {
+      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key) }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+    } catch (error) {
+      // The bucket cannot answer now (a cluster electing its leader, a replica that went away
+      // with the request): its owner can, from its database.
+      if (!owner || !this.bus.connected || (error instanceof DomainError && error.code === 'BUS.INVALID')) throw error;
+      this.options.log.debug('a bucket did not answer; asking its owner', { bucket: name, key, error });
+    }
+    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
+    if (entry === null && (await (owner ? this.ownerHasPublished().catch(() => false) : this.ownerHasPublished()))) return { value: undefined, revision: 0, keep: true };
     if (!owner) throw new DomainError('BUS.UNAVAILABLE', `the ${name} bucket is still being filled by its owner`);
     this.counts.fallbacks++;
     // The owner's answer is held when it is a value (a later change of it is settled or
@@ -275,12 +316,13 @@ export class Copy<K, D> {
     return this.options.derive ? this.options.derive(value) : (value as D);
   }
 
-  private hold(key: string, value: D | undefined, revision: number) {
-    if (this.entries.size >= this.options.capacity) {
+  private hold(key: string, value: D | undefined, revision: number, pinnedUntil?: number) {
+    if (this.entries.size >= this.options.capacity && !this.entries.has(key)) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { value, revision });
+    this.entries.delete(key);
+    this.entries.set(key, pinnedUntil === undefined ? { value, revision } : { value, revision, pinnedUntil });
   }
 
   private change(c: BucketChange) {
@@ -306,11 +348,38 @@ export class Copy<K, D> {
     if (!c.deleted) this.lacking();
   }
 
-  private drop(keys: string[]) {
+  /**
+   * A writer's settle (see `Drop`): a key held takes the value handed over (no read after a
+   * write: a replica behind the others cannot answer it); one not held is dropped, its next read
+   * to find the write's revision or later; a value not stored yet is held until the writer
+   * settles the key again — the bucket could not store it (no leader for a moment), and a read
+   * must show the write all the same.
+   */
+  private drop(keys: string[], revision: number, values?: Record<string, Handed>) {
     let dropped = false;
     for (const key of keys) {
-      dropped = this.entries.delete(key) || dropped;
       this.loading.delete(key);
+      const handed = values?.[key];
+      const held = this.entries.get(key);
+      // A settle that comes late (sent again) must not put an older value over a newer one.
+      if (handed && held && held.pinnedUntil === undefined && handed.revision > 0 && held.revision > handed.revision) continue;
+      if (handed && (handed.revision === 0 || held)) {
+        try {
+          const value = handed.value == null ? undefined : this.decode(key, handed.value);
+          if (handed.revision === 0) this.hold(key, value, PINNED, Date.now() + PIN_MS);
+          else this.hold(key, value, handed.revision);
+          this.floors.delete(key);
+          continue;
+        } catch {
+          // (an invalid value is logged by decode; the key is read from the bucket instead)
+        }
+      }
+      dropped = this.entries.delete(key) || dropped;
+      const floor = handed?.revision || revision;
+      if (floor > 0) {
+        if (this.floors.size >= this.options.capacity) this.floors.delete(this.floors.keys().next().value!);
+        this.floors.set(key, floor);
+      }
     }
     if (dropped) this.lacking();
   }
@@ -328,7 +397,10 @@ export class Copy<K, D> {
   private reset() {
     this.whole = false;
     this.generation++;
+    // Values handed over by writers stay: the bucket does not have them yet.
+    const pinned = [...this.entries].filter(([, h]) => h.pinnedUntil !== undefined && h.pinnedUntil >= Date.now());
     this.entries.clear();
+    for (const [key, h] of pinned) this.entries.set(key, h);
     this.loading.clear();
     this.complete = undefined;
     this.markerRead = undefined;

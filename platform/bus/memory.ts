@@ -7,6 +7,7 @@ import type {
   Consumer,
   ConsumerSpec,
   DeliveredEvent,
+  Drop,
   Follower,
   ServiceHandle,
   ServiceSpec,
@@ -73,10 +74,13 @@ interface DurableState {
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
   readonly connected = true;
+  async awaitConnection(): Promise<boolean> {
+    return true;
+  }
   private readonly endpoints = new Map<string, (payload: unknown) => Promise<unknown>>();
   private readonly buckets = new Map<
     string,
-    { revision: number; entries: Map<string, BucketEntry>; followers: Set<Follower>; holders: Set<(keys: string[], revision: number) => void> }
+    { revision: number; entries: Map<string, BucketEntry>; followers: Set<Follower>; holders: Set<Drop> }
   >();
   private readonly streams = new Map<string, StreamState>();
   private closed = false;
@@ -145,8 +149,10 @@ export class MemoryBus implements Bus {
       entries: (batch) => batches([...state.entries.values()].filter((e) => e.value !== null && !e.key.startsWith('_')).map((e) => ({ ...e, value: wire(e.value) })), batch),
       size: async () => state.entries.size,
       // Followers apply every write synchronously; holders drop at once: nothing to wait for.
-      settle: async (keys, revision) => {
-        for (const drop of state.holders) drop(keys, revision);
+      settle: async (keys, revision, _timeoutMs, values) => {
+        // The values as NATS would carry them (JSON), as the bucket holds them.
+        const handed = values && Object.fromEntries(Object.entries(values).map(([k, h]) => [k, { value: wire(h.value), revision: h.revision }]));
+        for (const drop of state.holders) drop(keys, revision, handed);
         return true;
       },
     };
@@ -158,7 +164,7 @@ export class MemoryBus implements Bus {
     return { stop: async () => void state.followers.delete(follower) };
   }
 
-  async hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable> {
+  async hold(bucket: string, drop: Drop): Promise<Stoppable> {
     const state = this.bucketState(bucket);
     state.holders.add(drop);
     return { stop: async () => void state.holders.delete(drop) };

@@ -23,6 +23,8 @@ import type {
   Bus,
   Consumer,
   ConsumerSpec,
+  Drop,
+  Handed,
   Follower,
   ServiceHandle,
   ServiceSpec,
@@ -39,6 +41,37 @@ const unavailable = (what: string) => new DomainError('BUS.UNAVAILABLE', `NATS i
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const EMPTY = new Uint8Array(0);
+/** How long a bucket write waits for the leader's acknowledgement (a write's budget is 1 s). */
+const WRITE_TIMEOUT_MS = 300;
+/** A direct get's try (sub-millisecond when answered) and all of a read (a copy waits 500 ms). */
+const DIRECT_TRY_MS = 100;
+const READ_BUDGET_MS = 480;
+
+type ReadEntry = { value: unknown; revision: number; deleted: boolean } | 'missing';
+
+/** A direct get's answer: the message itself, its sequence and operation in the headers. */
+function directEntry(key: string, h: ReturnType<typeof natsHeaders> | undefined, data: Uint8Array): ReadEntry {
+  if (h?.hasError) {
+    if (h.code === 404) return 'missing';
+    throw unavailable(`get ${key}: ${h.code} ${h.description}`);
+  }
+  const op = h?.get('KV-Operation');
+  const deleted = op === 'DEL' || op === 'PURGE';
+  return { value: deleted ? null : decode(data), revision: Number(h?.get('Nats-Sequence')), deleted };
+}
+
+/** The leader's `STREAM.MSG.GET` answer: JSON with the message's headers and data in base64. */
+function storedEntry(key: string, data: Uint8Array): ReadEntry {
+  const answer = decode(data) as { message?: { seq: number; hdrs?: string; data?: string }; error?: { code: number; description: string } };
+  if (answer.error) {
+    if (answer.error.code === 404) return 'missing';
+    throw unavailable(`get ${key}: ${answer.error.code} ${answer.error.description}`);
+  }
+  const m = answer.message!;
+  const headers = m.hdrs ? Buffer.from(m.hdrs, 'base64').toString('utf8') : '';
+  const deleted = /^KV-Operation:\s*(DEL|PURGE)\s*$/im.test(headers);
+  return { value: deleted || !m.data ? null : decode(Buffer.from(m.data, 'base64')), revision: m.seq, deleted };
+}
 /** A consumption with messages waiting on the server and none delivered for this long is restarted. */
 const STALL_MS = 3000;
 /** Events handled together at most (a consumer's `handleBatch`). */
@@ -49,6 +82,10 @@ const CAUGHT_UP_LOOK_MS = 25;
 const HOLDERS_BUCKET = 'copy_holders';
 const HOLDER_HEARTBEAT_MS = 10_000;
 const HOLDER_TTL_MS = 30_000;
+/** One try of a settle request (a holder answers within a millisecond or two). */
+const SETTLE_TRY_MS = 250;
+/** How long a holder that was seen lately but has no subscription is asked again (see settle). */
+const MOVING_GRACE_MS = 400;
 /** Subject prefix of the requests that tell a holder to drop keys: `_COPIES.<process>`. */
 const SETTLE_PREFIX = '_COPIES';
 /** The key `putMany` writes before and after a bulk write (copies ignore keys starting with `_`). */
@@ -117,6 +154,23 @@ export class NatsBus implements Bus {
     return this.isConnected && !this.closed;
   }
 
+  private readonly connectionWaiters = new Set<() => void>();
+  disconnectedAt: number | undefined;
+
+  awaitConnection(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.connectionWaiters.delete(done);
+        resolve(this.connected);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.connectionWaiters.add(done);
+    });
+  }
+
   private subject(s: string) {
     return this.namespace ? `${this.namespace}.${s}` : s;
   }
@@ -129,21 +183,31 @@ export class NatsBus implements Bus {
     this.nc = nc;
     // A JetStream answer that does not come within these bounds is a 503, not a hang.
     this.js = nc.jetstream({ timeout: 1000 });
-    this.jsm = await nc.jetstreamManager({ timeout: 2000 });
+    // No account-info request first: a cluster electing its leaders may not answer it for
+    // seconds, and the connection is up regardless (every JetStream call has its own timeout).
+    this.jsm = await nc.jetstreamManager({ timeout: 2000, checkAPI: false });
     this.isConnected = true;
+    for (const w of [...this.connectionWaiters]) w();
     this.log.info('NATS connected', { server: nc.getServer() });
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === Events.Disconnect) {
           this.isConnected = false;
+          this.disconnectedAt = Date.now();
           this.log.warn('NATS disconnected');
         } else if (s.type === Events.Reconnect) {
           this.isConnected = true;
+          this.disconnectedAt = undefined;
           this.log.info('NATS reconnected');
           // NATS may have lost its store: views are opened (and buckets made) again.
           this.kvs.clear();
-          await this.restoreStreams();
-          void this.announce();
+          this.presenceView = undefined;
+          // (copies drop what they hold in the listeners below, before any waiting read goes on)
+          queueMicrotask(() => {
+            for (const w of [...this.connectionWaiters]) w();
+          });
+          // The listeners first (copies drop what they hold at once: changes may have been
+          // missed); making the streams again may wait on a cluster's election for seconds.
           // One failing listener must not keep the others (or later status events) from running.
           for (const l of [...this.reconnectListeners]) {
             try {
@@ -152,6 +216,8 @@ export class NatsBus implements Bus {
               this.log.warn('reconnect listener failed', { error: error as Error });
             }
           }
+          void this.announce();
+          await this.restoreStreams();
         }
       }
     })();
@@ -254,12 +320,20 @@ export class NatsBus implements Bus {
 
   /** KV views by bucket: opening one asks for the stream's info, so it is done once a connection. */
   private kvs = new Map<string, Promise<KV>>();
+  /** Buckets this process has opened (so they exist, unless NATS lost them since). */
+  private readonly opened = new Set<string>();
 
   private kv(name: string): Promise<KV> {
     if (!this.js) return Promise.reject(unavailable(`bucket ${name}`));
     let view = this.kvs.get(name);
     if (!view) {
-      view = this.js.views.kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas });
+      view = this.js.views
+        .kv(this.named(name), { history: 1, storage: StorageType.File, replicas: this.replicas })
+        .then(async (kv) => {
+          this.opened.add(name);
+          await this.applyReplicas(`KV_${this.named(name)}`);
+          return kv;
+        });
       view.catch(() => this.kvs.delete(name));
       this.kvs.set(name, view);
     }
@@ -268,6 +342,9 @@ export class NatsBus implements Bus {
 
   async bucket(name: string): Promise<SnapshotBucket> {
     void this.watchHolders();
+    // Made (or given this process's replicas) now, in the background: reads and writes do not
+    // wait for it (opening a view needs the bucket's leader).
+    if (this.connected) this.kv(name).catch(() => {});
     const guard = async () => {
       if (!this.connected) throw unavailable(`bucket ${name}`);
       return this.kv(name);
@@ -280,46 +357,88 @@ export class NatsBus implements Bus {
     };
     // Stored after everything sent before it: under a bulk write it may wait a while.
     const barrier = async () => (await this.js!.publish(subjectOf(BARRIER_KEY), EMPTY, { timeout: 10_000 })).seq;
+    const stream = `KV_${this.named(name)}`;
+    // A write is a publish the bucket's leader acknowledges (what kv.put and kv.delete do, without
+    // opening the view first: that asks the leader for the stream's info, and while a cluster
+    // elects one nobody answers). Bounded well inside a write's budget, so that a write the
+    // bucket cannot take now still leaves time to hand its value to the holders (settle).
+    const write = async (key: string, data: Uint8Array, headers?: ReturnType<typeof natsHeaders>) => {
+      if (!this.connected || !this.js) throw unavailable(`bucket ${name}`);
+      const publish = () => this.js!.publish(subjectOf(key), data, { headers, timeout: WRITE_TIMEOUT_MS });
+      try {
+        return (await publish()).seq;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        // No stream answers: in a cluster, the bucket has no leader right now (fail fast: the
+        // relay hands the value to the holders) — or it is gone (deleted, NATS lost its store):
+        // open (make) it again in the background, for the next try.
+        if (code === '503' && this.opened.has(name)) {
+          this.kvs.delete(name);
+          this.kv(name).catch(() => {});
+        }
+        if (code !== '503' || this.opened.has(name)) throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
+      }
+      // Never opened by this process: nobody may have made it yet. Make it and try once more.
+      try {
+        await withTimeout(this.kv(name), WRITE_TIMEOUT_MS);
+        return (await publish()).seq;
+      } catch (error) {
+        throw unavailable(`write ${name}.${key}: ${(error as Error).message}`);
+      }
+    };
+    const request = async (subject: string, body: unknown, timeout: number) => {
+      try {
+        return await this.nc!.request(subject, encode(body), { timeout });
+      } catch (error) {
+        // No stream answers: nobody has made the bucket yet, so it holds nothing — unless this
+        // process has seen it: then no replica answers right now (try again), or NATS lost it.
+        // Either way it is opened (made) again, once at a time.
+        if ((error as { code?: string }).code === '503') {
+          this.kv(name).catch(() => {});
+          if (!this.opened.has(name)) return null;
+        }
+        throw error;
+      }
+    };
     return {
       name,
-      put: async (key, value) => {
-        try {
-          return await (await guard()).put(key, encode(value));
-        } catch (error) {
-          // The bucket's stream is gone (deleted, or NATS lost it): open (make) it again next time.
-          if ((error as { code?: string }).code === '503') this.kvs.delete(name);
-          throw error instanceof DomainError ? error : unavailable(`put ${name}.${key}: ${(error as Error).message}`);
-        }
-      },
+      put: (key, value) => write(key, encode(value)),
       // A direct get of the key's last message, read as it comes: the hot path of every copy's
-      // miss (nats.js's kv.get builds several objects per call on top of this).
-      get: async (key): Promise<BucketEntry | null> => {
+      // miss (nats.js's kv.get builds several objects per call on top of this). Any replica
+      // answers (allow_direct), so a read needs no leader; one that is behind a write the caller
+      // was told of is asked again, then the leader is.
+      get: async (key, options = {}): Promise<BucketEntry | null> => {
         if (!this.connected || !this.nc) throw unavailable(`bucket ${name}`);
-        // A direct get of a stream that does not exist is not answered at all: make the bucket
-        // first (once a connection: the view is kept).
-        await this.kv(name);
-        let msg;
-        try {
-          msg = await this.nc.request(`$JS.API.DIRECT.GET.KV_${this.named(name)}`, encode({ last_by_subj: subjectOf(key) }), { timeout: 1000 });
-        } catch (error) {
-          // No stream answers: nobody has made the bucket yet, so it holds nothing.
-          if ((error as { code?: string }).code === '503') return null;
-          throw unavailable(`get ${name}.${key}: ${(error as Error).message}`);
+        const min = options.minRevision ?? 0;
+        const last = { last_by_subj: subjectOf(key) };
+        const deadline = Date.now() + READ_BUDGET_MS;
+        let failure: unknown;
+        // A replica that just went away (a node killed with the request in flight) never answers:
+        // each try is short, and the next one goes to another replica (the queue group picks).
+        for (let attempt = 0; Date.now() < deadline; attempt++) {
+          // Direct, direct, then the leader and a replica in turn.
+          const leader = attempt >= 2 && attempt % 2 === 0;
+          const timeout = Math.max(1, Math.min(DIRECT_TRY_MS, deadline - Date.now()));
+          try {
+            const msg = leader ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, last, timeout) : await request(`$JS.API.DIRECT.GET.${stream}`, last, timeout);
+            if (!msg) return null;
+            const entry = leader ? storedEntry(key, msg.data) : directEntry(key, msg.headers, msg.data);
+            // (a replica behind a write may not have the key at all yet)
+            if (entry === 'missing' ? leader || min === 0 : leader || entry.revision >= min) {
+              return entry === 'missing' || entry.deleted ? null : { key, value: entry.value, revision: entry.revision };
+            }
+            // Behind a write the caller was told of: this replica has not applied it yet.
+            await sleep(5 * (attempt + 1));
+          } catch (error) {
+            if (error instanceof DomainError) throw error;
+            failure = error;
+            if (!this.connected) break;
+            if ((error as { code?: string }).code === '503') await sleep(20);
+          }
         }
-        const h = msg.headers;
-        if (h?.hasError) {
-          if (h.code === 404) return null;
-          throw unavailable(`get ${name}.${key}: ${h.code} ${h.description}`);
-        }
-        const op = h?.get('KV-Operation');
-        if (op === 'DEL' || op === 'PURGE') return null;
-        return { key, value: decode(msg.data), revision: Number(h?.get('Nats-Sequence')) };
+        throw unavailable(`get ${name}.${key}: ${(failure as Error | undefined)?.message ?? 'no replica had the write in time'}`);
       },
-      // What kv.delete does, keeping the acknowledgement: its sequence is the deletion's revision.
-      delete: async (key) => {
-        await guard();
-        return (await this.js!.publish(subjectOf(key), EMPTY, { headers: del() })).seq;
-      },
+      delete: (key) => write(key, EMPTY, del()),
       // Plain publishes between two acknowledged ones: one connection's messages are stored in
       // order, so when the second is stored, so is every one before it — unless the stream
       // refused some (its limits), which the sequence numbers tell. Five times as fast as
@@ -342,11 +461,11 @@ export class NatsBus implements Bus {
       },
       keys: (batch) => this.keyBatches(name, guard, batch),
       entries: (batch) => this.entryBatches(name, guard, batch),
+      settle: (keys, revision, timeoutMs, values) => this.settle(name, keys, revision, timeoutMs, values),
       size: async () => {
         await guard();
         return (await this.jsm!.streams.info(`KV_${this.named(name)}`)).state.messages;
       },
-      settle: (keys, revision, timeoutMs) => this.settle(name, keys, revision, timeoutMs),
     };
   }
 
@@ -396,7 +515,12 @@ export class NatsBus implements Bus {
     let current: { stop(): void } | undefined;
     const stream = `KV_${this.named(bucket)}`;
     const prefix = `$KV.${this.named(bucket)}.`;
-    const restart = () => current?.stop();
+    // After a reconnect the feed of changes may have a gap: what the follower holds is dropped
+    // at once (not only once the new consumer is in place), and the consumer made again.
+    const restart = () => {
+      if (!stopped) follower.reset();
+      current?.stop();
+    };
     let inPlace: () => void = () => {};
     const first = new Promise<void>((resolve) => (inPlace = resolve));
     const run = async () => {
@@ -446,8 +570,31 @@ export class NatsBus implements Bus {
   // named. A writer watches `copy_holders` and asks each holder of the bucket it wrote. A holder
   // that is gone has no subscription left: NATS says "no responders" at once.
 
+  private presenceView: Promise<KV> | undefined;
+
   private presence(): Promise<KV> {
-    return this.js!.views.kv(this.named(HOLDERS_BUCKET), { history: 1, ttl: HOLDER_TTL_MS, storage: StorageType.Memory, replicas: this.replicas });
+    if (!this.presenceView) {
+      const view = this.js!.views
+        .kv(this.named(HOLDERS_BUCKET), { history: 1, ttl: HOLDER_TTL_MS, storage: StorageType.Memory, replicas: this.replicas })
+        .then(async (kv) => (await this.applyReplicas(`KV_${this.named(HOLDERS_BUCKET)}`), kv));
+      view.catch(() => {
+        if (this.presenceView === view) this.presenceView = undefined;
+      });
+      this.presenceView = view;
+    }
+    return this.presenceView;
+  }
+
+  /**
+   * A bucket made before NATS_REPLICAS changed (or by a process with another setting) gets this
+   * process's replicas: `views.kv` leaves an existing bucket as it is. Done once a connection.
+   */
+  private async applyReplicas(stream: string) {
+    const info = await this.jsm!.streams.info(stream);
+    if ((info.config.num_replicas || 1) === this.replicas && info.config.allow_direct) return;
+    this.log.info('changing the replicas of a bucket', { stream, from: info.config.num_replicas, to: this.replicas });
+    // Direct gets answered by any replica: a read needs no leader (see the copies' floor).
+    await this.jsm!.streams.update(stream, { num_replicas: this.replicas, allow_direct: true });
   }
 
   private holdersReady: Promise<void> | undefined;
@@ -481,6 +628,8 @@ export class NatsBus implements Bus {
             }
           } catch (error) {
             this.log.debug('watching the copy holders was interrupted', { error: error as Error });
+            // The bucket may be gone (deleted, NATS lost its store): open (make) it again.
+            this.presenceView = undefined;
           }
           await sleep(200);
         }
@@ -490,17 +639,17 @@ export class NatsBus implements Bus {
   }
 
   private holders = new Map<string, Map<string, number>>();
-  private readonly held = new Map<string, Set<(keys: string[], revision: number) => void>>();
+  private readonly held = new Map<string, Set<Drop>>();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number): Promise<boolean> {
+  private async settle(bucket: string, keys: string[], revision: number, timeoutMs: number, values?: Record<string, Handed>): Promise<boolean> {
     if (!this.connected || !this.nc) return false;
     const deadline = Date.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([this.watchHolders(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]).finally(() => clearTimeout(timer));
     const of = this.holders.get(bucket);
     if (!of) return true;
-    const payload = encode({ bucket, keys, revision });
+    const payload = encode({ bucket, keys, revision, values });
     const now = Date.now();
     const answers = await Promise.all(
       [...of].map(async ([instance, seenAt]) => {
@@ -508,24 +657,37 @@ export class NatsBus implements Bus {
           of.delete(instance);
           return true;
         }
-        try {
-          await this.nc!.request(this.subject(`${SETTLE_PREFIX}.${instance}`), payload, { timeout: Math.max(1, deadline - Date.now()) });
-          return true;
-        } catch (error) {
-          // Nobody subscribes there any more: that process is gone, and holds nothing.
-          if ((error as { code?: string }).code === '503') {
-            of.delete(instance);
+        // In tries: a request in flight through a NATS node that goes away is lost, and the
+        // holder (moved to another node) answers the next one.
+        let gone: number | undefined;
+        for (;;) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          try {
+            await this.nc!.request(this.subject(`${SETTLE_PREFIX}.${instance}`), payload, { timeout: Math.max(1, Math.min(SETTLE_TRY_MS, left)) });
             return true;
+          } catch (error) {
+            // Nobody subscribes there: that process is gone, and holds nothing — or, when it
+            // was seen lately, it may be moving to another node of the cluster (back within
+            // milliseconds, holding what it held): it is asked again for a moment first.
+            if ((error as { code?: string }).code === '503') {
+              gone ??= Date.now() + (now - seenAt < HOLDER_HEARTBEAT_MS * 2 ? MOVING_GRACE_MS : 0);
+              if (Date.now() >= gone) {
+                of.delete(instance);
+                return true;
+              }
+              await sleep(10);
+            }
           }
-          this.log.warn('a copy holder did not confirm a write in time', { bucket, instance, revision });
-          return false;
         }
+        this.log.warn('a copy holder did not confirm a write in time', { bucket, instance, revision });
+        return false;
       }),
     );
     return answers.every(Boolean);
   }
 
-  async hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable> {
+  async hold(bucket: string, drop: Drop): Promise<Stoppable> {
     let drops = this.held.get(bucket);
     if (!drops) this.held.set(bucket, (drops = new Set()));
     drops.add(drop);
@@ -549,8 +711,8 @@ export class NatsBus implements Bus {
       callback: (err, msg) => {
         if (err) return;
         try {
-          const { bucket, keys, revision } = decode(msg.data) as { bucket: string; keys: string[]; revision: number };
-          for (const drop of this.held.get(bucket) ?? []) drop(keys, revision);
+          const { bucket, keys, revision, values } = decode(msg.data) as { bucket: string; keys: string[]; revision: number; values?: Record<string, Handed> };
+          for (const drop of this.held.get(bucket) ?? []) drop(keys, revision, values ?? undefined);
         } catch (error) {
           this.log.warn('a settle request could not be read', { error: error as Error });
         }
@@ -568,6 +730,7 @@ export class NatsBus implements Bus {
       await Promise.all([...buckets].map((b) => kv.put(`${b}.${this.instance}`, value)));
     } catch (error) {
       this.log.warn('could not announce the copies this process holds', { error: error as Error });
+      this.presenceView = undefined;
     }
   }
 
@@ -575,7 +738,21 @@ export class NatsBus implements Bus {
 
   async ensureStream(spec: StreamSpec): Promise<void> {
     this.streams.set(spec.name, spec);
-    if (this.connected) await this.createStream(spec);
+    if (!this.connected) return;
+    // A cluster that is forming or electing a leader may not answer in time: that must not stop
+    // the process. Publishes and consumers make the stream again when they need it; until one
+    // exists, this tries every second.
+    await this.createStream(spec).catch((error) => {
+      this.log.warn('could not ensure a stream; trying again', { stream: spec.name, error: error as Error });
+      const retry = setInterval(() => {
+        if (this.closed) return clearInterval(retry);
+        if (!this.connected) return;
+        this.createStream(spec).then(
+          () => clearInterval(retry),
+          () => {},
+        );
+      }, 1000);
+    });
   }
 
   private async createStream(spec: StreamSpec) {
@@ -589,7 +766,17 @@ export class NatsBus implements Bus {
       max_age: nanos(7 * 24 * 3600_000),
     };
     try {
-      await this.jsm!.streams.info(config.name);
+      const { config: now } = await this.jsm!.streams.info(config.name);
+      // Changed only when it differs (NATS_REPLICAS applied to a stream made before): an update
+      // is a cluster-wide operation, and a consumer restart must not cost one.
+      const same =
+        (now.num_replicas || 1) === config.num_replicas &&
+        now.max_age === config.max_age &&
+        now.duplicate_window === config.duplicate_window &&
+        config.subjects.length === (now.subjects ?? []).length &&
+        config.subjects.every((s) => now.subjects?.includes(s));
+      if (same) return;
+      if ((now.num_replicas || 1) !== config.num_replicas) this.log.info('changing the replicas of a stream', { stream: config.name, from: now.num_replicas, to: config.num_replicas });
       await this.jsm!.streams.update(config.name, config);
     } catch (error) {
       if ((error as { code?: string }).code === '404' || /stream not found/i.test((error as Error).message)) {

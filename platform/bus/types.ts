@@ -17,6 +17,13 @@ export interface Bus {
   readonly kind: 'memory' | 'nats';
   /** False while the connection to NATS is down; always true in process. */
   readonly connected: boolean;
+  /**
+   * Resolves true once connected (at once when connected), false after `timeoutMs`: a process
+   * moving to another node of a NATS cluster is back within milliseconds.
+   */
+  awaitConnection(timeoutMs: number): Promise<boolean>;
+  /** Since when the connection has been down (ms since the epoch); undefined while connected. */
+  readonly disconnectedAt?: number;
 
   /** Serves a named, versioned service; each endpoint answers `subject` with its handler's result. */
   addService(spec: ServiceSpec): Promise<ServiceHandle>;
@@ -37,7 +44,7 @@ export interface Bus {
    * Declares that this process holds keys of `bucket` (a cache of it). Before a writer answers,
    * it calls `settle`, which reaches `drop` in every process that holds keys of the bucket.
    */
-  hold(bucket: string, drop: (keys: string[], revision: number) => void): Promise<Stoppable>;
+  hold(bucket: string, drop: Drop): Promise<Stoppable>;
 
   /** Creates or updates a stream capturing `subjects`. */
   ensureStream(spec: StreamSpec): Promise<void>;
@@ -81,6 +88,22 @@ export interface EndpointSpec {
 
 export type ServiceHandle = Stoppable;
 
+/**
+ * What a holder is told by `settle`: the keys changed — drop them (the next read must find
+ * `revision` or later), or, given the new `values`, hold those: a key held is replaced by its new
+ * value and revision (no read after a write, so no replica that is behind can answer it); a value
+ * with revision 0 was not stored yet (a cluster electing the bucket's leader; the writer keeps
+ * trying) and is held, even by a holder that lacked the key, until a later settle of the key.
+ */
+export type Drop = (keys: string[], revision: number, values?: Record<string, Handed>) => void;
+
+/** A key's new value as its writer hands it to the holders (null: deleted). */
+export interface Handed {
+  value: unknown;
+  /** The bucket revision of the write; 0: not stored yet. */
+  revision: number;
+}
+
 export interface BucketEntry {
   key: string;
   /** Decoded JSON value; null when the key was deleted. */
@@ -109,8 +132,12 @@ export interface SnapshotBucket {
   put(key: string, value: unknown): Promise<number>;
   /** Deletes `key`; resolves with the revision of the deletion. */
   delete(key: string): Promise<number>;
-  /** The key's last value (a direct get); null when it was never written or is deleted. */
-  get(key: string): Promise<BucketEntry | null>;
+  /**
+   * The key's last value (a direct get: any replica answers); null when it was never written or
+   * is deleted. `minRevision`: a write the caller was told of (settle) — an answer older than it
+   * (a replica behind the others) is not taken.
+   */
+  get(key: string, options?: { minRevision?: number }): Promise<BucketEntry | null>;
   /**
    * Writes many entries at once (a value of null deletes), pipelined; resolves once every one is
    * stored. For bulk loads: nobody is told to drop anything.
@@ -126,7 +153,7 @@ export interface SnapshotBucket {
    * Read-your-writes: resolves true once every process holding keys of this bucket has dropped
    * `keys` (so its next read of them finds `revision` or later); false after `timeoutMs`.
    */
-  settle(keys: string[], revision: number, timeoutMs: number): Promise<boolean>;
+  settle(keys: string[], revision: number, timeoutMs: number, values?: Record<string, Handed>): Promise<boolean>;
 }
 
 export interface StreamSpec {

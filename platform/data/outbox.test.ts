@@ -28,6 +28,7 @@ function cuttable(inner: MemoryBus) {
       if (up) for (const l of listeners) l();
     },
     onReconnect: (l) => void listeners.push(l),
+    awaitConnection: async () => up,
     addService: (s) => inner.addService(s),
     request: (s, p, o) => inner.request(s, p, o),
     bucket: async (name) => {

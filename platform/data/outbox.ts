@@ -12,6 +12,12 @@ export type RelayOutcome =
   | 'done'
   /** NATS is unreachable: the rows wait, and go out when it is back. */
   | 'bus-down'
+  /**
+   * A bucket could not store a write yet (a cluster electing its leader), but every process
+   * holding it took the new value from the relay: reads show the write; the rows stay and go
+   * out on a later pass.
+   */
+  | 'held'
   /** Something failed or took too long; the rows that were not relayed go out later. */
   | 'failed';
 
@@ -21,6 +27,8 @@ const RELAY_SOON_MS = 5;
 const BATCH = 500;
 /** How long a pass waits for the holders of a bucket to drop what it wrote. */
 const SETTLE_MS = 2000;
+/** How long a pass waits for a lost NATS connection to come back (another node of a cluster). */
+const RECONNECT_WAIT_MS = 400;
 /** How often an owner checks that its buckets still hold its snapshot (NATS may lose them). */
 const RECONCILE_EVERY_MS = 30_000;
 
@@ -204,15 +212,18 @@ export class Outbox {
    * so a pass ends under any load). The outcome is 'done' only if every row was relayed and
    * every holder dropped what was written.
    */
-  private async pass(): Promise<RelayOutcome> {
+  private async pass(again = true): Promise<RelayOutcome> {
     if (this.stopped) return 'failed';
-    if (!this.bus.connected) return 'bus-down';
+    // A process moving to another node of a NATS cluster is back within milliseconds: 'bus-down'
+    // (a write answered without its copies settled) is for NATS being away, not for that.
+    if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) return 'bus-down';
     try {
       const top = await this.db.selectFrom('platform_outbox').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
       if (top?.id == null) return 'done';
       const last = Number(top.id);
       let after = 0;
       let settled = true;
+      let held = false;
       for (;;) {
         const rows = await this.db
           .selectFrom('platform_outbox')
@@ -224,22 +235,28 @@ export class Outbox {
           .execute();
         if (rows.length === 0) break;
         after = Number(rows[rows.length - 1]!.id);
-        settled = (await this.relayRows(rows)) && settled;
+        const outcome = await this.relayRows(rows);
+        settled = outcome !== 'failed' && settled;
+        // Handed over but not stored: the rows stay for the next pass.
+        if (outcome === 'held') {
+          held = true;
+          continue;
+        }
         await this.db
           .deleteFrom('platform_outbox')
           .where((eb) => eb.or(rows.map((r) => eb.and([eb('id', '=', r.id), eb('version', '=', r.version)]))))
           .execute();
       }
-      return settled ? 'done' : 'failed';
+      return !settled ? 'failed' : held ? 'held' : 'done';
     } catch (error) {
-      if (!this.bus.connected) return 'bus-down';
+      if (!this.bus.connected) return again && (await this.bus.awaitConnection(RECONNECT_WAIT_MS)) ? this.pass(false) : 'bus-down';
       this.log.warn('outbox relay failed; rows stay for the next pass', { error });
       return 'failed';
     }
   }
 
-  /** Publishes a batch (events at once; snapshot keys by bucket); true when every holder settled. */
-  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown; headers: unknown }[]): Promise<boolean> {
+  /** Publishes a batch (events at once; snapshot keys by bucket): 'done' when every holder settled. */
+  private async relayRows(rows: { kind: string; subject: string; key: string | null; msg_id: string | null; payload: unknown; headers: unknown }[]): Promise<'done' | 'held' | 'failed'> {
     const events = rows.filter((r) => r.kind === 'event');
     const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
     // Each event with the headers of the request that recorded it (none: not those of whatever
@@ -251,6 +268,7 @@ export class Outbox {
     for (const r of rows) if (r.kind === 'snapshot') byBucket.set(r.subject, [...(byBucket.get(r.subject) ?? []), r.key!]);
     if (byBucket.size > 0) await this.markersChecked;
     let settled = true;
+    let held = false;
     for (const [name, keys] of byBucket) {
       const shared = this.shared.get(name);
       if (!shared) throw new Error(`no shared bucket ${name} in this module`);
@@ -258,11 +276,25 @@ export class Outbox {
       // Recorded before the bucket is written: a fill that may have read an older value finds it.
       await this.db.insertInto('platform_relayed').values(keys.map((key) => ({ bucket: name, key }))).execute();
       const bucket = await this.bucketFor(name);
-      const revisions = await Promise.all(keys.map((k) => (values.get(k) == null ? bucket.delete(k) : bucket.put(k, values.get(k)))));
-      settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS)) && settled;
+      let revisions: number[];
+      try {
+        revisions = await Promise.all(keys.map((k) => (values.get(k) == null ? bucket.delete(k) : bucket.put(k, values.get(k)))));
+      } catch (error) {
+        // NATS is there but the bucket cannot store now (no leader for a moment): hand the values
+        // to the processes holding the bucket, so that reads show the write meanwhile.
+        if (!this.bus.connected) throw error;
+        const handed = Object.fromEntries(keys.map((k) => [k, { value: values.get(k) ?? null, revision: 0 }]));
+        if (!(await bucket.settle(keys, 0, SETTLE_MS, handed))) throw error;
+        this.log.debug('a bucket could not store a write yet; its holders hold the values', { bucket: name, keys: keys.length, error });
+        held = true;
+        continue;
+      }
+      // The new values go with it: a holder replaces what it holds, and reads nothing back.
+      const handed = Object.fromEntries(keys.map((k, i) => [k, { value: values.get(k) ?? null, revision: revisions[i]! }]));
+      settled = (await bucket.settle(keys, Math.max(...revisions), SETTLE_MS, handed)) && settled;
     }
     await publishing;
-    return settled;
+    return !settled ? 'failed' : held ? 'held' : 'done';
   }
 
   private databaseIdentity(): Promise<string> {

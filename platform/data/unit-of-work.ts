@@ -10,8 +10,12 @@ export interface Changes {
   snapshot(bucket: string, keys: string | string[]): Promise<void>;
 }
 
-/** The one time budget of a write: commit, relay, and every copy dropping what changed. */
-export const WRITE_BUDGET_MS = 1000;
+/**
+ * The one time budget of a write: commit, relay, and every copy dropping what changed. Settled
+ * in milliseconds as a rule; the room is for a NATS cluster losing a node (a reconnection, a
+ * bucket refusing writes while it elects a leader, a holder moving to another node).
+ */
+export const WRITE_BUDGET_MS = 1500;
 
 /**
  * Runs a write the one way every use case writes: a transaction with its outbox rows, then the
@@ -52,6 +56,7 @@ export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_
       return result;
     }
     const outcome = await outbox.flush(Math.max(1, deadline - Date.now()));
+    // 'held': the bucket could not store it yet, but every copy shows it — as good as 'done'.
     if (outcome === 'failed' || outcome === 'timeout') {
       throw new DomainError('BUS.TIMEOUT', `the change is saved, but not every process confirmed it within ${budgetMs} ms; it may show late elsewhere`);
     }

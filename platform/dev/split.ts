@@ -10,7 +10,8 @@
  *
  * Variables: SPLIT_PG_URL (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
  * SPLIT_DB_PREFIX (database names <prefix>_<module>, default "moa"), NATS_URL (default
- * nats://127.0.0.1:4222), MODULES (default all), SPLIT_REPLICAS (processes per module,
+ * nats://127.0.0.1:4222; several, comma-separated, for a cluster), NATS_REPLICAS (default 1),
+ * MODULES (default all), SPLIT_REPLICAS (processes per module,
  * default "feed=2"), <MODULE>_PORT: the module's first process (each further one 10 above the
  * one before), HOST: what every process and the proxy bind (default 0.0.0.0); for minifb
  * JWT_SECRET (default: one kept in DATA_DIR/jwt-secret), MINIFB_ADMIN_ID and
@@ -49,6 +50,8 @@ export interface SplitOptions {
   pgUrl: string;
   dbPrefix: string;
   natsUrl: string;
+  /** NATS_REPLICAS of every process (3 on a 3-node cluster); default 1. */
+  natsReplicas?: number;
   modules: string[];
   /**
    * Port by process name: `feed` is the module's first process, `feed-2` the second; a process
@@ -110,6 +113,7 @@ export function planSplit(options: SplitOptions): SplitProcess[] {
         ...options.env,
         MODULES: module,
         NATS_URL: options.natsUrl,
+        NATS_REPLICAS: String(options.natsReplicas ?? 1),
         // Processes of one module share its database.
         [`${upper}_DATABASE_URL`]: databaseUrl(options.pgUrl, `${options.dbPrefix}_${module}`),
         [`${upper}_PORT`]: String(port),
@@ -148,6 +152,7 @@ export function launcherPlan(env: Record<string, string | undefined>, minifb: Mi
     pgUrl: env.SPLIT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     dbPrefix: env.SPLIT_DB_PREFIX ?? 'moa',
     natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    natsReplicas: env.NATS_REPLICAS?.trim() ? Number(env.NATS_REPLICAS) : undefined,
     modules,
     ports,
     replicas: parseReplicas(env.SPLIT_REPLICAS),

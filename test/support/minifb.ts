@@ -124,14 +124,16 @@ async function inProcess(env: Record<string, string>, clock?: Clock): Promise<Sh
   };
 }
 
-async function split(env: Record<string, string>, prefix: string): Promise<Shape> {
-  const nats = new PrivateNats();
-  await nats.start();
+async function split(env: Record<string, string>, prefix: string, external?: { nats: { url: string }; natsReplicas?: number }): Promise<Shape> {
+  const own = external ? undefined : new PrivateNats();
+  await own?.start();
+  const nats = external?.nats ?? own!;
   const log = createLogger({ test: 'minifb-split' });
   const plan = planSplit({
     pgUrl: PG_ADMIN_URL,
     dbPrefix: prefix,
     natsUrl: nats.url,
+    natsReplicas: external?.natsReplicas,
     modules: MINIFB_MODULES,
     replicas: { feed: 2 },
     ports: Object.fromEntries(MINIFB_MODULES.flatMap((m) => [m, `${m}-2`]).map((name) => [name, freePort()])),
@@ -167,11 +169,11 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
   await processes.get('account')!.start();
   await Promise.all([...processes.values()].filter((p) => p.plan.name !== 'account').map((p) => p.start()));
   const proxy = startProxy({ port: 0, hostname: '127.0.0.1', ...planProxy(plan, 'minifb'), log, downForMs: 1000 });
-  const bus = await NatsBus.connect({ servers: nats.url, namespace: '', log });
+  const bus = await NatsBus.connect({ servers: nats.url, namespace: '', log, replicas: external?.natsReplicas });
   return {
     bus,
     port: proxy.port,
-    nats,
+    nats: own,
     processes,
     send: (method, path, init) => fetch(`http://127.0.0.1:${proxy.port}${path}`, { ...init, method, redirect: 'manual' }),
     async addProcess(module) {
@@ -192,13 +194,26 @@ async function split(env: Record<string, string>, prefix: string): Promise<Shape
       // (extra processes are in `processes` too)
       await bus.close();
       await Promise.all([...processes.values()].map((p) => p.kill('SIGTERM')));
-      await nats.destroy();
+      await own?.destroy();
     },
   };
 }
 
-/** `clock`: whose time tokens and temporary passwords expire by (in process only). */
-export async function startMinifb(opts: { backend: Backend; env?: Record<string, string>; clock?: Clock; faults?: boolean }): Promise<Minifb> {
+/**
+ * `clock`: whose time tokens and temporary passwords expire by (in process only). Split only:
+ * `nats` runs the processes on that NATS (a NatsCluster) instead of a private nats-server of
+ * their own, with `natsReplicas`; `dbPrefix` starts the databases' names.
+ */
+export async function startMinifb(opts: {
+  backend: Backend;
+  env?: Record<string, string>;
+  clock?: Clock;
+  nats?: { url: string };
+  natsReplicas?: number;
+  dbPrefix?: string;
+  /** A fault suite: a 5xx is what it asserts, so answers of 500 and more are not checked. */
+  faults?: boolean;
+}): Promise<Minifb> {
   const dataDir = mkdtempSync(join(tmpdir(), 'minifb-'));
   const env: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
@@ -207,7 +222,7 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
     ...opts.env,
   };
   const databases: Record<string, string> = {};
-  const prefix = `t_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const prefix = `${opts.dbPrefix ?? 't_'}${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const cleanUp = async () => {
     rmSync(dataDir, { recursive: true, force: true });
     for (const database of Object.values(databases)) await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
@@ -228,7 +243,7 @@ export async function startMinifb(opts: { backend: Backend; env?: Record<string,
       await prepareDatabases({ pgUrl: PG_ADMIN_URL, dbPrefix: prefix, modules: MINIFB_MODULES });
       delete env.MODULES;
     }
-    shape = opts.backend === 'split' ? await split(env, prefix) : await inProcess(env, opts.clock);
+    shape = opts.backend === 'split' ? await split(env, prefix, opts.nats && { nats: opts.nats, natsReplicas: opts.natsReplicas }) : await inProcess(env, opts.clock);
   } catch (error) {
     await cleanUp();
     throw error;

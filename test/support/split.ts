@@ -72,6 +72,135 @@ export class PrivateNats {
   }
 }
 
+/**
+ * A NATS cluster of our own: `size` nats-servers (JetStream, each its own store under one temp
+ * dir, routes to the others, one cluster name), each restartable on its ports and store.
+ * `url` lists every node's client port, as compose's NATS_URL does.
+ */
+export class NatsCluster {
+  readonly root = mkdtempSync(join(tmpdir(), 'nats-cluster-'));
+  readonly name = `c${Math.floor(Math.random() * 1e9).toString(36)}`;
+  readonly nodes: { name: string; port: number; clusterPort: number; storeDir: string; proc?: ReturnType<typeof Bun.spawn> }[];
+  readonly url: string;
+  private nc: import('nats').NatsConnection | undefined;
+
+  constructor(size = 3, ports?: { client: number[]; cluster: number[] }) {
+    this.nodes = Array.from({ length: size }, (_, i) => ({
+      name: `node${i + 1}`,
+      port: ports?.client[i] ?? freePort(),
+      clusterPort: ports?.cluster[i] ?? freePort(),
+      storeDir: join(this.root, `node${i + 1}`),
+    }));
+    this.url = this.nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
+  }
+
+  node(name: string) {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  /** Starts every node and waits for JetStream to answer through each of them. */
+  async start() {
+    for (const n of this.nodes) this.spawn(n.name);
+    for (const n of this.nodes) await this.waitNode(n.name);
+  }
+
+  private spawn(name: string) {
+    const n = this.node(name);
+    const routes = this.nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.clusterPort}`).join(',');
+    n.proc = Bun.spawn(
+      ['/usr/sbin/nats-server', '-js', '-a', '127.0.0.1', '-p', String(n.port), '-sd', n.storeDir, '--cluster', `nats://127.0.0.1:${n.clusterPort}`, '--routes', routes, '--cluster_name', this.name, '-n', n.name],
+      { stdout: 'ignore', stderr: 'ignore' },
+    );
+  }
+
+  /** JetStream answers on the node's own port (the node is in the cluster, a meta leader exists). */
+  private async waitNode(name: string, ms = 20000) {
+    const n = this.node(name);
+    await eventually(async () => {
+      const { connect } = await import('nats');
+      const nc = await connect({ servers: `nats://127.0.0.1:${n.port}`, timeout: 500 });
+      try {
+        const info = JSON.parse(new TextDecoder().decode((await nc.request('$JS.API.INFO', new Uint8Array(0), { timeout: 1000 })).data));
+        return !info.error;
+      } finally {
+        await nc.close();
+      }
+    }, ms, `${name} up with JetStream`);
+  }
+
+  /** SIGKILL: the node is gone at once; SIGTERM: it shuts down as an operator's restart does. */
+  async kill(name: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL') {
+    const n = this.node(name);
+    n.proc?.kill(signal);
+    await n.proc?.exited;
+    n.proc = undefined;
+  }
+
+  /** Starts a stopped node again (same ports, same store) and waits until it answers. */
+  async restart(name: string) {
+    this.spawn(name);
+    await this.waitNode(name);
+  }
+
+  /** A connection of the test's own, to every node. */
+  async connection() {
+    if (!this.nc) {
+      const { connect } = await import('nats');
+      this.nc = await connect({ servers: this.url.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    }
+    return this.nc;
+  }
+
+  /** `$JS.API.STREAM.INFO.<stream>` as NATS answers it (undefined while no leader answers). */
+  async streamInfo(stream: string): Promise<any> {
+    const nc = await this.connection();
+    try {
+      const m = await nc.request(`$JS.API.STREAM.INFO.${stream}`, new Uint8Array(0), { timeout: 1000 });
+      const info = JSON.parse(new TextDecoder().decode(m.data));
+      return info.error ? undefined : info;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The node leading a stream (`KV_alarms`, `ITEM_EVENTS`), once one does. */
+  async leaderOf(stream: string, ms = 20000): Promise<string> {
+    return (await eventually(async () => (await this.streamInfo(stream))?.cluster?.leader as string | undefined, ms, `a leader of ${stream}`))!;
+  }
+
+  async streams(): Promise<string[]> {
+    const nc = await this.connection();
+    const m = await nc.request('$JS.API.STREAM.NAMES', new TextEncoder().encode('{}'), { timeout: 2000 });
+    return (JSON.parse(new TextDecoder().decode(m.data)).streams ?? []) as string[];
+  }
+
+  /**
+   * Every stream has a leader and every other replica current, none on a node that is down
+   * (`except`): what must hold before the next node may go.
+   */
+  async healthy(ms = 30000, except: string[] = []) {
+    await eventually(async () => {
+      for (const stream of await this.streams()) {
+        const info = await this.streamInfo(stream);
+        const c = info?.cluster;
+        if (!c?.leader || except.includes(c.leader)) return false;
+        const replicas = (c.replicas ?? []) as { name: string; current: boolean }[];
+        if (replicas.length < info.config.num_replicas - 1) return false;
+        if (replicas.some((r) => !except.includes(r.name) && !r.current)) return false;
+      }
+      return true;
+    }, ms, 'every stream led, every replica current');
+  }
+
+  async destroy() {
+    await this.nc?.close().catch(() => {});
+    for (const n of this.nodes) await this.kill(n.name);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
 export interface DomainProcess {
   plan: SplitProcess;
   port: number;
@@ -80,21 +209,30 @@ export interface DomainProcess {
 
 /** Three (or more) domain processes over one NATS, each with its own fresh database. */
 export class SplitShop {
-  readonly prefix = `t${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  readonly prefix: string;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'split-'));
   readonly processes = new Map<string, DomainProcess>();
   private starts = 0;
 
+  /**
+   * `nats`: a private nats-server or a NatsCluster (its URL lists every node); `options.dbPrefix`
+   * starts the databases' names (a random suffix follows), `options.natsReplicas` is each
+   * process's NATS_REPLICAS.
+   */
   constructor(
     readonly nats: { url: string },
     readonly modules = ['item', 'alarm', 'user'],
     private readonly extraEnv: Record<string, string> = {},
-  ) {}
+    private readonly options: { dbPrefix?: string; natsReplicas?: number } = {},
+  ) {
+    this.prefix = `${options.dbPrefix ?? 't'}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  }
 
   async start() {
     await prepareDatabases({ pgUrl: PG_ADMIN, dbPrefix: this.prefix, modules: this.modules });
     const ports = Object.fromEntries(this.modules.map((m) => [m, freePort()]));
-    for (const plan of planSplit({ pgUrl: PG_ADMIN, dbPrefix: this.prefix, natsUrl: this.nats.url, modules: this.modules, ports })) {
+    const { natsReplicas } = this.options;
+    for (const plan of planSplit({ pgUrl: PG_ADMIN, dbPrefix: this.prefix, natsUrl: this.nats.url, natsReplicas, modules: this.modules, ports })) {
       this.processes.set(plan.module, { plan, port: ports[plan.module]! });
     }
     await Promise.all(this.modules.map((m) => this.startProcess(m)));
