@@ -16,6 +16,8 @@ export interface Changes {
  * bucket refusing writes while it elects a leader, a holder moving to another node).
  */
 export const WRITE_BUDGET_MS = 1500;
+/** How long a write of events alone waits for them to be published (they are durable anyway). */
+const EVENTS_FLUSH_MS = 1000;
 
 /**
  * Runs a write the one way every use case writes: a transaction with its outbox rows, then the
@@ -42,7 +44,9 @@ export function unitOfWork<DB>(db: Kysely<DB>, outbox: Outbox, budgetMs = WRITE_
         },
       }),
     );
-    const outcome = await outbox.flush(Math.max(1, deadline - Date.now()));
+    // Events need no confirmation (durable in the outbox): they are published now if that is
+    // quick, and the room for a cluster's failover is only for what copies must confirm.
+    const outcome = await outbox.flush(Math.max(1, Math.min(deadline - Date.now(), shared ? Infinity : EVENTS_FLUSH_MS)));
     // 'held': the bucket could not store it yet, but every copy shows it — as good as 'done'.
     if (shared && (outcome === 'failed' || outcome === 'timeout')) {
       throw new DomainError('BUS.TIMEOUT', `the change is saved, but not every process confirmed it within ${budgetMs} ms; it may show late elsewhere`);
