@@ -45,15 +45,6 @@ export async function secondsSince(db: Db, since: Date): Promise<{ second: Date;
   return rows.map((r) => ({ second: r.second, count: Number(r.count) }));
 }
 
-export async function requestsSince(db: Db, since: Date): Promise<number> {
-  const row = await db
-    .selectFrom('status_minute')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('count'), sql<number>`0`).as('n'))
-    .where('minute', '>=', since)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 export async function byStatusSince(db: Db, since: Date): Promise<Record<string, number>> {
   const rows = await db
     .selectFrom('status_minute')

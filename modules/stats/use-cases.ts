@@ -6,7 +6,7 @@ import { call, type Bus, type DeliveredEvent, type RequestDescriptor } from '../
 import { DomainError, isUnavailable } from '../../platform/errors.ts';
 import { parserOf } from '../../platform/bus/schema.ts';
 import { RequestBatch } from '../../platform/observability/telemetry.ts';
-import { addBatch, byEndpointSince, byStatusSince, prune, requestsSince, secondsSince } from './queries.ts';
+import { addBatch, byEndpointSince, byStatusSince, prune, secondsSince } from './queries.ts';
 import type { StatsDatabase } from './schema.ts';
 
 const parseBatch = parserOf(RequestBatch, 'STATS.INVALID');
@@ -55,13 +55,18 @@ export function statsUseCases(deps: { db: Kysely<StatsDatabase>; bus: Bus; timeZ
     async stats() {
       const t = now();
       const since = minuteFloor(t - 24 * 3_600_000);
-      const [seconds, requestsLast24h, byStatus, byEndpoint, totals] = await Promise.all([
-        secondsSince(db, new Date(Math.floor(t / 1000) * 1000 - 60_000)),
-        requestsSince(db, since),
-        byStatusSince(db, since),
-        byEndpointSince(db, since),
-        ownersTotals(),
-      ]);
+      // One snapshot of the counts: a batch stored between two separate reads would make the
+      // figures disagree (a total counting a request its status does not).
+      const counts = db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute(async (tx) => ({
+          seconds: await secondsSince(tx, new Date(Math.floor(t / 1000) * 1000 - 60_000)),
+          byStatus: await byStatusSince(tx, since),
+          byEndpoint: await byEndpointSince(tx, since),
+        }));
+      const [{ seconds, byStatus, byEndpoint }, totals] = await Promise.all([counts, ownersTotals()]);
+      const requestsLast24h = Object.values(byStatus).reduce((sum, n) => sum + n, 0);
       const rps = seconds.reduce((sum, s) => sum + s.count, 0) / 60;
       return { rps: Math.round(rps * 1000) / 1000, requestsLast24h, byStatus, byEndpoint, ...totals };
     },
