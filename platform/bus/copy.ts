@@ -35,6 +35,8 @@ export interface SnapshotMarker {
   after?: string;
   at: string;
 }
+/** How long after a reconnect a copy's misses ask the bucket's leader first (see `leaderReadsUntil`). */
+const LEADER_READS_AFTER_RESET_MS = 10_000;
 /** How long a copy waits for the bucket, or for the owner, before the request is a 503. */
 const READ_TIMEOUT_MS = 500;
 /**
@@ -112,6 +114,13 @@ export class Copy<K, D> {
   private readonly loading = new Map<string, Promise<D | undefined>>();
   /** Keys a writer settled, with the revision of that write: a read must find it or later. */
   private readonly floors = new Map<string, number>();
+  /**
+   * Until when a miss asks the bucket's leader first. After a reconnect the copy may have missed
+   * settles (its writer took it for gone while it moved to another node), so it knows no floor for
+   * what changed meanwhile — and a replica that is behind (a node just back from a restart) would
+   * answer the old value. The leader has every write that was acknowledged.
+   */
+  private leaderReadsUntil = 0;
   /** Whether the owner has published every key; undefined: not read yet. */
   private complete: boolean | undefined;
   private markerRead: Promise<boolean> | undefined;
@@ -265,7 +274,7 @@ export class Copy<K, D> {
     const owner = this.descriptor.owner;
     let entry;
     try {
-      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key) }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key), fromLeader: Date.now() < this.leaderReadsUntil }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
     } catch (error) {
       // The bucket cannot answer now (a cluster electing its leader, a replica that went away
       // with the request): its owner can, from its database.
@@ -395,6 +404,7 @@ export class Copy<K, D> {
   }
 
   private reset() {
+    this.leaderReadsUntil = Date.now() + LEADER_READS_AFTER_RESET_MS;
     this.whole = false;
     this.generation++;
     // Values handed over by writers stay: the bucket does not have them yet.

@@ -416,8 +416,8 @@ export class NatsBus implements Bus {
         // A replica that just went away (a node killed with the request in flight) never answers:
         // each try is short, and the next one goes to another replica (the queue group picks).
         for (let attempt = 0; Date.now() < deadline; attempt++) {
-          // Direct, direct, then the leader and a replica in turn.
-          const leader = attempt >= 2 && attempt % 2 === 0;
+          // Direct, direct, then the leader and a replica in turn (the leader first when asked).
+          const leader = options.fromLeader ? attempt % 2 === 0 : attempt >= 2 && attempt % 2 === 0;
           const timeout = Math.max(1, Math.min(DIRECT_TRY_MS, deadline - Date.now()));
           try {
             const msg = leader ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, last, timeout) : await request(`$JS.API.DIRECT.GET.${stream}`, last, timeout);

@@ -136,8 +136,10 @@ export interface SnapshotBucket {
    * The key's last value (a direct get: any replica answers); null when it was never written or
    * is deleted. `minRevision`: a write the caller was told of (settle) — an answer older than it
    * (a replica behind the others) is not taken.
+   * `fromLeader`: the stream's leader is asked first (a replica may be behind, e.g. a node that
+   * has just come back while this process moved to another).
    */
-  get(key: string, options?: { minRevision?: number }): Promise<BucketEntry | null>;
+  get(key: string, options?: { minRevision?: number; fromLeader?: boolean }): Promise<BucketEntry | null>;
   /**
    * Writes many entries at once (a value of null deletes), pipelined; resolves once every one is
    * stored. For bulk loads: nobody is told to drop anything.
