@@ -8,7 +8,7 @@
  *   bun bench/item-visit.ts
  *   BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_REPEATS=3 bun bench/item-visit.ts
  *
- * Its own nats-server (a port in BENCH_PORTS, a temporary store) and databases h5_visit_*, all
+ * Its own nats-server (a port in BENCH_PORTS, a temporary store) and databases bench_visit_*, all
  * removed at the end.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ const token = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const root = join(import.meta.dir, '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-visit-'));
 const storeDir = mkdtempSync(join(tmpdir(), 'bench-visit-nats-'));
-const prefix = `h5_visit_${Date.now().toString(36)}`;
+const prefix = `bench_visit_${Date.now().toString(36)}`;
 const modules = ['item', 'alarm', 'user'];
 const children: ReturnType<typeof Bun.spawn>[] = [];
 

@@ -9,7 +9,7 @@
  *   POST /post, POST /post/{id}/comment, POST /post/{id}/reaction (types in turn: new and changed)
  *
  * Modes: embedded (one process, PGlite, in-process bus; the floor on PGlite databases of its own
- * filled with the same rows) and split (a process per module on Postgres databases h5_fb_*, a
+ * filled with the same rows) and split (a process per module on Postgres databases bench_fb_*, a
  * nats-server of its own; the floor on the same databases and NATS).
  *
  *   bun bench/minifb-floor.ts                 # both modes
@@ -67,7 +67,7 @@ const endpoints: Endpoint[] = [
 async function run(mode: string) {
   const children: ReturnType<typeof Bun.spawn>[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-fb-'));
-  const prefix = `h5_fb_${Date.now().toString(36)}`;
+  const prefix = `bench_fb_${Date.now().toString(36)}`;
   const splitModules = ['account', 'feed', 'notification', 'stats'];
   const spawn = (cmd: string[], env: Record<string, string | undefined> = process.env) => {
     const c = Bun.spawn(cmd, { env, stdout: 'ignore', stderr: cmd[0] === 'nats-server' ? 'ignore' : 'inherit' });

@@ -24,7 +24,7 @@ import { eventually, freePort, PrivateNats } from './support/split.ts';
 const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const pgAdmin = new URL(PG_ADMIN_URL);
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
-const tag = () => `h3_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
+const tag = () => `t_dbf_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
 
 async function sql<T = any>(statement: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });

@@ -63,7 +63,7 @@ const sample = (text: string, series: string) => {
 
 describe('embedded: every port of both products', () => {
   let dataDir = '';
-  const itemDb = `h1_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}_item`;
+  const itemDb = `t_health_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}_item`;
   const portOf: Record<string, number> = { item: freePort(), alarm: freePort(), user: freePort(), minifb: freePort() };
   const ports = () => Object.values(portOf);
   const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;

@@ -206,8 +206,8 @@ async function killLeaderUnderLoad(stream: string) {
 beforeAll(async () => {
   cluster = new NatsCluster(3);
   await cluster.start();
-  shop = new SplitShop(cluster, ['item', 'alarm', 'user'], {}, { dbPrefix: 'h4_', natsReplicas: REPLICAS });
-  fb = await startMinifb({ backend: 'split', nats: cluster, natsReplicas: REPLICAS, dbPrefix: 'h4_' });
+  shop = new SplitShop(cluster, ['item', 'alarm', 'user'], {}, { dbPrefix: 't_cluster_', natsReplicas: REPLICAS });
+  fb = await startMinifb({ backend: 'split', nats: cluster, natsReplicas: REPLICAS, dbPrefix: 't_cluster_' });
   await shop.start();
   const users = (await (await shopGet(shop.url('user'), '4a49145e-45a8-4845-af45-1af2a59bb044')).json()) as { payload: { id: number; access_token: string }[] };
   tokens = new Map(users.payload.map((u) => [u.id, u.access_token]));

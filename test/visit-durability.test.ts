@@ -11,10 +11,6 @@ import { eventually, PrivateNats, SplitShop } from './support/split.ts';
  * whose request got no answer is stored at most once; nothing else is; and `GET /visit` follows
  * the contract's rule on what was stored.
  */
-class H5Shop extends SplitShop {
-  override readonly prefix = `h5_visit_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
-}
-
 let nats: PrivateNats;
 let shop: SplitShop;
 let tokens: string[] = [];
@@ -22,7 +18,7 @@ let tokens: string[] = [];
 beforeAll(async () => {
   nats = new PrivateNats();
   await nats.start();
-  shop = new H5Shop(nats);
+  shop = new SplitShop(nats, undefined, {}, { dbPrefix: 't_visit_' });
   await shop.start();
   const users = (await (await fetch(shop.url('user'), { headers: { 'USER-TOKEN': '4a49145e-45a8-4845-af45-1af2a59bb044' } })).json()) as { payload: { id: number; access_token: string }[] };
   tokens = users.payload.sort((a, b) => a.id - b.id).map((u) => u.access_token);
