@@ -49,7 +49,8 @@ export interface Shop {
 
 export const REPO_ROOT = join(import.meta.dir, '..', '..');
 /** The shared folder next to the repository; holds the kit's original files. */
-export const SHARED_DIR = join(REPO_ROOT, '..', 'shared');
+/** The project's shared folder (contracts, the kit's files): next to the clone, or where SHARED_DIR says (.ci/run sets it). */
+export const SHARED_DIR = process.env.SHARED_DIR ?? join(REPO_ROOT, '..', 'shared');
 export const KIT_DIR = join(SHARED_DIR, 'fixtures', 'homeshopping');
 export const kitFile = (module: string) => join(KIT_DIR, module, 'init_database.sql');
 
