@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Bus } from '../../platform/bus/types.ts';
-import { DomainError, isUnavailable } from '../../platform/errors.ts';
+import { databaseError, DomainError, isUnavailable } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/observability/log.ts';
 import type { Outbox } from '../../platform/data/outbox.ts';
-import { databaseError } from '../../platform/data/db.ts';
 import type { Catalog } from './catalog.ts';
 import { VISIT_RECORDED, type Item, type VisitRecorded, type VisitsRecorded } from './contract/index.ts';
 import type { ItemDatabase } from './schema.ts';

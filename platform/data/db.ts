@@ -250,5 +250,3 @@ async function migrate(db: Kysely<any>, module: string, migrations: Record<strin
   }
 }
 
-/** The classification lives with the other errors (the bus uses it too); kept here for importers. */
-export { databaseError, isDatabaseUnavailable } from '../errors.ts';

@@ -1,7 +1,6 @@
 import { Elysia, ValidationError, type AnyElysia } from 'elysia';
 import { apiDocument, documentTitle, type ApiDocumentOptions, type Product } from './api-document.ts';
-import { databaseError } from '../data/db.ts';
-import { DomainError, httpStatusOf } from '../errors.ts';
+import { databaseError, DomainError, httpStatusOf } from '../errors.ts';
 import { errorBody } from './schemas.ts';
 import type { Logger } from '../observability/log.ts';
 import { RouteTable } from './routes.ts';
