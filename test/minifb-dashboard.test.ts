@@ -164,8 +164,13 @@ describe('minifb admin dashboard in headless Chromium', () => {
   }, 60000);
 
   test('dashboard — logging in as the administrator shows the current totals', async () => {
-    // Taken before the dashboard exists: its first figures are fetched after these.
-    before = { stats: await stats(), series: await series() };
+    // Taken before the dashboard exists: its first figures are fetched after these. Requests are
+    // counted once their second is over, so wait until every request driven above is in them.
+    const counted = await eventually(async () => {
+      const now = await stats();
+      return now.requestsLast24h >= driven && now;
+    }, 20000, `the ${driven} requests driven counted in GET /admin/stats`);
+    before = { stats: counted, series: await series() };
     await submitLogin(page, ADMIN.id, ADMIN.pw);
     await page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
     expect(await page.locator('#login-view').isHidden()).toBe(true);
