@@ -8,27 +8,16 @@ import random, uuid, pathlib
 root = pathlib.Path(__file__).resolve().parent.parent / 'modules'
 rnd = random.Random(20261123)
 
+# pg_dump's text format, with only the settings that decide how the file loads (no time limit for
+# the load, the encoding of its text, backslashes in string literals); the rest of pg_dump's
+# preamble restates the defaults.
 HEAD = """--
 -- PostgreSQL database dump
 --
 
--- Dumped from database version 12.2
--- Dumped by pg_dump version 12.3
-
 SET statement_timeout = 0;
-SET lock_timeout = 0;
-SET idle_in_transaction_session_timeout = 0;
 SET client_encoding = 'UTF8';
 SET standard_conforming_strings = on;
-SELECT pg_catalog.set_config('search_path', '', false);
-SET check_function_bodies = false;
-SET xmloption = content;
-SET client_min_messages = warning;
-SET row_security = off;
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 """
 TAIL = """
 --
