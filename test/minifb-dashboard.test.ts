@@ -168,9 +168,9 @@ describe('minifb admin dashboard in headless Chromium', () => {
     // counted once their second is over, so wait until every request driven above is in them.
     const counted = await eventually(async () => {
       const now = await stats();
-      return now.requestsLast24h >= driven && now;
+      return now.requestsLast24h >= driven ? now : undefined;
     }, 20000, `the ${driven} requests driven counted in GET /admin/stats`);
-    before = { stats: counted, series: await series() };
+    before = { stats: counted!, series: await series() };
     await submitLogin(page, ADMIN.id, ADMIN.pw);
     await page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
     expect(await page.locator('#login-view').isHidden()).toBe(true);
