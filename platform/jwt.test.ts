@@ -33,6 +33,18 @@ describe('JWT (HS256)', () => {
     expect(await reason(() => verifyJwt(token, SECRET, 60_000))).toBe('expired');
   });
 
+  test('verifyJwt — a token checked once is known by its bytes: still expires on time; a byte changed is checked in full', async () => {
+    const token = await signJwt({ sub: 'cached' }, SECRET, 60, 0);
+    const first = await verifyJwt(token, SECRET, 1_000);
+    expect(await verifyJwt(token, SECRET, 2_000)).toBe(first); // the same claims, not checked again
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(await reason(() => verifyJwt(token, `${SECRET}x`, 2_000))).toBe('signature');
+    const [h, p, s] = token.split('.') as [string, string, string];
+    expect(await reason(() => verifyJwt(`${h}.${p}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`, SECRET, 2_000))).toBe('signature');
+    expect(await reason(() => verifyJwt(token, SECRET, 59_999))).toBe('accepted');
+    expect(await reason(() => verifyJwt(token, SECRET, 60_000))).toBe('expired');
+  });
+
   test('verifyJwt — refuses any algorithm but HS256, none included', async () => {
     const payload = b64({ sub: 'a', exp: 4_000_000_000, iat: 1 });
     expect(await reason(() => verifyJwt(`${b64({ alg: 'none' })}.${payload}.`, SECRET))).toBe('algorithm');

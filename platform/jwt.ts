@@ -38,8 +38,38 @@ export async function signJwt(claims: Record<string, unknown>, secret: string, t
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + ttlSeconds).sign(await keyOf(secret));
 }
 
-/** Verifies the header, signature (constant time) and expiry; returns the claims or throws JwtError. */
+/**
+ * Tokens whose signature has been checked, by secret and token, with their claims: a client sends
+ * the same access token with every request for its lifetime, and the HMAC and jose's parsing of
+ * it cost more than the rest of a cached read. The token's own bytes are the key, so a changed
+ * byte is a miss and checked in full; expiry is still judged on every call. At most
+ * VERIFIED_MAX tokens are kept (the oldest checked goes first): bounded whatever the traffic.
+ */
+const VERIFIED_MAX = 10_000;
+const verified = new Map<string, JwtClaims>();
+
+const remember = (key: string, claims: JwtClaims) => {
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+  verified.set(key, claims);
+};
+
+/** Verifies the header, signature (constant time) and expiry at `now`; returns the claims (frozen: they may be shared) or throws JwtError. */
 export async function verifyJwt(token: string, secret: string, now = Date.now()): Promise<JwtClaims> {
+  const key = `${secret}\n${token}`;
+  const known = verified.get(key);
+  if (known) {
+    // The rule jose applies: expired from the second `exp` names.
+    if (known.exp <= Math.floor(now / 1000)) throw new JwtError('expired');
+    return known;
+  }
+  const claims = Object.freeze(await verifyInFull(token, secret, now));
+  // A token not valid before some time would need that judged too: checked in full each time.
+  if (claims.nbf === undefined) remember(key, claims);
+  return claims;
+}
+
+/** What a token's first use is checked for, by jose with the algorithm pinned. */
+async function verifyInFull(token: string, secret: string, now: number): Promise<JwtClaims> {
   const parts = token.split('.');
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) throw new JwtError('malformed');
   let alg: unknown;
