@@ -74,13 +74,17 @@ describe('module boundaries', () => {
     expect(result.ok).toBe(true);
   });
 
-  test("a module importing another module's internals is caught", () => {
-    caught('module-internals', 'modules/shopa/bad.ts', { 'modules/shopa/bad.ts': "import { rows } from '../shopb/queries.ts';\nexport const x = rows;\n" });
-  });
-
-  test('a module using the contract of a module it does not declare is caught', () => {
-    caught('undeclared-dependency', 'modules/shopb/bad.ts', { 'modules/shopb/bad.ts': "import { A } from '../shopa/contract/index.ts';\nexport const x = A;\n" });
-  });
+  /** Bad imports, each breaking exactly one rule: the test's name, the rule, the file it is reported on, the change. */
+  const breaches: [string, string, string, Record<string, string>][] = [
+    ["a module importing another module's internals is caught", 'module-internals', 'modules/shopa/bad.ts', { 'modules/shopa/bad.ts': "import { rows } from '../shopb/queries.ts';\nexport const x = rows;\n" }],
+    ['a module using the contract of a module it does not declare is caught', 'undeclared-dependency', 'modules/shopb/bad.ts', { 'modules/shopb/bad.ts': "import { A } from '../shopa/contract/index.ts';\nexport const x = A;\n" }],
+    ['Elysia outside http.ts is caught', 'elysia-only-in-http', 'modules/shopa/use-cases.ts', { 'modules/shopa/use-cases.ts': "import { Elysia } from 'elysia';\nexport const a = () => new Elysia();\n" }],
+    ['Kysely at run time outside the data files is caught (its types are fine anywhere)', 'kysely-only-in-data-files', 'modules/shopa/use-cases.ts', { 'modules/shopa/use-cases.ts': "import { sql } from 'kysely';\nexport const a = sql;\n" }],
+    ['platform code importing a module is caught', 'platform-knows-no-module', 'platform/bad.ts', { 'platform/bad.ts': "import { A } from '../modules/shopa/contract/index.ts';\nexport const x = A;\n" }],
+    ['shipped code importing a development tool (platform/dev/) is caught', 'ships-no-dev-tool', 'platform/bad.ts', { 'platform/dev/tool.ts': 'export const tool = 1;\n', 'platform/bad.ts': "import { tool } from './dev/tool.ts';\nexport const x = tool;\n" }],
+    ['an import cycle is caught', 'no-cycles', 'modules/shopb/cycle-a.ts', { 'modules/shopb/cycle-a.ts': "import { b } from './cycle-b.ts';\nexport const a = () => b;\n", 'modules/shopb/cycle-b.ts': "import { a } from './cycle-a.ts';\nexport const b = () => a;\n" }],
+  ];
+  for (const [name, rule, file, change] of breaches) test(name, () => caught(rule, file, change));
 
   test('the products do not use each other: an import across them is caught, and so is declaring it', () => {
     caught('undeclared-dependency', 'modules/shopa/bad.ts', { 'modules/shopa/bad.ts': "import { C } from '../fbc/contract/index.ts';\nexport const x = C;\n" });
@@ -89,32 +93,9 @@ describe('module boundaries', () => {
     expect(declared.output).toContain('the products do not use each other');
   });
 
-  test('Elysia outside http.ts is caught', () => {
-    caught('elysia-only-in-http', 'modules/shopa/use-cases.ts', { 'modules/shopa/use-cases.ts': "import { Elysia } from 'elysia';\nexport const a = () => new Elysia();\n" });
-  });
-
-  test("Kysely at run time outside the data files is caught (its types are fine anywhere)", () => {
-    caught('kysely-only-in-data-files', 'modules/shopa/use-cases.ts', { 'modules/shopa/use-cases.ts': "import { sql } from 'kysely';\nexport const a = sql;\n" });
-  });
-
   test('a contract importing platform code, or a database driver, is caught', () => {
     caught('contract-is-a-leaf', 'modules/shopb/contract/index.ts', { 'modules/shopb/contract/index.ts': "import { DomainError } from '../../../platform/errors.ts';\nexport const B = DomainError;\n" });
     caught('contract-is-a-leaf', 'modules/shopb/contract/index.ts', { 'modules/shopb/contract/index.ts': "import { Kysely } from 'kysely';\nexport const B = Kysely;\n" });
-  });
-
-  test('platform code importing a module is caught', () => {
-    caught('platform-knows-no-module', 'platform/bad.ts', { 'platform/bad.ts': "import { A } from '../modules/shopa/contract/index.ts';\nexport const x = A;\n" });
-  });
-
-  test('shipped code importing a development tool (platform/dev/) is caught', () => {
-    caught('ships-no-dev-tool', 'platform/bad.ts', { 'platform/dev/tool.ts': 'export const tool = 1;\n', 'platform/bad.ts': "import { tool } from './dev/tool.ts';\nexport const x = tool;\n" });
-  });
-
-  test('an import cycle is caught', () => {
-    caught('no-cycles', 'modules/shopb/cycle-a.ts', {
-      'modules/shopb/cycle-a.ts': "import { b } from './cycle-b.ts';\nexport const a = () => b;\n",
-      'modules/shopb/cycle-b.ts': "import { a } from './cycle-a.ts';\nexport const b = () => a;\n",
-    });
   });
 });
 

@@ -191,80 +191,105 @@ const connectionFaults: { name: string; apply(d: FaultyDatabase): Promise<void>;
   },
 ];
 
-/** The faults and locks every product is put through, with its own probes. */
-function databaseFaults(product: string, writeLock: string, setup: () => { database: FaultyDatabase; read(): Promise<Answer>; write(): Promise<Answer>; lockForWrite: { statement: string; params: unknown[] }; lockTable: string; applied(): Promise<boolean> }) {
+/** How a product's suite reads and writes through the port, and what its write would change. */
+interface Probes {
+  read(): Promise<Answer>;
+  write(): Promise<Answer>;
+  lockForWrite: { statement: string; params: unknown[] };
+  lockTable: string;
+  applied(): Promise<boolean>;
+}
+
+/**
+ * The faults and locks every product is put through: its `modules` run in this process with the
+ * `under` module's database a FaultyDatabase; `probe` prepares the product's probes once it runs.
+ */
+function databaseFaults(product: string, modules: string[], under: string, writeLock: string, probe: (database: FaultyDatabase, system: RunningSystem) => Promise<Probes>) {
   const unavailable = (a: Answer) => {
     expect(a.status).toBe(503);
     expect(a.body).toEqual({ result: 'Service Unavailable', hint: expect.any(String) });
   };
 
-  describe(`${product}: a database that fails under a running system`, () => {
-    for (const fault of connectionFaults) {
-      test(`${fault.name} — reads and writes answer 503 with the envelope in < 1 s; after it is undone they answer again`, async () => {
-        const s = setup();
-        expect((await s.read()).status).toBe(200);
-        await fault.apply(s.database);
-        try {
-          // The first request may meet a connection the fault killed; the second opens a new one.
-          const times: number[] = [];
-          for (const probe of [s.read, s.read, s.write]) {
-            const answer = await probe();
-            unavailable(answer);
-            expect(answer.ms).toBeLessThan(1000);
-            times.push(Math.round(answer.ms));
+  describe(`${product} on Postgres (the ${under} database under test)`, () => {
+    const database = new FaultyDatabase();
+    let running: InProcess | undefined;
+    let s: Probes;
+
+    beforeAll(async () => {
+      await database.create(allModules.find((m) => m.name === under)!.initSql);
+      running = await startWith(modules, { module: under, url: database.url });
+      s = await probe(database, running.system);
+    }, 60000);
+
+    afterAll(async () => {
+      await running?.stop();
+      await database.drop();
+    }, 30000);
+
+    describe(`${product}: a database that fails under a running system`, () => {
+      for (const fault of connectionFaults) {
+        test(`${fault.name} — reads and writes answer 503 with the envelope in < 1 s; after it is undone they answer again`, async () => {
+          expect((await s.read()).status).toBe(200);
+          await fault.apply(database);
+          try {
+            // The first request may meet a connection the fault killed; the second opens a new one.
+            const times: number[] = [];
+            for (const probe of [s.read, s.read, s.write]) {
+              const answer = await probe();
+              unavailable(answer);
+              expect(answer.ms).toBeLessThan(1000);
+              times.push(Math.round(answer.ms));
+            }
+            console.info(`${product}, ${fault.name}: read, read, write answered 503 in ${times.join(', ')} ms`);
+          } finally {
+            await fault.undo(database);
           }
-          console.info(`${product}, ${fault.name}: read, read, write answered 503 in ${times.join(', ')} ms`);
-        } finally {
-          await fault.undo(s.database);
-        }
-        await eventually(async () => (await s.read()).status === 200, 10000, 'reads answer again');
-      }, 30000);
-    }
-
-    test('an administrator terminates the connection of a statement in flight (57P01) — 503 with the envelope within a second of it', async () => {
-      const s = setup();
-      const answer = await s.database.holding(s.lockTable, [], async () => {
-        const reading = s.read();
-        const pid = await eventually(
-          async () => (await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [s.database.role]))[0]?.pid,
-          900,
-          'the read waits on the lock',
-        );
-        const terminated = performance.now();
-        await sql('SELECT pg_terminate_backend($1)', [pid]);
-        const answer = await reading;
-        return { ...answer, sinceTermination: performance.now() - terminated };
-      });
-      unavailable(answer);
-      console.info(`${product}, a statement's connection terminated: 503 ${Math.round(answer.sinceTermination)} ms after pg_terminate_backend`);
-      expect(answer.sinceTermination).toBeLessThan(1000);
-      expect((await s.read()).status).toBe(200);
-    }, 30000);
-
-    test(`a write blocked by ${writeLock} — 503 within the statement timeout (< 2 s); not applied once the lock is gone`, async () => {
-      const s = setup();
-      const answer = await s.database.holding(s.lockForWrite.statement, s.lockForWrite.params, () => s.write());
-      unavailable(answer);
-      console.info(`${product}, a write blocked by ${writeLock}: 503 in ${Math.round(answer.ms)} ms`);
-      expect(answer.ms).toBeGreaterThanOrEqual(900);
-      expect(answer.ms).toBeLessThan(2000);
-      // The lock is released: nothing of the write is left running, and nothing was applied.
-      expect(await s.database.active()).toBe(0);
-      expect(await s.applied()).toBe(false);
-    }, 30000);
-
-    test('a write and a read blocked by a table lock — each 503 within the statement timeout (< 2 s); the write not applied', async () => {
-      const s = setup();
-      const [write, read] = await s.database.holding(s.lockTable, [], () => Promise.all([s.write(), s.read()]));
-      console.info(`${product}, a table lock: write 503 in ${Math.round(write.ms)} ms, read 503 in ${Math.round(read.ms)} ms`);
-      for (const answer of [write, read]) {
-        unavailable(answer);
-        expect(answer.ms).toBeLessThan(2000);
+          await eventually(async () => (await s.read()).status === 200, 10000, 'reads answer again');
+        }, 30000);
       }
-      expect(await s.database.active()).toBe(0);
-      expect(await s.applied()).toBe(false);
-      expect((await s.read()).status).toBe(200);
-    }, 30000);
+
+      test('an administrator terminates the connection of a statement in flight (57P01) — 503 with the envelope within a second of it', async () => {
+        const answer = await database.holding(s.lockTable, [], async () => {
+          const reading = s.read();
+          const pid = await eventually(
+            async () => (await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [database.role]))[0]?.pid,
+            900,
+            'the read waits on the lock',
+          );
+          const terminated = performance.now();
+          await sql('SELECT pg_terminate_backend($1)', [pid]);
+          const answer = await reading;
+          return { ...answer, sinceTermination: performance.now() - terminated };
+        });
+        unavailable(answer);
+        console.info(`${product}, a statement's connection terminated: 503 ${Math.round(answer.sinceTermination)} ms after pg_terminate_backend`);
+        expect(answer.sinceTermination).toBeLessThan(1000);
+        expect((await s.read()).status).toBe(200);
+      }, 30000);
+
+      test(`a write blocked by ${writeLock} — 503 within the statement timeout (< 2 s); not applied once the lock is gone`, async () => {
+        const answer = await database.holding(s.lockForWrite.statement, s.lockForWrite.params, () => s.write());
+        unavailable(answer);
+        console.info(`${product}, a write blocked by ${writeLock}: 503 in ${Math.round(answer.ms)} ms`);
+        expect(answer.ms).toBeGreaterThanOrEqual(900);
+        expect(answer.ms).toBeLessThan(2000);
+        // The lock is released: nothing of the write is left running, and nothing was applied.
+        expect(await database.active()).toBe(0);
+        expect(await s.applied()).toBe(false);
+      }, 30000);
+
+      test('a write and a read blocked by a table lock — each 503 within the statement timeout (< 2 s); the write not applied', async () => {
+        const [write, read] = await database.holding(s.lockTable, [], () => Promise.all([s.write(), s.read()]));
+        console.info(`${product}, a table lock: write 503 in ${Math.round(write.ms)} ms, read 503 in ${Math.round(read.ms)} ms`);
+        for (const answer of [write, read]) {
+          unavailable(answer);
+          expect(answer.ms).toBeLessThan(2000);
+        }
+        expect(await database.active()).toBe(0);
+        expect(await s.applied()).toBe(false);
+        expect((await s.read()).status).toBe(200);
+      }, 30000);
+    });
   });
 }
 
@@ -298,35 +323,41 @@ async function plainDatabases(modules: string[]) {
   return names;
 }
 
-describe('homeshopping on Postgres (the alarm database under test)', () => {
-  const database = new FaultyDatabase();
-  let others: Record<string, string> = {};
-  let system: RunningSystem;
+const HOMESHOPPING = ['item', 'alarm', 'user'];
+const MINIFB = ['account', 'feed', 'notification', 'stats'];
+
+/**
+ * `modules` running in this process: `under.module` on the database at `under.url`, every other
+ * module on a plain database of the test Postgres. `stop` ends the system and drops those.
+ */
+async function startWith(modules: string[], under: { module: string; url: string }, log?: Logger) {
+  const others = await plainDatabases(modules.filter((m) => m !== under.module));
+  const dropOthers = async () => {
+    for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  };
+  const variable = (module: string) => `${module.toUpperCase()}_DATABASE_URL`;
+  const env: Record<string, string> = { MODULES: modules.join(','), DATA_DIR: scratch(), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', [variable(under.module)]: under.url };
+  for (const [module, name] of Object.entries(others)) env[variable(module)] = urlOf(name);
+  try {
+    const system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log });
+    return {
+      system,
+      async stop() {
+        await system.stop();
+        await dropOthers();
+      },
+    };
+  } catch (error) {
+    await dropOthers();
+    throw error;
+  }
+}
+type InProcess = Awaited<ReturnType<typeof startWith>>;
+
+databaseFaults('homeshopping', HOMESHOPPING, 'alarm', 'a lock on the table that lets reads through', async (database, system) => {
   const ITEM = 77;
   const alarm = (init: RequestInit = {}) => timed(() => system.handle(6001, new Request('http://localhost/', { ...init, headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' } })));
-
-  beforeAll(async () => {
-    await database.create(allModules.find((m) => m.name === 'alarm')!.initSql);
-    others = await plainDatabases(['item', 'user']);
-    const env = {
-      MODULES: 'item,alarm,user',
-      DATA_DIR: scratch(),
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      ALARM_DATABASE_URL: database.url,
-      ITEM_DATABASE_URL: urlOf(others.item!),
-      USER_DATABASE_URL: urlOf(others.user!),
-    };
-    system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
-  }, 60000);
-
-  afterAll(async () => {
-    await system?.stop();
-    await database.drop();
-    for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }, 30000);
-
-  databaseFaults('homeshopping', 'a lock on the table that lets reads through', () => ({
-    database,
+  return {
     read: () => alarm(),
     write: () => alarm({ method: 'POST', body: JSON.stringify({ item_id: ITEM }) }),
     // A new alarm is an insert, which no row lock holds: the table lock in EXCLUSIVE mode lets
@@ -334,15 +365,11 @@ describe('homeshopping on Postgres (the alarm database under test)', () => {
     lockForWrite: { statement: 'LOCK TABLE alarm IN EXCLUSIVE MODE', params: [] },
     lockTable: 'LOCK TABLE alarm IN ACCESS EXCLUSIVE MODE',
     applied: async () => (await database.query(`SELECT count(*)::int AS n FROM alarm WHERE user_id = 10 AND item_id = $1`, [ITEM]))[0].n > 0,
-  }));
+  };
 });
 
-describe('minifb on Postgres (the feed database under test)', () => {
-  const database = new FaultyDatabase();
-  let others: Record<string, string> = {};
-  let system: RunningSystem;
+databaseFaults('minifb', MINIFB, 'feed', 'a row lock (SELECT … FOR UPDATE)', async (database, system) => {
   let token = '';
-  let postId = 0;
   const send = (method: string, path: string, body?: unknown) =>
     timed(() =>
       system.handle(
@@ -350,41 +377,18 @@ describe('minifb on Postgres (the feed database under test)', () => {
         new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }),
       ),
     );
-
-  beforeAll(async () => {
-    await database.create();
-    others = await plainDatabases(['account', 'notification', 'stats']);
-    const env = {
-      MODULES: 'account,feed,notification,stats',
-      DATA_DIR: scratch(),
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      FEED_DATABASE_URL: database.url,
-      ACCOUNT_DATABASE_URL: urlOf(others.account!),
-      NOTIFICATION_DATABASE_URL: urlOf(others.notification!),
-      STATS_DATABASE_URL: urlOf(others.stats!),
-    };
-    system = await startSystem(parseConfig(env, allModules), allModules, { listen: false });
-    expect((await send('POST', '/signup', { id: 'dora', pw: 'dora-password', name: 'Dora' })).status).toBe(201);
-    token = (await send('POST', '/auth', { id: 'dora', pw: 'dora-password' })).body.accessToken;
-    const created = await send('POST', '/post', { content: 'as it was' });
-    expect(created.status).toBe(201);
-    postId = created.body.id;
-  }, 60000);
-
-  afterAll(async () => {
-    await system?.stop();
-    await database.drop();
-    for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }, 30000);
-
-  databaseFaults('minifb', 'a row lock (SELECT … FOR UPDATE)', () => ({
-    database,
+  expect((await send('POST', '/signup', { id: 'dora', pw: 'dora-password', name: 'Dora' })).status).toBe(201);
+  token = (await send('POST', '/auth', { id: 'dora', pw: 'dora-password' })).body.accessToken;
+  const created = await send('POST', '/post', { content: 'as it was' });
+  expect(created.status).toBe(201);
+  const postId = created.body.id;
+  return {
     read: () => send('GET', `/post/${postId}`),
     write: () => send('PATCH', `/post/${postId}`, { content: 'changed' }),
     lockForWrite: { statement: 'SELECT id FROM post WHERE id = $1 FOR UPDATE', params: [postId] },
     lockTable: 'LOCK TABLE post IN ACCESS EXCLUSIVE MODE',
     applied: async () => (await database.query(`SELECT content FROM post WHERE id = $1`, [postId]))[0].content !== 'as it was',
-  }));
+  };
 });
 
 describe('a database unreachable or missing at start', () => {
@@ -454,19 +458,11 @@ describe('a database unreachable or missing at start', () => {
     const database = new FaultyDatabase();
     await database.create(allModules.find((m) => m.name === 'alarm')!.initSql);
     await database.forwarder.stop();
-    const others = await plainDatabases(['item', 'user']);
-    let system: RunningSystem | undefined;
+    let running: InProcess | undefined;
     try {
-      const env = {
-        MODULES: 'item,alarm,user',
-        DATA_DIR: scratch(),
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-        ALARM_DATABASE_URL: database.url,
-        ITEM_DATABASE_URL: urlOf(others.item!),
-        USER_DATABASE_URL: urlOf(others.user!),
-      };
-      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: quiet });
-      const get = (port: number, path: string) => timed(() => system!.handle(port, new Request(`http://localhost${path}`, { headers: { 'USER-TOKEN': T10 } })));
+      running = await startWith(HOMESHOPPING, { module: 'alarm', url: database.url }, quiet);
+      const system = running.system;
+      const get = (port: number, path: string) => timed(() => system.handle(port, new Request(`http://localhost${path}`, { headers: { 'USER-TOKEN': T10 } })));
       const refused = await get(6001, '/');
       expect(refused).toMatchObject({ status: 503, body: { result: 'Service Unavailable', hint: expect.stringContaining('alarm database') } });
       expect(refused.ms).toBeLessThan(1000);
@@ -483,9 +479,8 @@ describe('a database unreachable or missing at start', () => {
       expect(Object.keys((await (await system.handle(6001, new Request('http://localhost/openapi.json'))).json()).paths)).toContain('/');
       expect((await get(5001, '/50')).body.payload.is_alarm_set).toBe(true);
     } finally {
-      await system?.stop();
+      await running?.stop();
       await database.drop();
-      for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }, 90000);
 
@@ -499,12 +494,11 @@ describe('a database unreachable or missing at start', () => {
       child: () => capture(),
     });
     const missing = tag();
-    const others = await plainDatabases(['item', 'user']);
-    let system: RunningSystem | undefined;
+    let running: InProcess | undefined;
     try {
-      const env = { MODULES: 'item,alarm,user', DATA_DIR: scratch(), ALARM_DATABASE_URL: urlOf(missing), ITEM_DATABASE_URL: urlOf(others.item!), USER_DATABASE_URL: urlOf(others.user!) };
-      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: capture() });
-      const alarms = () => system!.handle(6001, new Request('http://localhost/', { headers: { 'USER-TOKEN': T10 } }));
+      running = await startWith(HOMESHOPPING, { module: 'alarm', url: urlOf(missing) }, capture());
+      const system = running.system;
+      const alarms = () => system.handle(6001, new Request('http://localhost/', { headers: { 'USER-TOKEN': T10 } }));
       const errors = () => lines.filter((l) => l.level === 'error').map((l) => l.msg);
       expect(errors()).toEqual([expect.stringContaining('ALARM_DATABASE_URL')]);
 
@@ -524,30 +518,20 @@ describe('a database unreachable or missing at start', () => {
       // The same failure, tried again and again, was said once.
       expect(errors()).toHaveLength(2);
     } finally {
-      await system?.stop();
+      await running?.stop();
       await sql(`DROP DATABASE IF EXISTS ${missing} WITH (FORCE)`);
-      for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }, 90000);
 
   test('minifb in process: the feed database missing at start — accounts serve on the shared port, the feed routes answer 503; once the database exists the feed serves', async () => {
     const missing = tag();
-    const others = await plainDatabases(['account', 'notification', 'stats']);
-    let system: RunningSystem | undefined;
+    let running: InProcess | undefined;
     try {
-      const env = {
-        MODULES: 'account,feed,notification,stats',
-        DATA_DIR: scratch(),
-        LOG_LEVEL: 'error',
-        FEED_DATABASE_URL: urlOf(missing),
-        ACCOUNT_DATABASE_URL: urlOf(others.account!),
-        NOTIFICATION_DATABASE_URL: urlOf(others.notification!),
-        STATS_DATABASE_URL: urlOf(others.stats!),
-      };
-      system = await startSystem(parseConfig(env, allModules), allModules, { listen: false, log: quiet });
+      running = await startWith(MINIFB, { module: 'feed', url: urlOf(missing) }, quiet);
+      const system = running.system;
       const send = (method: string, path: string, body?: unknown, token?: string) =>
         timed(() =>
-          system!.handle(8000, new Request(`http://localhost${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })),
+          system.handle(8000, new Request(`http://localhost${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })),
         );
       expect((await send('POST', '/signup', { id: 'erin', pw: 'erin-password', name: 'Erin' })).status).toBe(201);
       const token = (await send('POST', '/auth', { id: 'erin', pw: 'erin-password' })).body.accessToken as string;
@@ -563,9 +547,8 @@ describe('a database unreachable or missing at start', () => {
       await eventually(async () => (await send('GET', '/post', undefined, token)).status === 200, 20000, 'the feed starts');
       expect((await send('POST', '/post', { content: 'hello' }, token)).status).toBe(201);
     } finally {
-      await system?.stop();
+      await running?.stop();
       await sql(`DROP DATABASE IF EXISTS ${missing} WITH (FORCE)`);
-      for (const name of Object.values(others)) await sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }, 90000);
 });

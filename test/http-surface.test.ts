@@ -3,10 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allModules } from '../modules/index.ts';
-import { parseConfig } from '../platform/config.ts';
 import { statusText } from '../platform/http/app.ts';
-import { startSystem, type RunningSystem } from '../platform/runtime.ts';
+import { embeddedForSuite } from './support/embedded.ts';
 import { ADMIN, startMinifb, type Minifb } from './support/minifb.ts';
 import { freePort } from './support/split.ts';
 
@@ -81,11 +79,9 @@ function checkDocument(doc: Json, product: 'homeshopping' | 'minifb', modules: s
 }
 
 describe('embedded: every port of both products', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'surface-'));
   const portOf: Record<string, number> = { item: freePort(), alarm: freePort(), user: freePort(), minifb: freePort() };
   const PORTS = [portOf.item!, portOf.alarm!, portOf.user!, portOf.minifb!];
   const PRODUCT: Record<number, 'homeshopping' | 'minifb'> = { [portOf.item!]: 'homeshopping', [portOf.alarm!]: 'homeshopping', [portOf.user!]: 'homeshopping', [portOf.minifb!]: 'minifb' };
-  let system: RunningSystem;
   const docs: Record<number, Json> = {};
   let token = '';
   let admin = '';
@@ -97,10 +93,11 @@ describe('embedded: every port of both products', () => {
     return { authorization: `Bearer ${path.startsWith('/admin') || path.includes('temporary-password') ? admin : token}` };
   };
 
+  const env: Record<string, string> = { HOST: '127.0.0.1', CORS_ORIGINS: `${ORIGIN},http://localhost:3000`, ITEM_PORT: String(portOf.item), ALARM_PORT: String(portOf.alarm), USER_PORT: String(portOf.user) };
+  for (const m of ['account', 'feed', 'notification', 'stats']) env[`${m.toUpperCase()}_PORT`] = String(portOf.minifb);
+  embeddedForSuite(env);
+
   beforeAll(async () => {
-    const env: Record<string, string> = { DATA_DIR: dataDir, HOST: '127.0.0.1', LOG_LEVEL: 'error', CORS_ORIGINS: `${ORIGIN},http://localhost:3000`, ITEM_PORT: String(portOf.item), ALARM_PORT: String(portOf.alarm), USER_PORT: String(portOf.user) };
-    for (const m of ['account', 'feed', 'notification', 'stats']) env[`${m.toUpperCase()}_PORT`] = String(portOf.minifb);
-    system = await startSystem(parseConfig(env, allModules), allModules);
     for (const port of PORTS) docs[port] = await (await fetch(url(port, '/openapi.json'))).json();
     const json = { 'content-type': 'application/json' };
     await fetch(url(portOf.minifb!, '/signup'), { method: 'POST', headers: json, body: JSON.stringify({ id: 'surface', pw: 'surface-password', name: 'Surface' }) });
@@ -108,11 +105,6 @@ describe('embedded: every port of both products', () => {
     token = await login('surface', 'surface-password');
     admin = await login(ADMIN.id, ADMIN.pw);
   }, 90000);
-
-  afterAll(async () => {
-    await system?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }, 30000);
 
   describe('CORS', () => {
     test('every port — an allowed origin\'s preflight of a guarded route is 204 with the allow headers, before any authentication', async () => {

@@ -49,15 +49,23 @@ const logins = (base: string, count: number) =>
     ),
   );
 
+/**
+ * A minifb process with SHUTDOWN_GRACE_MS=`graceMs`, sent `count` logins, and SIGTERM once one of
+ * them is answered: by then every request has been sent and the rest are in flight.
+ */
+async function sigtermWithLogins(graceMs: number, count: number) {
+  const { proc, base } = await startMinifbProcess({ SHUTDOWN_GRACE_MS: String(graceMs) });
+  const inFlight = logins(base, count);
+  await Promise.race(inFlight);
+  const signalled = performance.now();
+  proc.kill('SIGTERM');
+  return { proc, base, inFlight, signalled };
+}
+
 describe('stopping', () => {
   test('SIGTERM with 40 logins in flight — all 40 are answered in full, the port stops accepting, the process exits 0', async () => {
     // A generous grace period: this is about draining, on a busy machine.
-    const { proc, base } = await startMinifbProcess({ SHUTDOWN_GRACE_MS: '60000' });
-    const inFlight = logins(base, 40);
-    // Once one has been answered, every request has been sent and the rest are in flight.
-    await Promise.race(inFlight);
-    const signalled = performance.now();
-    proc.kill('SIGTERM');
+    const { proc, base, inFlight, signalled } = await sigtermWithLogins(60000, 40);
     const answers = await Promise.all(inFlight);
     expect(answers.filter((a) => a.status === 200 && a.token).length).toBe(40);
     expect(await proc.exited).toBe(0);
@@ -77,12 +85,8 @@ describe('stopping', () => {
   }, 120000);
 
   test('the whole stop is bounded by SHUTDOWN_GRACE_MS — requests still running then are cut, and the process still exits', async () => {
-    const { proc, base } = await startMinifbProcess({ SHUTDOWN_GRACE_MS: '1000' });
     // More logins than a second of hashing answers on this machine.
-    const inFlight = logins(base, 100);
-    await Promise.race(inFlight);
-    const signalled = performance.now();
-    proc.kill('SIGTERM');
+    const { proc, inFlight, signalled } = await sigtermWithLogins(1000, 100);
     const code = await proc.exited;
     const took = performance.now() - signalled;
     const answers = await Promise.all(inFlight);

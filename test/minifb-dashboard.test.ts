@@ -54,15 +54,29 @@ afterAll(async () => {
   await browser?.close();
 }, 30000);
 
-/** minifb's port on a real socket, for the browser. */
-function serve(fb: Minifb) {
-  const system = fb.system;
-  if (!system) throw new Error('the dashboard test runs minifb in this process (pglite)');
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (request) => system.handle(fb.port, request) });
-  return { server, base: `http://127.0.0.1:${server.port}` };
+/**
+ * Before the describe's tests: minifb in this process (pglite, `env` added), its port on a real
+ * socket at `base` for the browser, and a page in a browser context of its own; after them, all
+ * closed.
+ */
+function dashboardPage(env: Record<string, string> = {}) {
+  const ui = {} as { fb: Minifb; base: string; context: BrowserContext; page: Page };
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  beforeAll(async () => {
+    ui.fb = await startMinifb({ backend: 'pglite', env });
+    const { system, port } = ui.fb;
+    server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: (request) => system!.handle(port, request) });
+    ui.base = `http://127.0.0.1:${server.port}`;
+    ui.context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'Asia/Seoul' });
+    ui.page = await ui.context.newPage();
+  }, 60000);
+  afterAll(async () => {
+    await ui.context?.close();
+    server?.stop(true);
+    await ui.fb?.stop();
+  }, 30000);
+  return ui;
 }
-
-const newContext = () => browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'Asia/Seoul' });
 
 /** Fills the login form and submits it. */
 async function submitLogin(page: Page, id: string, pw: string) {
@@ -75,11 +89,7 @@ async function submitLogin(page: Page, id: string, pw: string) {
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
 
 describe('minifb admin dashboard in headless Chromium', () => {
-  let fb: Minifb;
-  let server: ReturnType<typeof Bun.serve>;
-  let base: string;
-  let context: BrowserContext;
-  let page: Page;
+  const ui = dashboardPage();
   let admin: string;
   /** Every URL the browser asked for, from the first page on. */
   const requested: string[] = [];
@@ -89,34 +99,31 @@ describe('minifb admin dashboard in headless Chromium', () => {
   let before: { stats: Stats; series: Series };
 
   const stats = async (): Promise<Stats> => {
-    const res = await fb.call('GET', '/admin/stats', { token: admin });
+    const res = await ui.fb.call('GET', '/admin/stats', { token: admin });
     if (res.status !== 200) throw new Error(`GET /admin/stats answered ${res.status} ${res.text}`);
     return res.body;
   };
   const series = async (): Promise<Series> => {
-    const res = await fb.call('GET', '/admin/stats/series', { token: admin });
+    const res = await ui.fb.call('GET', '/admin/stats/series', { token: admin });
     if (res.status !== 200) throw new Error(`GET /admin/stats/series answered ${res.status} ${res.text}`);
     return res.body;
   };
   const figures = async (chart: (typeof CHARTS)[number]): Promise<Figures> => {
-    const json = await page.locator(`#${chart}`).getAttribute('data-figures');
+    const json = await ui.page.locator(`#${chart}`).getAttribute('data-figures');
     if (!json) throw new Error(`#${chart} has no data-figures`);
     return JSON.parse(json);
   };
-  const shown = async (figure: keyof Stats) => Number((await page.locator(`[data-figure=${figure}]`).textContent())!.replaceAll(',', ''));
+  const shown = async (figure: keyof Stats) => Number((await ui.page.locator(`[data-figure=${figure}]`).textContent())!.replaceAll(',', ''));
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
   beforeAll(async () => {
-    fb = await startMinifb({ backend: 'pglite' });
-    ({ server, base } = serve(fb));
-
     // A known mix, so that every chart has something to show: more than ten endpoints, 2xx and 4xx.
     const send = async (method: string, path: string, options: Parameters<Minifb['call']>[2] = {}) => {
       driven++;
-      return fb.call(method, path, options);
+      return ui.fb.call(method, path, options);
     };
-    const writer = await fb.user('writer');
-    const reader = await fb.user('reader');
+    const writer = await ui.fb.user('writer');
+    const reader = await ui.fb.user('reader');
     driven += 4; // two sign-ups, two logins
     const posts: number[] = [];
     for (let i = 0; i < 3; i++) posts.push((await send('POST', '/post', { token: writer, body: { content: `post ${i}` } })).body.id);
@@ -132,35 +139,26 @@ describe('minifb admin dashboard in headless Chromium', () => {
     await send('POST', '/signup', { body: { id: 'writer', pw: 'another password', name: 'Again' } }); // 409
     await send('PUT', '/post', { token: writer }); // 405
     for (let i = 0; i < 3; i++) await send('GET', `/no/such/route/${i}`); // 404
-    admin = (await fb.login(ADMIN.id, ADMIN.pw)).accessToken;
+    admin = (await ui.fb.login(ADMIN.id, ADMIN.pw)).accessToken;
     driven++;
-
-    context = await newContext();
-    context.on('request', (request) => requested.push(request.url()));
-    page = await context.newPage();
+    ui.context.on('request', (request) => requested.push(request.url()));
   }, 60000);
 
-  afterAll(async () => {
-    await context?.close();
-    server?.stop(true);
-    await fb?.stop();
-  }, 30000);
-
   test('dashboard — /admin without a token is 401 with the login form', async () => {
-    const response = await page.goto(`${base}/admin`);
+    const response = await ui.page.goto(`${ui.base}/admin`);
     expect(response?.status()).toBe(401);
-    expect(await page.locator('body').getAttribute('data-state')).toBe('login');
-    await page.locator('#login input[name=id]').waitFor({ state: 'visible' });
-    expect(await page.locator('#login input[name=pw]').getAttribute('type')).toBe('password');
-    expect(await page.locator('#dashboard-view').isHidden()).toBe(true);
-    expect(await page.locator('#logout').isHidden()).toBe(true);
+    expect(await ui.page.locator('body').getAttribute('data-state')).toBe('login');
+    await ui.page.locator('#login input[name=id]').waitFor({ state: 'visible' });
+    expect(await ui.page.locator('#login input[name=pw]').getAttribute('type')).toBe('password');
+    expect(await ui.page.locator('#dashboard-view').isHidden()).toBe(true);
+    expect(await ui.page.locator('#logout').isHidden()).toBe(true);
   }, 60000);
 
   test('dashboard — a wrong password keeps the login form and says why', async () => {
-    await submitLogin(page, ADMIN.id, 'not the admin password');
-    await page.locator('#login-message:not(:empty)').waitFor();
-    expect(await page.locator('body').getAttribute('data-state')).toBe('login');
-    expect((await context.cookies()).find((c) => c.name === 'minifb_admin')).toBeUndefined();
+    await submitLogin(ui.page, ADMIN.id, 'not the admin password');
+    await ui.page.locator('#login-message:not(:empty)').waitFor();
+    expect(await ui.page.locator('body').getAttribute('data-state')).toBe('login');
+    expect((await ui.context.cookies()).find((c) => c.name === 'minifb_admin')).toBeUndefined();
   }, 60000);
 
   test('dashboard — logging in as the administrator shows the current totals', async () => {
@@ -171,13 +169,13 @@ describe('minifb admin dashboard in headless Chromium', () => {
       return now.requestsLast24h >= driven ? now : undefined;
     }, 20000, `the ${driven} requests driven counted in GET /admin/stats`);
     before = { stats: counted!, series: await series() };
-    await submitLogin(page, ADMIN.id, ADMIN.pw);
-    await page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
-    expect(await page.locator('#login-view').isHidden()).toBe(true);
-    expect(await page.locator('#logout').isVisible()).toBe(true);
-    const cookie = (await context.cookies()).find((c) => c.name === 'minifb_admin');
+    await submitLogin(ui.page, ADMIN.id, ADMIN.pw);
+    await ui.page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
+    expect(await ui.page.locator('#login-view').isHidden()).toBe(true);
+    expect(await ui.page.locator('#logout').isVisible()).toBe(true);
+    const cookie = (await ui.context.cookies()).find((c) => c.name === 'minifb_admin');
     expect(cookie).toMatchObject({ path: '/admin', sameSite: 'Strict' });
-    expect(await page.evaluate(() => sessionStorage.getItem('minifb_admin_refresh'))).toBeTruthy();
+    expect(await ui.page.evaluate(() => sessionStorage.getItem('minifb_admin_refresh'))).toBeTruthy();
 
     const now = await stats();
     expect(now).toMatchObject({ totalUsers: 3, totalPosts: 3, postsToday: 3 }); // admin, writer, reader
@@ -191,7 +189,7 @@ describe('minifb admin dashboard in headless Chromium', () => {
 
     expect(page24h).toBeGreaterThanOrEqual(Math.max(before.stats.requestsLast24h, driven));
     expect(page24h).toBeLessThanOrEqual(after.stats.requestsLast24h);
-    expect(await page.locator('[data-figure=rps]').textContent()).toMatch(/^\d+\.\d\d$/);
+    expect(await ui.page.locator('[data-figure=rps]').textContent()).toMatch(/^\d+\.\d\d$/);
 
     // Requests per second: one point a second over the last hour, every request of this test in it.
     expect(rps.labels).toHaveLength(3600);
@@ -226,7 +224,7 @@ describe('minifb admin dashboard in headless Chromium', () => {
   }, 60000);
 
   test('dashboard — every chart is drawn: its canvas has pixels in the colours of its data', async () => {
-    const drawn = await page.evaluate((ids) => {
+    const drawn = await ui.page.evaluate((ids) => {
       const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
       const colours: Record<string, string[]> = {
         'chart-rps': ['#2563eb'], // the line and its fill
@@ -257,7 +255,7 @@ describe('minifb admin dashboard in headless Chromium', () => {
     }
 
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await ui.page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
   }, 60000);
 
@@ -267,24 +265,24 @@ describe('minifb admin dashboard in headless Chromium', () => {
       return values[labels.indexOf('404')] ?? 0;
     };
     const earlier = await count404();
-    for (let i = 0; i < 5; i++) await fetch(`${base}/still/no/such/route`);
+    for (let i = 0; i < 5; i++) await fetch(`${ui.base}/still/no/such/route`);
     await eventually(async () => (await count404()) >= earlier + 5, 20000, 'the five new 404s on the status chart');
   }, 60000);
 
   test('dashboard — loads nothing from another origin (no CDN)', () => {
     expect(requested.length).toBeGreaterThan(0);
-    expect(requested.filter((url) => new URL(url).origin !== base)).toEqual([]);
-    expect(requested).toEqual(expect.arrayContaining([`${base}/admin`, `${base}/admin/dashboard.js`, `${base}/admin/dashboard.css`, `${base}/admin/stats`, `${base}/admin/stats/series`]));
+    expect(requested.filter((url) => new URL(url).origin !== ui.base)).toEqual([]);
+    expect(requested).toEqual(expect.arrayContaining([`${ui.base}/admin`, `${ui.base}/admin/dashboard.js`, `${ui.base}/admin/dashboard.css`, `${ui.base}/admin/stats`, `${ui.base}/admin/stats/series`]));
   });
 
   test('dashboard — "Log out" returns to the login form and forgets the tokens', async () => {
-    await page.locator('#logout').click();
-    await page.locator('body[data-state="login"]').waitFor({ timeout: 30000 });
-    expect(await page.locator('#login').isVisible()).toBe(true);
-    expect(await page.locator('#dashboard-view').isHidden()).toBe(true);
-    expect((await context.cookies()).find((c) => c.name === 'minifb_admin')).toBeUndefined();
-    expect(await page.evaluate(() => sessionStorage.getItem('minifb_admin_refresh'))).toBeNull();
-    expect((await page.reload())?.status()).toBe(401);
+    await ui.page.locator('#logout').click();
+    await ui.page.locator('body[data-state="login"]').waitFor({ timeout: 30000 });
+    expect(await ui.page.locator('#login').isVisible()).toBe(true);
+    expect(await ui.page.locator('#dashboard-view').isHidden()).toBe(true);
+    expect((await ui.context.cookies()).find((c) => c.name === 'minifb_admin')).toBeUndefined();
+    expect(await ui.page.evaluate(() => sessionStorage.getItem('minifb_admin_refresh'))).toBeNull();
+    expect((await ui.page.reload())?.status()).toBe(401);
   }, 60000);
 
   test('dashboard — a user who is not an administrator stays at the login form, told why, without reloading again and again', async () => {
@@ -292,69 +290,55 @@ describe('minifb admin dashboard in headless Chromium', () => {
     const count = (request: { url(): string; isNavigationRequest(): boolean }) => {
       if (request.isNavigationRequest() || request.url().endsWith('/refresh')) loads.push(request.url());
     };
-    page.on('request', count);
+    ui.page.on('request', count);
     try {
-      await submitLogin(page, 'reader', PASSWORD);
-      await page.locator('#login-message', { hasText: 'only an administrator may do this' }).waitFor({ timeout: 30000 });
-      expect(await page.locator('body').getAttribute('data-state')).toBe('login');
+      await submitLogin(ui.page, 'reader', PASSWORD);
+      await ui.page.locator('#login-message', { hasText: 'only an administrator may do this' }).waitFor({ timeout: 30000 });
+      expect(await ui.page.locator('body').getAttribute('data-state')).toBe('login');
       // Nothing to wait for here: the point is that nothing more happens, so watch for a while.
       const settled = loads.length;
-      await page.waitForTimeout(2000);
+      await ui.page.waitForTimeout(2000);
       expect(loads.slice(settled)).toEqual([]);
       expect(loads.filter((url) => url.endsWith('/refresh'))).toEqual([]);
-      expect((await context.cookies()).find((c) => c.name === 'minifb_admin')).toBeUndefined();
+      expect((await ui.context.cookies()).find((c) => c.name === 'minifb_admin')).toBeUndefined();
     } finally {
-      page.off('request', count);
+      ui.page.off('request', count);
     }
   }, 60000);
 });
 
 describe('minifb admin dashboard in headless Chromium: access tokens that expire', () => {
   const TTL = 3;
-  let fb: Minifb;
-  let server: ReturnType<typeof Bun.serve>;
-  let base: string;
-  let context: BrowserContext;
-  let page: Page;
+  const ui = dashboardPage({ JWT_ACCESS_TTL_SECONDS: String(TTL) });
   const requested: string[] = [];
-  const adminCookie = async () => (await context.cookies()).find((c) => c.name === 'minifb_admin')?.value;
+  const adminCookie = async () => (await ui.context.cookies()).find((c) => c.name === 'minifb_admin')?.value;
 
-  beforeAll(async () => {
-    fb = await startMinifb({ backend: 'pglite', env: { JWT_ACCESS_TTL_SECONDS: String(TTL) } });
-    ({ server, base } = serve(fb));
-    context = await newContext();
-    page = await context.newPage();
-    page.on('request', (request) => requested.push(`${request.method()} ${new URL(request.url()).pathname}`));
-  }, 60000);
-
-  afterAll(async () => {
-    await context?.close();
-    server?.stop(true);
-    await fb?.stop();
-  }, 30000);
+  beforeAll(() => {
+    ui.page.on('request', (request) => requested.push(`${request.method()} ${new URL(request.url()).pathname}`));
+  });
 
   test('dashboard — keeps updating after the access token expires: renewed with the refresh token', async () => {
-    expect((await page.goto(`${base}/admin`))?.status()).toBe(401);
-    await submitLogin(page, ADMIN.id, ADMIN.pw);
-    await page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
+    expect((await ui.page.goto(`${ui.base}/admin`))?.status()).toBe(401);
+    await submitLogin(ui.page, ADMIN.id, ADMIN.pw);
+    await ui.page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
     const first = (await adminCookie())!;
-    const updated = await page.locator('body').getAttribute('data-updated');
+    const updated = await ui.page.locator('body').getAttribute('data-updated');
     // The update after the token expired was answered 401, renewed, and asked again.
-    await page.waitForFunction((after) => Number(document.body.dataset.updated) > after + 1000 * 3, Number(updated), { timeout: 30000 });
+    await ui.page.waitForFunction((after) => Number(document.body.dataset.updated) > after + 1000 * 3, Number(updated), { timeout: 30000 });
     await eventually(() => requested.includes('POST /refresh'), 10000, 'a renewal');
-    expect(await page.locator('body').getAttribute('data-state')).toBe('dashboard');
+    expect(await ui.page.locator('body').getAttribute('data-state')).toBe('dashboard');
     expect(await adminCookie()).not.toBe(first);
     expect(requested.filter((r) => r === 'POST /auth')).toHaveLength(1);
   }, 60000);
 
   test('dashboard — opened again with an expired token: renewed without the login form, once', async () => {
     // Away from the dashboard (its timers stop) until the token in the cookie has expired.
-    await page.goto('about:blank');
+    await ui.page.goto('about:blank');
     const token = (await adminCookie())!;
     await eventually(() => claimsOf(token).exp * 1000 < Date.now(), (TTL + 2) * 1000, 'the access token expiring');
     requested.length = 0;
-    expect((await page.goto(`${base}/admin`))?.status()).toBe(401);
-    await page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
+    expect((await ui.page.goto(`${ui.base}/admin`))?.status()).toBe(401);
+    await ui.page.locator('body[data-state="dashboard"][data-updated]').waitFor({ timeout: 30000 });
     expect(requested.filter((r) => r === 'POST /refresh')).toHaveLength(1);
     expect(requested.filter((r) => r === 'POST /auth')).toEqual([]);
     expect(requested.filter((r) => r === 'GET /admin')).toHaveLength(2);

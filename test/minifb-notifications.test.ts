@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { feedEvents } from '../modules/feed/contract/index.ts';
@@ -6,7 +6,7 @@ import { notificationsPageQuery } from '../modules/notification/queries.ts';
 import type { NotificationDatabase } from '../modules/notification/schema.ts';
 import { PG_ADMIN_URL } from './support/shop.ts';
 import { minifbConformance } from './support/conformance.ts';
-import { eventually, startMinifb, type Backend, type Minifb } from './support/minifb.ts';
+import { eventually, minifbForSuite, type Backend, type Minifb } from './support/minifb.ts';
 
 /**
  * minifb notifications (shared/specs/minifb.md, "Notifications"): made from the feed's events by
@@ -18,13 +18,7 @@ describe.each(['pglite', 'pg', 'split'] as Backend[])('minifb notifications on %
   let fb: Minifb;
   let n = 0;
 
-  beforeAll(async () => {
-    fb = await startMinifb({ backend });
-  }, 90000);
-
-  afterAll(async () => {
-    await fb?.stop();
-  }, 30000);
+  minifbForSuite({ backend }, (started) => (fb = started));
 
   /** A fresh owner, a fresh other user, and a post of the owner's. */
   async function scene() {

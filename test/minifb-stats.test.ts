@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import pg from 'pg';
 import { REQUESTS_SUBJECT, type RequestBatch } from '../platform/observability/telemetry.ts';
 import { PG_ADMIN_URL } from './support/shop.ts';
-import { ADMIN, startMinifb, type Backend, type Minifb } from './support/minifb.ts';
+import { ADMIN, minifbForSuite, type Backend, type Minifb } from './support/minifb.ts';
 
 /**
  * minifb statistics (shared/specs/minifb.md, "Statistics"): a known mix of requests — 2xx, 4xx,
@@ -42,13 +42,7 @@ describe.each(['pg', 'split'] as Backend[])('minifb statistics on %s', (backend)
     throw new Error(`the statistics never counted every request: ${JSON.stringify(last)}`);
   };
 
-  beforeAll(async () => {
-    fb = await startMinifb({ backend });
-  }, 90000);
-
-  afterAll(async () => {
-    await fb?.stop();
-  }, 30000);
+  minifbForSuite({ backend }, (started) => (fb = started));
 
   test('every figure matches a known mix of 2xx, 4xx and 5xx requests', async () => {
     admin = (await send('POST /auth', 'POST', '/auth', { body: ADMIN })).body.accessToken;
@@ -179,13 +173,7 @@ describe.each(['pg', 'split'] as Backend[])('minifb statistics on %s', (backend)
 describe('minifb statistics: the dashboard', () => {
   let fb: Minifb;
 
-  beforeAll(async () => {
-    fb = await startMinifb({ backend: 'pglite' });
-  }, 60000);
-
-  afterAll(async () => {
-    await fb?.stop();
-  }, 30000);
+  minifbForSuite({ backend: 'pglite' }, (started) => (fb = started));
 
   test('GET /admin — 401 without an administrator: the login form for a browser, {result, hint} for anyone else', async () => {
     const browser = await fb.call('GET', '/admin', { headers: { accept: 'text/html,application/xhtml+xml' } });

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allModules } from '../modules/index.ts';
-import { parseConfig } from '../platform/config.ts';
-import { startSystem, type RunningSystem } from '../platform/runtime.ts';
+import type { RunningSystem } from '../platform/runtime.ts';
+import { embeddedForSuite } from './support/embedded.ts';
 
 /**
  * The README's curl examples, run in order against the embedded app: they give what they say.
@@ -62,17 +60,7 @@ function parse(block: string): Example {
 
 describe('README examples', () => {
   let system: RunningSystem;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'readme-'));
-    system = await startSystem(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' }, allModules), allModules, { listen: false });
-  }, 60000);
-
-  afterAll(async () => {
-    await system?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }, 30000);
+  embeddedForSuite({}, { listen: false }, (started) => (system = started));
 
   test('there are examples for every port: homeshopping and minifb', () => {
     const ports = new Set(blocks.map((b) => parse(b).port));

@@ -83,8 +83,16 @@ async function complete(natsUrl: string, bucket: string): Promise<boolean> {
   }
 }
 
-/** Closed-loop requests until `stop` says so; statuses counted, wrong answers collected. */
-async function probing(concurrency: number, stop: () => boolean, request: () => Promise<{ status: number; wrong?: string }>) {
+type Probe = () => Promise<{ status: number; wrong?: string }>;
+
+/**
+ * Closed-loop requests until `until` says so, or until it is done when it is a promise (which is
+ * then awaited); statuses counted, wrong answers collected.
+ */
+async function probing(concurrency: number, until: (() => boolean) | Promise<unknown>, request: Probe) {
+  let done = false;
+  const stop = typeof until === 'function' ? until : () => done;
+  const finished = typeof until === 'function' ? undefined : until.then(() => (done = true));
   const statuses: Record<number, number> = {};
   const wrong: string[] = [];
   const latencies: number[] = [];
@@ -104,6 +112,7 @@ async function probing(concurrency: number, stop: () => boolean, request: () => 
       }
     }),
   );
+  await finished;
   latencies.sort((a, b) => a - b);
   return { statuses, wrong, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0, count: latencies.length };
 }
@@ -114,11 +123,29 @@ const times = (n: number) => {
   return () => asked++ >= n;
 };
 
-async function dropAll(prefix: string, modules: string[]) {
+/**
+ * Reads (8 at a time) while `fill` is under way meet no wrong answer and no 401; once it is done,
+ * `after` more are all right.
+ */
+async function readsRightThroughFill(fill: Promise<unknown>, read: Probe, after: number) {
+  const during = await probing(8, fill, read);
+  expect(during.wrong).toEqual([]);
+  expect(during.statuses[401]).toBeUndefined();
+  const afterwards = await probing(8, times(after), read);
+  expect(afterwards.wrong).toEqual([]);
+  expect(afterwards.statuses).toEqual({ 200: afterwards.count });
+}
+
+/** After a suite: its processes and nats-server stopped, its databases dropped, its logs removed unless TEST_KEEP_LOGS is set. */
+async function tearDown(children: Child[], nats: PrivateNats | undefined, prefix: string, modules: string[], dir: string) {
+  for (const c of children) await c.stop();
+  await nats?.destroy();
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });
   await client.connect();
   for (const m of modules) await client.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
   await client.end();
+  if (!process.env.TEST_KEEP_LOGS) rmSync(dir, { recursive: true, force: true });
+  else console.log(`logs kept in ${dir}`);
 }
 
 describe('homeshopping at 50,000 users', () => {
@@ -135,7 +162,7 @@ describe('homeshopping at 50,000 users', () => {
   const WRITERS = 5000;
   const writer = (k: number) => USERS - WRITERS + 1 + (k % WRITERS);
   /** One read of a random user on a random port, checked against the seed. */
-  const readSomeone = async (): Promise<{ status: number; wrong?: string }> => {
+  const readSomeone: Probe = async () => {
     const id = pick(51, USERS - WRITERS);
     const expected = scaleAlarms(id, shopSizes);
     const which = pick(0, 2);
@@ -167,13 +194,7 @@ describe('homeshopping at 50,000 users', () => {
     children = Object.fromEntries(plan.map((p) => [p.module, new Child(p, dir)])) as typeof children;
   }, 120000);
 
-  afterAll(async () => {
-    for (const c of Object.values(children ?? {})) await c.stop();
-    await nats?.destroy();
-    await dropAll(prefix, modules);
-    if (!process.env.TEST_KEEP_LOGS) rmSync(dir, { recursive: true, force: true });
-    else console.log(`logs kept in ${dir}`);
-  }, 60000);
+  afterAll(() => tearDown(Object.values(children ?? {}), nats, prefix, modules, dir), 60000);
 
   test('a first start publishes 50,000 users in pages — a few dozen statements, not one per key', async () => {
     const before = await transactions(`${prefix}_user`);
@@ -188,16 +209,7 @@ describe('homeshopping at 50,000 users', () => {
   test('while the alarms and items are published for the first time, no answer is wrong and no valid token is refused', async () => {
     children.item.start();
     children.alarm.start();
-    let filled = false;
-    const filling = eventually(async () => (await complete(nats.url, 'alarms')) && (await complete(nats.url, 'items')), 90000, 'alarms and items complete').then(() => (filled = true));
-    const during = await probing(8, () => filled, readSomeone);
-    await filling;
-    expect(during.wrong).toEqual([]);
-    expect(during.statuses[401]).toBeUndefined();
-    // Then every answer is right.
-    const after = await probing(8, times(300), readSomeone);
-    expect(after.wrong).toEqual([]);
-    expect(after.statuses).toEqual({ 200: after.count });
+    await readsRightThroughFill(eventually(async () => (await complete(nats.url, 'alarms')) && (await complete(nats.url, 'items')), 90000, 'alarms and items complete'), readSomeone, 300);
   }, 150000);
 
   test('read-your-writes at size, with copies bounded to 2,000 keys: 100/100 through item GET / and /visit', async () => {
@@ -247,16 +259,14 @@ describe('homeshopping at 50,000 users', () => {
     // Once the alarm process is back on NATS (a write goes through), writes go on while the
     // owners publish everything again.
     await eventually(async () => (await setAlarm(writer(0), 1, 'DELETE')).status === 200, 30000, 'writes back');
-    let done = false;
-    const refilled = eventually(async () => (await complete(nats.url, 'alarms')) && (await complete(nats.url, 'users')), 90000, 'buckets refilled').then(() => (done = true));
+    const refilled = eventually(async () => (await complete(nats.url, 'alarms')) && (await complete(nats.url, 'users')), 90000, 'buckets refilled');
     let k = 0;
     const write = async () => {
       const id = writer(k++);
       const res = await setAlarm(id, 1 + (id % shopSizes.items), k % 2 ? 'POST' : 'DELETE');
       return { status: res.status, wrong: res.status === 401 ? `401 for user ${id}` : undefined };
     };
-    const during = await probing(4, () => done, write);
-    await refilled;
+    const during = await probing(4, refilled, write);
     expect(during.wrong).toEqual([]);
     // While the user process publishes 50,000 users it may not answer a fallback in time, nor
     // every holder confirm a write: 503, within the budgets (500 ms a lookup, 1 s a write).
@@ -299,19 +309,12 @@ describe('minifb at 50,000 accounts', () => {
     children = planSplit({ pgUrl: PG_ADMIN_URL, dbPrefix: prefix, natsUrl: nats.url, modules, ports, minifb: secrets }).map((p) => new Child(p, dir));
   }, 180000);
 
-  afterAll(async () => {
-    for (const c of children ?? []) await c.stop();
-    await nats?.destroy();
-    await dropAll(prefix, modules);
-    if (!process.env.TEST_KEEP_LOGS) rmSync(dir, { recursive: true, force: true });
-    else console.log(`logs kept in ${dir}`);
-  }, 60000);
+  afterAll(() => tearDown(children ?? [], nats, prefix, modules, dir), 60000);
 
   test('a cold start: every valid token works on the feed and notifications while the accounts are published (no 401), names right', async () => {
     for (const c of children) c.start();
-    let filled = false;
-    const filling = eventually(() => complete(nats.url, 'accounts'), 90000, 'accounts complete').then(() => (filled = true));
-    const read = async () => {
+    const filled = eventually(() => complete(nats.url, 'accounts'), 90000, 'accounts complete');
+    const read: Probe = async () => {
       const reader = pick(1, USERS);
       const path = pick(0, 1) ? `/timeline/u${reader}?limit=5` : '/notification';
       const name = path.startsWith('/timeline') ? 'feed' : 'notification';
@@ -323,13 +326,7 @@ describe('minifb at 50,000 accounts', () => {
       } else await res.arrayBuffer();
       return { status: 200 };
     };
-    const during = await probing(8, () => filled, read);
-    await filling;
-    expect(during.wrong).toEqual([]);
-    expect(during.statuses[401]).toBeUndefined();
-    const after = await probing(8, times(200), read);
-    expect(after.wrong).toEqual([]);
-    expect(after.statuses).toEqual({ 200: after.count });
+    await readsRightThroughFill(filled, read, 200);
     // The administrator's account, written at start, went out after the bucket was marked: the
     // fill did not take the bucket for another database's and sweep it.
     expect(byName('account').lines('publishing a snapshot').map((l) => l.clearsForeignKeys)).toEqual([false]);

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import { MemoryBus } from '../../platform/bus/memory.ts';
 import { createLogger } from '../../platform/observability/log.ts';
 import { platformMigrations } from '../../platform/data/migrations.ts';
 import { Outbox } from '../../platform/data/outbox.ts';
+import { embeddedDatabase } from '../../test/support/scratch.ts';
 import type { Caller } from '../account/contract/index.ts';
 import { migrations } from './migrations.ts';
 import type { FeedDatabase } from './schema.ts';
@@ -14,7 +14,6 @@ import { feedUseCases, type AccountOf } from './use-cases.ts';
  * A page costs the same number of queries whatever it shows: counts live on the rows, and the
  * caller's reactions to a whole page come in one query (no query per post).
  */
-let pglite: PGlite;
 let db: Kysely<FeedDatabase>;
 let queries: string[] = [];
 const log = createLogger({ test: 'feed' });
@@ -23,15 +22,7 @@ const account: AccountOf = (id) => (people.includes(id) ? { id, name: id.toUpper
 const me = (id: string): Caller => ({ id, admin: false });
 
 beforeAll(async () => {
-  pglite = new PGlite();
-  await pglite.waitReady;
-  db = new Kysely<FeedDatabase>({
-    dialect: new PGliteDialect({ pglite }),
-    log: (event) => {
-      if (event.level === 'query') queries.push(event.query.sql);
-    },
-  });
-  for (const m of [...Object.values(platformMigrations), ...Object.values(migrations)]) await m.up(db as Kysely<any>);
+  db = await embeddedDatabase<FeedDatabase>([...Object.values(platformMigrations), ...Object.values(migrations)], (sql) => queries.push(sql));
 }, 30000);
 
 afterAll(async () => {

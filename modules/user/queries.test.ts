@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
+import { embeddedDatabase } from '../../test/support/scratch.ts';
 import { migrations } from './migrations.ts';
 import { insertVisit, insertVisits, recentVisits } from './queries.ts';
 import type { UserDatabase } from './schema.ts';
@@ -10,7 +10,6 @@ import type { UserDatabase } from './schema.ts';
  * Visit ids are UUIDv7 in production; here they are built from a counter, so their order is
  * the order the test gives.
  */
-let pglite: PGlite;
 let db: Kysely<UserDatabase>;
 let queries = 0;
 let seq = 0;
@@ -26,15 +25,9 @@ async function visited(itemIds: number[], userId = nextUser++): Promise<number> 
 }
 
 beforeAll(async () => {
-  pglite = new PGlite();
-  await pglite.waitReady;
-  db = new Kysely<UserDatabase>({
-    dialect: new PGliteDialect({ pglite }),
-    log: (event) => {
-      if (event.level === 'query' && /from "visit"/i.test(event.query.sql)) queries++;
-    },
+  db = await embeddedDatabase<UserDatabase>([migrations['2026_11_23_0001_visit']!], (sql) => {
+    if (/from "visit"/i.test(sql)) queries++;
   });
-  await migrations['2026_11_23_0001_visit']!.up(db as Kysely<any>);
 }, 30000);
 
 afterAll(async () => {

@@ -8,6 +8,7 @@
  *   private nats-server, and the local reverse proxy in front — what compose runs; requests go
  *   over HTTP to the proxy's port.
  */
+import { afterAll, beforeAll } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,21 @@ export async function eventually<T>(probe: () => Promise<T> | T, ms = 5000, what
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms (last: ${JSON.stringify(last)})`);
     await Bun.sleep(20);
   }
+}
+
+/**
+ * minifb for the enclosing describe block: started with `opts` before its tests, handed to `use`,
+ * and stopped after them.
+ */
+export function minifbForSuite(opts: Parameters<typeof startMinifb>[0], use: (fb: Minifb) => void): void {
+  let fb: Minifb | undefined;
+  beforeAll(async () => {
+    fb = await startMinifb(opts);
+    use(fb);
+  }, 90000);
+  afterAll(async () => {
+    await fb?.stop();
+  }, 30000);
 }
 
 interface Shape {

@@ -1,16 +1,36 @@
 /**
  * Scaffolding for the platform's own tests: a scratch module database (PGlite in a temporary
- * folder, or a fresh database on the test Postgres) with a `thing` table, shared as a bucket.
+ * folder, or a fresh database on the test Postgres) with a `thing` table, shared as a bucket;
+ * and for the modules' unit tests, a Kysely on a fresh in-memory PGlite.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect } from 'kysely';
+import type { Migration } from 'kysely/migration';
 import { openDatabase, type ModuleDatabase } from '../../platform/data/db.ts';
 import { DomainError } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/observability/log.ts';
 import { pageOf, valuesOf, type SharedBucket } from '../../platform/data/snapshot.ts';
 import { admin, urlOf } from './shop.ts';
 
+/**
+ * A Kysely on a fresh in-memory embedded database, `migrations` run on it in order; `onQuery` is
+ * told the SQL of every statement it runs (to count them).
+ */
+export async function embeddedDatabase<DB>(migrations: Migration[], onQuery: (sql: string) => void = () => {}): Promise<Kysely<DB>> {
+  const pglite = new PGlite();
+  await pglite.waitReady;
+  const db = new Kysely<DB>({
+    dialect: new PGliteDialect({ pglite }),
+    log: (event) => {
+      if (event.level === 'query') onQuery(event.query.sql);
+    },
+  });
+  for (const m of migrations) await m.up(db as Kysely<any>);
+  return db;
+}
 
 /** Where a scratch database lives: a temporary folder (PGlite), and for Postgres a fresh database at `url`. */
 export async function scratchPlace(backend: 'pglite' | 'pg'): Promise<{ dir: string; url: string | undefined; drop(): Promise<void> }> {
