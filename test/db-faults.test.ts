@@ -194,6 +194,8 @@ const connectionFaults: { name: string; apply(d: FaultyDatabase): Promise<void>;
 /** How a product's suite reads and writes through the port, and what its write would change. */
 interface Probes {
   read(): Promise<Answer>;
+  /** A piece of the read's statement as pg_stat_activity shows it: background work may wait on the same lock. */
+  readStatement: string;
   write(): Promise<Answer>;
   lockForWrite: { statement: string; params: unknown[] };
   lockTable: string;
@@ -252,7 +254,8 @@ function databaseFaults(product: string, modules: string[], under: string, write
         const answer = await database.holding(s.lockTable, [], async () => {
           const reading = s.read();
           const pid = await eventually(
-            async () => (await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`, [database.role]))[0]?.pid,
+            async () =>
+              (await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND strpos(query, $2) > 0`, [database.role, s.readStatement]))[0]?.pid,
             900,
             'the read waits on the lock',
           );
@@ -359,6 +362,7 @@ databaseFaults('homeshopping', HOMESHOPPING, 'alarm', 'a lock on the table that 
   const alarm = (init: RequestInit = {}) => timed(() => system.handle(6001, new Request('http://localhost/', { ...init, headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' } })));
   return {
     read: () => alarm(),
+    readStatement: 'order by "item_id" desc',
     write: () => alarm({ method: 'POST', body: JSON.stringify({ item_id: ITEM }) }),
     // A new alarm is an insert, which no row lock holds: the table lock in EXCLUSIVE mode lets
     // reads through and holds every write.
@@ -384,6 +388,7 @@ databaseFaults('minifb', MINIFB, 'feed', 'a row lock (SELECT … FOR UPDATE)', a
   const postId = created.body.id;
   return {
     read: () => send('GET', `/post/${postId}`),
+    readStatement: 'from "post" where "id" = $1',
     write: () => send('PATCH', `/post/${postId}`, { content: 'changed' }),
     lockForWrite: { statement: 'SELECT id FROM post WHERE id = $1 FOR UPDATE', params: [postId] },
     lockTable: 'LOCK TABLE post IN ACCESS EXCLUSIVE MODE',
