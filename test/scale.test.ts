@@ -271,7 +271,9 @@ describe('homeshopping at 50,000 users', () => {
     // While the user process publishes 50,000 users it may not answer a fallback in time, nor
     // every holder confirm a write: 503, within the budgets (500 ms a lookup, 1 s a write).
     expect(Object.keys(during.statuses).filter((s) => !['200', '201', '503'].includes(s))).toEqual([]);
-    expect(during.p99).toBeLessThan(2500);
+    // The budgets add up to 1.5 s; the bound is there to catch a write that hangs (the pool's
+    // wait, a lock), with room for a machine busy with other test files.
+    expect(during.p99).toBeLessThan(5000);
     const after = await probing(4, times(200), write);
     expect(Object.keys(after.statuses).sort()).toEqual(['200', '201']);
     expect(after.p99).toBeLessThan(1000);
