@@ -10,10 +10,10 @@ import type { DatabaseKind } from './data/db.ts';
 import type { Logger } from './observability/log.ts';
 import type { Outbox } from './data/outbox.ts';
 
-/** What the platform hands a module when it starts it. */
-export interface ModuleContext {
+/** What the platform hands a module when it starts it; `DB` is the module's own database interface. */
+export interface ModuleContext<DB = any> {
   name: string;
-  db: Kysely<any>;
+  db: Kysely<DB>;
   dbKind: DatabaseKind;
   bus: Bus;
   outbox: Outbox;
@@ -39,8 +39,6 @@ export interface ModuleDefinition {
    * one host (the local split topology), behind a proxy on `defaultPort`.
    */
   splitPort?: number;
-  /** Title of the port's API documentation. */
-  title: string;
   /**
    * Path prefixes this module answers (`/post` covers `/post/14/comment`). Where the modules of
    * one port run as separate processes, the reverse proxy in front of them routes by these.
@@ -56,4 +54,23 @@ export interface RunningModule {
   /** The module's HTTP adapter: a named Elysia plugin. */
   http: AnyElysia;
   stop(): Promise<void>;
+}
+
+/** What a module declares of itself; its product's helper below adds what the product decides. */
+type OwnDefinition<DB> = Omit<ModuleDefinition, 'product' | 'start'> & { start(ctx: ModuleContext<DB>): Promise<RunningModule> };
+
+/**
+ * A homeshopping module: a port of its own (the contract's), and an embedded database first
+ * loaded from the kit's init_database.sql, read from `initSql`.
+ */
+export async function homeshoppingModule<DB>({ initSql, ...definition }: Omit<OwnDefinition<DB>, 'initSql' | 'splitPort' | 'routes'> & { initSql: URL }): Promise<ModuleDefinition> {
+  return { ...definition, product: 'homeshopping', initSql: await Bun.file(initSql).text() };
+}
+
+/**
+ * A minifb module: it answers on the product's one port, 8000, beside the other minifb modules;
+ * `splitPort` and `routes` place it when they run as separate processes.
+ */
+export function minifbModule<DB>(definition: Omit<OwnDefinition<DB>, 'defaultPort' | 'initSql'> & { splitPort: number; routes: string[] }): ModuleDefinition {
+  return { ...definition, product: 'minifb', defaultPort: 8000 };
 }

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { ModuleDefinition } from '../../platform/module.ts';
+import { minifbModule } from '../../platform/module.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
 import { accountHttp } from './http.ts';
 import { migrations } from './migrations.ts';
@@ -8,16 +7,12 @@ import { serveAccounts, sharedAccounts } from './service.ts';
 import { accountSettings } from './settings.ts';
 import { accountUseCases } from './use-cases.ts';
 
-export const accountModule: ModuleDefinition = {
+export const accountModule = minifbModule<AccountDatabase>({
   name: 'account',
-  product: 'minifb',
-  defaultPort: 8000,
   splitPort: 8001,
-  title: 'minifb',
   routes: ['/check', '/signup', '/auth', '/refresh', '/me', '/user'],
   migrations,
-  async start({ db: anyDb, bus, outbox, log, config, clock }) {
-    const db = anyDb as Kysely<AccountDatabase>;
+  async start({ db, bus, outbox, log, config, clock }) {
     const settings = accountSettings(config);
     const secret = jwtSecret(config, log);
     const useCases = accountUseCases({ db, outbox, secret, settings, clock });
@@ -40,4 +35,4 @@ export const accountModule: ModuleDefinition = {
       stop: () => service.stop(),
     };
   },
-};
+});

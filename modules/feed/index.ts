@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { ModuleDefinition } from '../../platform/module.ts';
+import { minifbModule } from '../../platform/module.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
 import { FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from './contract/index.ts';
 import { feedHttp } from './http.ts';
@@ -9,16 +8,12 @@ import type { FeedDatabase } from './schema.ts';
 import { serveFeed } from './service.ts';
 import { feedUseCases } from './use-cases.ts';
 
-export const feedModule: ModuleDefinition = {
+export const feedModule = minifbModule<FeedDatabase>({
   name: 'feed',
-  product: 'minifb',
-  defaultPort: 8000,
   splitPort: 8002,
-  title: 'minifb',
   routes: ['/post', '/timeline', '/comment'],
   migrations,
-  async start({ db: anyDb, bus, outbox, log, config, copyOf, clock }) {
-    const db = anyDb as Kysely<FeedDatabase>;
+  async start({ db, bus, outbox, log, config, copyOf, clock }) {
     const secret = jwtSecret(config, log);
     await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
     const accounts = await copyOf(accountsBucket);
@@ -30,4 +25,4 @@ export const feedModule: ModuleDefinition = {
       stop: () => service.stop(),
     };
   },
-};
+});

@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
 import { alarmsBucket } from '../alarm/contract/index.ts';
 import { usersBucket } from '../user/contract/index.ts';
-import type { ModuleDefinition } from '../../platform/module.ts';
+import { homeshoppingModule } from '../../platform/module.ts';
 import { Catalog } from './catalog.ts';
 import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS } from './contract/index.ts';
 import { itemHttp } from './http.ts';
@@ -13,15 +12,12 @@ import { itemUseCases } from './use-cases.ts';
 
 const NO_ALARMS: readonly number[] = [];
 
-export const itemModule: ModuleDefinition = {
+export const itemModule = await homeshoppingModule<ItemDatabase>({
   name: 'item',
-  product: 'homeshopping',
   defaultPort: 5001,
-  title: 'Homeshopping Moa — item API',
-  initSql: await Bun.file(new URL('./init_database.sql', import.meta.url)).text(),
+  initSql: new URL('./init_database.sql', import.meta.url),
   migrations,
-  async start({ db: anyDb, bus, outbox, log, copyOf }) {
-    const db = anyDb as Kysely<ItemDatabase>;
+  async start({ db, bus, outbox, log, copyOf }) {
     const catalog = new Catalog();
     catalog.replace(await allItems(db));
     log.info('catalog loaded', { items: catalog.size });
@@ -38,4 +34,4 @@ export const itemModule: ModuleDefinition = {
       stop: () => service.stop(),
     };
   },
-};
+});

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { ModuleDefinition } from '../../platform/module.ts';
+import { minifbModule } from '../../platform/module.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
 import { FEED_EVENTS_STREAM, FEED_EVENTS_SUBJECTS } from '../feed/contract/index.ts';
 import { NOTIFICATIONS_CONSUMER } from './contract/index.ts';
@@ -10,16 +9,12 @@ import type { NotificationDatabase } from './schema.ts';
 import { serveNotifications } from './service.ts';
 import { notificationUseCases } from './use-cases.ts';
 
-export const notificationModule: ModuleDefinition = {
+export const notificationModule = minifbModule<NotificationDatabase>({
   name: 'notification',
-  product: 'minifb',
-  defaultPort: 8000,
   splitPort: 8003,
-  title: 'minifb',
   routes: ['/notification'],
   migrations,
-  async start({ db: anyDb, bus, log, config, copyOf, clock }) {
-    const db = anyDb as Kysely<NotificationDatabase>;
+  async start({ db, bus, log, config, copyOf, clock }) {
     const secret = jwtSecret(config, log);
     const accounts = await copyOf(accountsBucket);
     const account = (id: string) => accounts.get(id);
@@ -36,4 +31,4 @@ export const notificationModule: ModuleDefinition = {
       },
     };
   },
-};
+});

@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
 import { accountsBucket, checkCaller } from '../account/contract/index.ts';
-import type { ModuleDefinition } from '../../platform/module.ts';
+import { minifbModule } from '../../platform/module.ts';
 import { jwtSecret } from '../../platform/secrets.ts';
 import { TELEMETRY_STREAM } from '../../platform/observability/telemetry.ts';
 import { STATS_CONSUMER } from './contract/index.ts';
@@ -11,16 +10,12 @@ import type { StatsDatabase } from './schema.ts';
 import { statsTimeZone } from './settings.ts';
 import { statsUseCases } from './use-cases.ts';
 
-export const statsModule: ModuleDefinition = {
+export const statsModule = minifbModule<StatsDatabase>({
   name: 'stats',
-  product: 'minifb',
-  defaultPort: 8000,
   splitPort: 8004,
-  title: 'minifb',
   routes: ['/admin'],
   migrations,
-  async start({ db: anyDb, bus, log, config, copyOf, clock }) {
-    const db = anyDb as Kysely<StatsDatabase>;
+  async start({ db, bus, log, config, copyOf, clock }) {
     const secret = jwtSecret(config, log);
     const timeZone = statsTimeZone(config);
     const useCases = statsUseCases({ db, bus, timeZone, now: () => clock.now() });
@@ -42,4 +37,4 @@ export const statsModule: ModuleDefinition = {
       },
     };
   },
-};
+});

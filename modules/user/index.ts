@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
 import type { Consumer } from '../../platform/bus/index.ts';
-import type { ModuleDefinition } from '../../platform/module.ts';
+import { homeshoppingModule } from '../../platform/module.ts';
 import { parserOf } from '../../platform/bus/schema.ts';
 import { alarmsBucket } from '../alarm/contract/index.ts';
 import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, itemsBucket, VISIT_RECORDED, VisitsRecorded, visitsIn, type VisitRecorded } from '../item/contract/index.ts';
@@ -14,15 +13,12 @@ import { userUseCases } from './use-cases.ts';
 const parseVisits = parserOf(VisitsRecorded, 'USER.INVALID');
 const NO_ALARMS: readonly number[] = [];
 
-export const userModule: ModuleDefinition = {
+export const userModule = await homeshoppingModule<UserDatabase>({
   name: 'user',
-  product: 'homeshopping',
   defaultPort: 7001,
-  title: 'Homeshopping Moa — user API',
-  initSql: await Bun.file(new URL('./init_database.sql', import.meta.url)).text(),
+  initSql: new URL('./init_database.sql', import.meta.url),
   migrations,
-  async start({ db: anyDb, bus, outbox, log, copyOf }) {
-    const db = anyDb as Kysely<UserDatabase>;
+  async start({ db, bus, outbox, log, copyOf }) {
     outbox.share(sharedUsers());
 
     // Callers are told apart the way the other services do it: by the users bucket (which this
@@ -68,4 +64,4 @@ export const userModule: ModuleDefinition = {
       },
     };
   },
-};
+});
