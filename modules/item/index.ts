@@ -1,4 +1,4 @@
-import { alarmsBucket } from '../alarm/contract/index.ts';
+import { alarmedItemIds, alarmsBucket } from '../alarm/contract/index.ts';
 import { usersBucket } from '../user/contract/index.ts';
 import { homeshoppingModule } from '../../platform/module.ts';
 import { Catalog } from './catalog.ts';
@@ -9,8 +9,6 @@ import { allItems } from './queries.ts';
 import type { ItemDatabase } from './schema.ts';
 import { serveItems, sharedItems } from './service.ts';
 import { itemUseCases } from './use-cases.ts';
-
-const NO_ALARMS: readonly number[] = [];
 
 export const itemModule = await homeshoppingModule<ItemDatabase>({
   name: 'item',
@@ -28,7 +26,7 @@ export const itemModule = await homeshoppingModule<ItemDatabase>({
     const users = await copyOf(usersBucket);
     const alarms = await copyOf(alarmsBucket);
     const service = await serveItems(bus, catalog);
-    const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: async (userId) => (await alarms.get(userId))?.itemIds ?? NO_ALARMS, log });
+    const useCases = itemUseCases({ db, bus, outbox, catalog, alarmsOf: async (userId) => alarmedItemIds(await alarms.get(userId)), log });
     return {
       http: itemHttp(useCases, catalog, (token) => users.get(token)),
       stop: () => service.stop(),

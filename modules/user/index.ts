@@ -1,7 +1,7 @@
 import type { Consumer } from '../../platform/bus/index.ts';
 import { homeshoppingModule } from '../../platform/module.ts';
 import { parserOf } from '../../platform/bus/schema.ts';
-import { alarmsBucket } from '../alarm/contract/index.ts';
+import { alarmedItemIds, alarmsBucket } from '../alarm/contract/index.ts';
 import { ITEM_EVENTS_STREAM, ITEM_EVENTS_SUBJECTS, itemsBucket, VISIT_RECORDED, VisitsRecorded, visitsIn, type VisitRecorded } from '../item/contract/index.ts';
 import { usersBucket } from './contract/index.ts';
 import { userHttp } from './http.ts';
@@ -11,7 +11,6 @@ import { serveUsers, sharedUsers } from './service.ts';
 import { userUseCases } from './use-cases.ts';
 
 const parseVisits = parserOf(VisitsRecorded, 'USER.INVALID');
-const NO_ALARMS: readonly number[] = [];
 
 export const userModule = await homeshoppingModule<UserDatabase>({
   name: 'user',
@@ -42,7 +41,7 @@ export const userModule = await homeshoppingModule<UserDatabase>({
       db,
       visits: () => visits,
       itemOf: (id) => items.get(id),
-      alarmsOf: async (userId) => (await alarms.get(userId))?.itemIds ?? NO_ALARMS,
+      alarmsOf: async (userId) => alarmedItemIds(await alarms.get(userId)),
     });
     // The stream belongs to the item domain; declaring it here too lets this consumer start
     // (and visits queue) even when the item service has never run.

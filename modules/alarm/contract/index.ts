@@ -14,6 +14,10 @@ export const AlarmSet = Type.Object({
 });
 export type AlarmSet = Static<typeof AlarmSet>;
 
+const NO_ALARMS: readonly number[] = [];
+/** The item ids of a user's entry in the alarms bucket: none when the user has no entry. */
+export const alarmedItemIds = (set: AlarmSet | undefined): readonly number[] => set?.itemIds ?? NO_ALARMS;
+
 export const AlarmOfUserRequest = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
 
 /** Request/reply subjects served by the alarm service (NATS micro service `alarm`). */
