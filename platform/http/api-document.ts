@@ -81,7 +81,8 @@ function cleanSchema(schema: Json) {
 
 const isErrorBody = (schema: Json | undefined) => schema?.type === 'object' && schema.properties?.result && schema.properties?.hint;
 
-const errorResponse = (status: number, hint: string): Json => ({
+/** The error envelope answered with `status`, as a document shows it: its schema and an example with `hint`. */
+export const errorResponse = (status: number, hint: string): Json => ({
   description: statusText(status),
   content: {
     'application/json': {

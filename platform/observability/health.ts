@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { errorBody } from '../http/schemas.ts';
-import type { Operation } from '../http/api-document.ts';
+import { errorResponse, type Operation } from '../http/api-document.ts';
 
 /**
  * Health of a port, for orchestrators and load balancers (no authentication, never metered):
@@ -99,19 +99,7 @@ export const healthOperations = (notReady: string): Record<string, Record<string
       security: [],
       responses: {
         200: { description: 'Ready', content: { 'application/json': { schema: STATUS_BODY('ready'), example: { status: 'ready' } } } },
-        503: {
-          description: 'Not ready',
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['result', 'hint'],
-                properties: { result: { type: 'string', description: 'The HTTP status text' }, hint: { type: 'string', description: 'What is not ready' } },
-              },
-              example: errorBody(503, notReady),
-            },
-          },
-        },
+        503: errorResponse(503, notReady),
       },
     },
   },
