@@ -1,10 +1,10 @@
 import { Elysia } from 'elysia';
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
 import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { DomainError } from '../../platform/errors.ts';
-import { EmptyBody, pathId, pathText, requestLine } from '../../platform/http/schemas.ts';
+import { EmptyBody, emptyAfter, pathId, pathText, requestLine } from '../../platform/http/schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { textField } from '../../platform/text.ts';
 import { FEED_LIMITS } from './limits.ts';
@@ -46,6 +46,14 @@ const PageQuery = Type.Object({
 });
 const guarded = { auth: 'access' as const, headers: BearerHeader };
 
+/** Posts and comments are edited, deleted and reacted to alike: what those routes take and answer, for one of them. */
+const changesTo = <C extends TSchema, V extends TSchema>(what: 'post' | 'comment', Content: C, View: V, deleteSummary: string) => ({
+  edit: { ...guarded, body: Content, response: { 200: View, ...bearerErrors(400, 403, 404) }, detail: { summary: `Edit your ${what} (it shows as modified)`, tags: [what] } },
+  delete: { ...guarded, response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: deleteSummary, tags: [what] } },
+  react: { ...guarded, body: ReactionBody, response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) }, detail: { summary: `React to a ${what}: 201 new, 200 changed type`, tags: ['reaction'] } },
+  unreact: { ...guarded, response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: `Remove your reaction to a ${what} (404 when there was none)`, tags: ['reaction'] } },
+});
+
 /** The contract's 403 hint names the request it refuses: `You have not permission for 'PATCH /post/5'`. */
 const asOwner = <T>(request: Request, work: Promise<T>): Promise<T> =>
   work.catch((error: unknown) => {
@@ -56,6 +64,10 @@ const asOwner = <T>(request: Request, work: Promise<T>): Promise<T> =>
 export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { secret: string; clock: Clock }) {
   const postId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'post');
   const commentId = (raw: string) => pathId(raw, 'FEED.NOT_FOUND', 'comment');
+  // Made for each app: Elysia rewrites a route's options in place (the `auth` macro becomes the
+  // bearer check with this app's secret), so no two apps may be handed the same objects.
+  const postChanges = changesTo('post', PostContent, Post, 'Delete your post, with its comments, reactions and notifications');
+  const commentChanges = changesTo('comment', CommentContent, Comment, 'Delete your comment');
   const answer = (set: { status?: number | string }, outcome: 'created' | 'changed' | 'unchanged') => {
     set.status = outcome === 'created' ? 201 : 200;
     return {};
@@ -82,20 +94,8 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
       response: { 200: Post, ...bearerErrors(404) },
       detail: { summary: 'A post', tags: ['post'] },
     })
-    .patch('/post/:id', ({ me, params, body, request }) => asOwner(request, useCases.editPost(me, postId(params.id), body.content)), {
-      ...guarded,
-      body: PostContent,
-      response: { 200: Post, ...bearerErrors(400, 403, 404) },
-      detail: { summary: 'Edit your post (it shows as modified)', tags: ['post'] },
-    })
-    .delete(
-      '/post/:id',
-      async ({ me, params, request }) => {
-        await asOwner(request, useCases.deletePost(me, postId(params.id)));
-        return {};
-      },
-      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: 'Delete your post, with its comments, reactions and notifications', tags: ['post'] } },
-    )
+    .patch('/post/:id', ({ me, params, body, request }) => asOwner(request, useCases.editPost(me, postId(params.id), body.content)), postChanges.edit)
+    .delete('/post/:id', ({ me, params, request }) => emptyAfter(asOwner(request, useCases.deletePost(me, postId(params.id)))), postChanges.delete)
     .get('/timeline', ({ me, query }) => useCases.timeline(me, me.id, pageOf(query, 'post', 'FEED.INVALID')), {
       ...guarded,
       query: PageQuery,
@@ -123,46 +123,10 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
       response: { 200: pageOfItems(Comment), ...bearerErrors(400, 404) },
       detail: { summary: "A post's comments, oldest first", tags: ['comment'] },
     })
-    .patch('/comment/:id', ({ me, params, body, request }) => asOwner(request, useCases.editComment(me, commentId(params.id), body.content)), {
-      ...guarded,
-      body: CommentContent,
-      response: { 200: Comment, ...bearerErrors(400, 403, 404) },
-      detail: { summary: 'Edit your comment (it shows as modified)', tags: ['comment'] },
-    })
-    .delete(
-      '/comment/:id',
-      async ({ me, params, request }) => {
-        await asOwner(request, useCases.deleteComment(me, commentId(params.id)));
-        return {};
-      },
-      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: 'Delete your comment', tags: ['comment'] } },
-    )
-    .post('/post/:id/reaction', async ({ me, params, body, set }) => answer(set, await useCases.reactToPost(me, postId(params.id), body.type)), {
-      ...guarded,
-      body: ReactionBody,
-      response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) },
-      detail: { summary: 'React to a post: 201 new, 200 changed type', tags: ['reaction'] },
-    })
-    .delete(
-      '/post/:id/reaction',
-      async ({ me, params }) => {
-        await useCases.unreactToPost(me, postId(params.id));
-        return {};
-      },
-      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: 'Remove your reaction to a post (404 when there was none)', tags: ['reaction'] } },
-    )
-    .post('/comment/:id/reaction', async ({ me, params, body, set }) => answer(set, await useCases.reactToComment(me, commentId(params.id), body.type)), {
-      ...guarded,
-      body: ReactionBody,
-      response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) },
-      detail: { summary: 'React to a comment: 201 new, 200 changed type', tags: ['reaction'] },
-    })
-    .delete(
-      '/comment/:id/reaction',
-      async ({ me, params }) => {
-        await useCases.unreactToComment(me, commentId(params.id));
-        return {};
-      },
-      { ...guarded, response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: 'Remove your reaction to a comment (404 when there was none)', tags: ['reaction'] } },
-    );
+    .patch('/comment/:id', ({ me, params, body, request }) => asOwner(request, useCases.editComment(me, commentId(params.id), body.content)), commentChanges.edit)
+    .delete('/comment/:id', ({ me, params, request }) => emptyAfter(asOwner(request, useCases.deleteComment(me, commentId(params.id)))), commentChanges.delete)
+    .post('/post/:id/reaction', async ({ me, params, body, set }) => answer(set, await useCases.reactToPost(me, postId(params.id), body.type)), postChanges.react)
+    .delete('/post/:id/reaction', ({ me, params }) => emptyAfter(useCases.unreactToPost(me, postId(params.id))), postChanges.unreact)
+    .post('/comment/:id/reaction', async ({ me, params, body, set }) => answer(set, await useCases.reactToComment(me, commentId(params.id), body.type)), commentChanges.react)
+    .delete('/comment/:id/reaction', ({ me, params }) => emptyAfter(useCases.unreactToComment(me, commentId(params.id))), commentChanges.unreact);
 }

@@ -18,6 +18,12 @@ export const errorResponses = (...statuses: number[]) => Object.fromEntries([...
 /** `{}`: the homeshopping contract's success and not-found body. */
 export const EmptyBody = Type.Object({}, { additionalProperties: false, description: 'Empty object' });
 
+/** `{}` once `work` is done: the answer of a route that has nothing to show. */
+export const emptyAfter = async (work: Promise<unknown>): Promise<{}> => {
+  await work;
+  return {};
+};
+
 /** A body already rendered as JSON text. */
 export const jsonResponse = (body: string | Uint8Array<ArrayBuffer>, status = 200) =>
   new Response(body, { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
