@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
-import { bearerAuth, BearerHeader, bearerErrors, bearerToken } from '../../platform/http/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors, bearerToken, guarded } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { EmptyBody, errorResponses, pathText } from '../../platform/http/schemas.ts';
 import { ACCOUNT_LIMITS } from './contract/index.ts';
@@ -53,14 +53,12 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
       detail: { summary: 'A new access token, for `Authorization: Bearer <refreshToken>`', tags: ['account'], security: [{ refreshToken: [] }] },
     })
     .get('/me', ({ me }) => useCases.me(me), {
-      auth: 'access',
-      headers: BearerHeader,
+      ...guarded('access'),
       response: { 200: UserView, ...bearerErrors() },
       detail: { summary: 'The caller', tags: ['account'] },
     })
     .get('/user/:id', ({ params }) => useCases.user(pathText(params.id, 'ACCOUNT.NOT_FOUND', 'id')), {
-      auth: 'access',
-      headers: BearerHeader,
+      ...guarded('access'),
       response: { 200: UserView, ...bearerErrors(404) },
       detail: { summary: 'A user', tags: ['account'] },
     })
@@ -71,23 +69,20 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
         return {};
       },
       {
-        auth: 'access',
-        headers: BearerHeader,
+        ...guarded('access'),
         body: PasswordChange,
         response: { 200: EmptyBody, ...bearerErrors(400, 403, 409) },
         detail: { summary: 'Change the password (every token issued before stops working)', tags: ['account'] },
       },
     )
     .put('/me/nickname', ({ me, body }) => useCases.setNickname(me, body.nickname), {
-      auth: 'access',
-      headers: BearerHeader,
+      ...guarded('access'),
       body: Type.Object({ nickname: nullableText(ACCOUNT_LIMITS.nickname, 'Nickname') }),
       response: { 200: UserView, ...bearerErrors(400) },
       detail: { summary: 'Set or clear (null) the nickname', tags: ['account'] },
     })
     .put('/me/bio', ({ me, body }) => useCases.setBio(me, body.bio), {
-      auth: 'access',
-      headers: BearerHeader,
+      ...guarded('access'),
       body: Type.Object({ bio: nullableText(ACCOUNT_LIMITS.bio, 'Bio') }),
       response: { 200: UserView, ...bearerErrors(400) },
       detail: { summary: 'Set or clear (null) the bio', tags: ['account'] },
@@ -100,8 +95,7 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
         return issued;
       },
       {
-        auth: 'admin',
-        headers: BearerHeader,
+        ...guarded('admin'),
         response: { 201: Type.Object({ temporaryPassword: Type.String() }), ...bearerErrors(403, 404) },
         detail: { summary: 'Administrators: a temporary password for a user, shown once; it expires', tags: ['account'] },
       },

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
-import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/http/bearer-auth.ts';
+import { bearerAuth, bearerErrors, guarded } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { EmptyBody, emptyAfter, pathId, pathText, requestLine } from '../../platform/http/schemas.ts';
@@ -44,14 +44,13 @@ const PageQuery = Type.Object({
   limit: Type.Optional(Type.String({ description: '1 to 100, default 20' })),
   cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
 });
-const guarded = { auth: 'access' as const, headers: BearerHeader };
 
 /** Posts and comments are edited, deleted and reacted to alike: what those routes take and answer, for one of them. */
 const changesTo = <C extends TSchema, V extends TSchema>(what: 'post' | 'comment', Content: C, View: V, deleteSummary: string) => ({
-  edit: { ...guarded, body: Content, response: { 200: View, ...bearerErrors(400, 403, 404) }, detail: { summary: `Edit your ${what} (it shows as modified)`, tags: [what] } },
-  delete: { ...guarded, response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: deleteSummary, tags: [what] } },
-  react: { ...guarded, body: ReactionBody, response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) }, detail: { summary: `React to a ${what}: 201 new, 200 changed type`, tags: ['reaction'] } },
-  unreact: { ...guarded, response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: `Remove your reaction to a ${what} (404 when there was none)`, tags: ['reaction'] } },
+  edit: { ...guarded('access'), body: Content, response: { 200: View, ...bearerErrors(400, 403, 404) }, detail: { summary: `Edit your ${what} (it shows as modified)`, tags: [what] } },
+  delete: { ...guarded('access'), response: { 200: EmptyBody, ...bearerErrors(403, 404) }, detail: { summary: deleteSummary, tags: [what] } },
+  react: { ...guarded('access'), body: ReactionBody, response: { 200: EmptyBody, 201: EmptyBody, ...bearerErrors(400, 404) }, detail: { summary: `React to a ${what}: 201 new, 200 changed type`, tags: ['reaction'] } },
+  unreact: { ...guarded('access'), response: { 200: EmptyBody, ...bearerErrors(404) }, detail: { summary: `Remove your reaction to a ${what} (404 when there was none)`, tags: ['reaction'] } },
 });
 
 /** The contract's 403 hint names the request it refuses: `You have not permission for 'PATCH /post/5'`. */
@@ -81,29 +80,29 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
         set.status = 201;
         return useCases.createPost(me, body.content);
       },
-      { ...guarded, body: PostContent, response: { 201: Post, ...bearerErrors(400) }, detail: { summary: 'Write a post', tags: ['post'] } },
+      { ...guarded('access'), body: PostContent, response: { 201: Post, ...bearerErrors(400) }, detail: { summary: 'Write a post', tags: ['post'] } },
     )
     .get('/post', ({ me, query }) => useCases.posts(me, pageOf(query, 'post', 'FEED.INVALID')), {
-      ...guarded,
+      ...guarded('access'),
       query: PageQuery,
       response: { 200: pageOfItems(Post), ...bearerErrors(400) },
       detail: { summary: 'Every post, newest first', tags: ['post'] },
     })
     .get('/post/:id', ({ me, params }) => useCases.post(me, postId(params.id)), {
-      ...guarded,
+      ...guarded('access'),
       response: { 200: Post, ...bearerErrors(404) },
       detail: { summary: 'A post', tags: ['post'] },
     })
     .patch('/post/:id', ({ me, params, body, request }) => asOwner(request, useCases.editPost(me, postId(params.id), body.content)), postChanges.edit)
     .delete('/post/:id', ({ me, params, request }) => emptyAfter(asOwner(request, useCases.deletePost(me, postId(params.id)))), postChanges.delete)
     .get('/timeline', ({ me, query }) => useCases.timeline(me, me.id, pageOf(query, 'post', 'FEED.INVALID')), {
-      ...guarded,
+      ...guarded('access'),
       query: PageQuery,
       response: { 200: pageOfItems(Post), ...bearerErrors(400) },
       detail: { summary: 'Your posts, newest first', tags: ['post'] },
     })
     .get('/timeline/:userId', ({ me, params, query }) => useCases.timeline(me, pathText(params.userId, 'FEED.NOT_FOUND', 'userId'), pageOf(query, 'post', 'FEED.INVALID')), {
-      ...guarded,
+      ...guarded('access'),
       query: PageQuery,
       response: { 200: pageOfItems(Post), ...bearerErrors(400, 404) },
       detail: { summary: "A user's posts, newest first", tags: ['post'] },
@@ -115,10 +114,10 @@ export function feedHttp(useCases: FeedUseCases, account: AccountOf, tokens: { s
         set.status = 201;
         return comment;
       },
-      { ...guarded, body: CommentContent, response: { 201: Comment, ...bearerErrors(400, 404) }, detail: { summary: 'Comment on a post', tags: ['comment'] } },
+      { ...guarded('access'), body: CommentContent, response: { 201: Comment, ...bearerErrors(400, 404) }, detail: { summary: 'Comment on a post', tags: ['comment'] } },
     )
     .get('/post/:id/comment', ({ me, params, query }) => useCases.comments(me, postId(params.id), pageOf(query, 'comment', 'FEED.INVALID')), {
-      ...guarded,
+      ...guarded('access'),
       query: PageQuery,
       response: { 200: pageOfItems(Comment), ...bearerErrors(400, 404) },
       detail: { summary: "A post's comments, oldest first", tags: ['comment'] },

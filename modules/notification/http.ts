@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
-import { bearerAuth, BearerHeader, bearerErrors } from '../../platform/http/bearer-auth.ts';
+import { bearerAuth, bearerErrors, guarded } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { pathId } from '../../platform/http/schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
@@ -34,8 +34,7 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
   return new Elysia({ name: 'notification.http' })
     .use(bearerAuth({ name: 'notification.auth', ...tokens, caller: (claims, level) => checkCaller(account, claims, level) }))
     .get('/notification', ({ me, query }) => useCases.list(me, pageOf(query, 'notification', 'NOTIFICATION.INVALID'), readFilter(query.unread)), {
-      auth: 'access',
-      headers: BearerHeader,
+      ...guarded('access'),
       query: ListQuery,
       response: {
         200: Type.Object({ items: Type.Array(Notification), nextCursor: Type.Union([Type.String(), Type.Null()]), unreadCount: Type.Integer() }),
@@ -47,8 +46,7 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
       '/notification/read',
       ({ me }) => useCases.markAllRead(me),
       {
-        auth: 'access',
-        headers: BearerHeader,
+        ...guarded('access'),
         response: { 200: Type.Object({ count: Type.Integer({ description: 'How many were unread' }) }), ...bearerErrors() },
         detail: { summary: 'Mark all your notifications read', tags: ['notification'] },
       },
@@ -60,8 +58,7 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
         return {};
       },
       {
-        auth: 'access',
-        headers: BearerHeader,
+        ...guarded('access'),
         response: { 200: Type.Object({}, { additionalProperties: false }), ...bearerErrors(404) },
         detail: { summary: 'Mark one of your notifications read (404 for anyone else\'s)', tags: ['notification'] },
       },

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { type Static, Type } from '@sinclair/typebox';
 import type { Caller } from '../account/contract/index.ts';
-import { bearerAuth, BearerHeader, bearerErrors, bearerToken, callerOf, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/http/bearer-auth.ts';
+import { bearerAuth, BearerHeader, bearerErrors, bearerToken, callerOf, guarded, verifyToken, type AuthLevel, type CallerCheck } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { DomainError, httpStatusOf } from '../../platform/errors.ts';
 import { errorBody } from '../../platform/http/app.ts';
@@ -40,14 +40,12 @@ export function statsHttp(useCases: StatsUseCases, caller: (claims: JwtClaims, l
   return new Elysia({ name: 'stats.http' })
     .use(bearerAuth({ name: 'stats.auth', ...tokens, caller }))
     .get('/admin/stats', () => useCases.stats(), {
-      auth: 'admin',
-      headers: BearerHeader,
+      ...guarded('admin'),
       response: { 200: Stats, ...bearerErrors(403) },
       detail: { summary: 'Administrators: request statistics of every minifb process, and totals', tags: ['statistics'] },
     })
     .get('/admin/stats/series', () => useCases.series(), {
-      auth: 'admin',
-      headers: BearerHeader,
+      ...guarded('admin'),
       response: { 200: Series, ...bearerErrors(403) },
       detail: { summary: 'Administrators: requests per second over the last hour (the dashboard chart)', tags: ['statistics'] },
     })

@@ -14,6 +14,9 @@ export const bearerErrors = (...statuses: number[]) => errorResponses(...statuse
 /** `access`: any signed-in user; `admin`: an administrator. */
 export type AuthLevel = 'access' | 'admin';
 
+/** What a route behind this plugin declares: who may call it, and the header that says who calls. */
+export const guarded = <L extends AuthLevel>(level: L) => ({ auth: level, headers: BearerHeader });
+
 /** Who is calling, or why they may not. */
 export type CallerCheck<C> = { caller: C } | { refused: 'UNAUTHORIZED' | 'FORBIDDEN'; reason: string };
 
