@@ -2,7 +2,7 @@ import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { bearerAuth, BearerHeader, bearerErrors, bearerToken, guarded } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { EmptyBody, errorResponses, pathText } from '../../platform/http/schemas.ts';
+import { EmptyBody, emptyAfter, errorResponses, pathText } from '../../platform/http/schemas.ts';
 import { ACCOUNT_LIMITS } from './contract/index.ts';
 import { lengthHint, textField, type TextLimit } from '../../platform/text.ts';
 import type { AccountUseCases } from './use-cases.ts';
@@ -25,14 +25,10 @@ const PasswordChange = Type.Object({ currentPw: Type.String(), newPw: textField(
 export function accountHttp(useCases: AccountUseCases, tokens: { secret: string; clock: Clock }) {
   return new Elysia({ name: 'account.http' })
     .use(bearerAuth({ name: 'account.auth', ...tokens, caller: (claims, level) => useCases.caller(claims, level) }))
-    .get(
-      '/check/id/:id',
-      async ({ params }) => {
-        await useCases.checkId(pathText(params.id, 'ACCOUNT.INVALID', 'id'));
-        return {};
-      },
-      { response: { 200: EmptyBody, ...errorResponses(400, 409) }, detail: { summary: 'Whether an id is free (200) or taken (409)', tags: ['account'] } },
-    )
+    .get('/check/id/:id', ({ params }) => emptyAfter(useCases.checkId(pathText(params.id, 'ACCOUNT.INVALID', 'id'))), {
+      response: { 200: EmptyBody, ...errorResponses(400, 409) },
+      detail: { summary: 'Whether an id is free (200) or taken (409)', tags: ['account'] },
+    })
     .post(
       '/signup',
       async ({ body, set }) => {
@@ -62,19 +58,12 @@ export function accountHttp(useCases: AccountUseCases, tokens: { secret: string;
       response: { 200: UserView, ...bearerErrors(404) },
       detail: { summary: 'A user', tags: ['account'] },
     })
-    .put(
-      '/me/password',
-      async ({ me, body }) => {
-        await useCases.changePassword(me, body);
-        return {};
-      },
-      {
-        ...guarded('access'),
-        body: PasswordChange,
-        response: { 200: EmptyBody, ...bearerErrors(400, 403, 409) },
-        detail: { summary: 'Change the password (every token issued before stops working)', tags: ['account'] },
-      },
-    )
+    .put('/me/password', ({ me, body }) => emptyAfter(useCases.changePassword(me, body)), {
+      ...guarded('access'),
+      body: PasswordChange,
+      response: { 200: EmptyBody, ...bearerErrors(400, 403, 409) },
+      detail: { summary: 'Change the password (every token issued before stops working)', tags: ['account'] },
+    })
     .put('/me/nickname', ({ me, body }) => useCases.setNickname(me, body.nickname), {
       ...guarded('access'),
       body: Type.Object({ nickname: nullableText(ACCOUNT_LIMITS.nickname, 'Nickname') }),

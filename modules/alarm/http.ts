@@ -2,7 +2,7 @@ import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { DomainError } from '../../platform/errors.ts';
 import { headerAuth, tokenHeader } from '../../platform/http/header-auth.ts';
-import { EmptyBody, ErrorBody } from '../../platform/http/schemas.ts';
+import { EmptyBody, emptyAfter, ErrorBody } from '../../platform/http/schemas.ts';
 import { Item } from '../item/contract/index.ts';
 import type { User } from '../user/contract/index.ts';
 import type { AlarmUseCases } from './use-cases.ts';
@@ -48,17 +48,10 @@ export function alarmHttp(useCases: AlarmUseCases, lookup: (token: string) => Us
       response: { 200: Type.Object({ count: Type.Integer(), payload: Type.Array(Item) }), 401: ErrorBody, 503: ErrorBody },
       detail: { summary: 'Items the caller has an alarm on, id descending', tags: ['alarm'] },
     })
-    .delete(
-      '/',
-      async ({ user, body }) => {
-        await useCases.clear(user.id, itemIdOf(body.item_id));
-        return {};
-      },
-      {
-        headers,
-        body: ItemIdBody,
-        response: { 200: EmptyBody, ...errors },
-        detail: { summary: "Clear the caller's alarm on an item (idempotent)", tags: ['alarm'] },
-      },
-    );
+    .delete('/', ({ user, body }) => emptyAfter(useCases.clear(user.id, itemIdOf(body.item_id))), {
+      headers,
+      body: ItemIdBody,
+      response: { 200: EmptyBody, ...errors },
+      detail: { summary: "Clear the caller's alarm on an item (idempotent)", tags: ['alarm'] },
+    });
 }

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { checkCaller, UserRef } from '../account/contract/index.ts';
 import { bearerAuth, bearerErrors, guarded } from '../../platform/http/bearer-auth.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { pathId } from '../../platform/http/schemas.ts';
+import { emptyAfter, pathId } from '../../platform/http/schemas.ts';
 import { pageOf } from '../../platform/pagination.ts';
 import { DomainError } from '../../platform/errors.ts';
 import { NotificationType } from './contract/index.ts';
@@ -51,16 +51,9 @@ export function notificationHttp(useCases: NotificationUseCases, account: Accoun
         detail: { summary: 'Mark all your notifications read', tags: ['notification'] },
       },
     )
-    .post(
-      '/notification/:id/read',
-      async ({ me, params }) => {
-        await useCases.markRead(me, pathId(params.id, 'NOTIFICATION.NOT_FOUND', 'notification'));
-        return {};
-      },
-      {
-        ...guarded('access'),
-        response: { 200: Type.Object({}, { additionalProperties: false }), ...bearerErrors(404) },
-        detail: { summary: 'Mark one of your notifications read (404 for anyone else\'s)', tags: ['notification'] },
-      },
-    );
+    .post('/notification/:id/read', ({ me, params }) => emptyAfter(useCases.markRead(me, pathId(params.id, 'NOTIFICATION.NOT_FOUND', 'notification'))), {
+      ...guarded('access'),
+      response: { 200: Type.Object({}, { additionalProperties: false }), ...bearerErrors(404) },
+      detail: { summary: 'Mark one of your notifications read (404 for anyone else\'s)', tags: ['notification'] },
+    });
 }
