@@ -24,7 +24,7 @@ import pg from 'pg';
 import { postsPageQuery } from '../modules/feed/queries.ts';
 import { cursorOf } from '../platform/pagination.ts';
 import { feedCompiler } from './sql-compiler.ts';
-import { fmt, freePort, load, waitForHttp, type LoadResult } from './load.ts';
+import { fmt, freePort, load, startRawServer, waitForHttp, type LoadResult } from './load.ts';
 
 type Backend = 'pg' | 'pglite';
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -200,15 +200,10 @@ async function run(backend: Backend) {
       if (!ok) throw new Error(`${page.label} is not the expected page: ${text.slice(0, 300)}`);
       if (i === 0) firstBody = text;
     }
-    const bodyFile = join(dataDir, 'first-page.json');
-    await Bun.write(bodyFile, firstBody);
-    const rawPort = freePort();
-    const raw = Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${rawPort}`, bodyFile], { stdout: 'inherit', stderr: 'inherit' });
+    const { child: raw, url: rawUrl } = await startRawServer({ body: firstBody, file: join(dataDir, 'first-page.json') });
     const results: LoadResult[] = [];
     let rawResult: LoadResult;
     try {
-      const rawUrl = `http://127.0.0.1:${rawPort}/`;
-      await waitForHttp(rawUrl);
       await load({ url: rawUrl, connections, seconds: 1 });
       for (const page of pages) await load({ url: page.url, headers, connections, seconds: 1 });
       rawResult = await load({ url: rawUrl, connections, seconds });

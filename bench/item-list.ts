@@ -6,10 +6,10 @@
  *   bun bench/item-list.ts --split         # split mode (item/alarm/user processes, Postgres, NATS)
  *   BENCH_SECONDS=10 BENCH_CONNECTIONS=64 bun bench/item-list.ts
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, freePort, load, waitForHttp } from './load.ts';
+import { fmt, freePort, load, startRawServer, waitForHttp } from './load.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -49,13 +49,8 @@ try {
   const userHeaders = (n: number) => perUser[n % perUser.length]!;
   const body = await (await fetch(url, { headers })).text();
   if (!body.includes('"is_alarm_set":true')) throw new Error('the alarm did not show in GET /');
-  const bodyFile = join(dataDir, 'body.json');
-  writeFileSync(bodyFile, body);
-
-  const rawPort = freePort();
-  children.push(Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${rawPort}`, bodyFile], { stdout: 'inherit', stderr: 'inherit' }));
-  const rawUrl = `http://127.0.0.1:${rawPort}/`;
-  await waitForHttp(rawUrl);
+  const { child: rawServer, url: rawUrl } = await startRawServer({ body, file: join(dataDir, 'body.json') });
+  children.push(rawServer);
 
   // Warm both up, then measure each once, alternating: raw, system.
   await load({ url: rawUrl, connections, seconds: 1 });

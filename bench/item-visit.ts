@@ -11,12 +11,12 @@
  * Its own nats-server (a port in BENCH_PORTS, a temporary store) and databases bench_visit_*, all
  * removed at the end.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { planSplit, prepareDatabases } from '../platform/dev/split.ts';
-import { fmt, waitForHttp, type LoadResult } from './load.ts';
+import { fmt, startRawServer, waitForHttp, type LoadResult } from './load.ts';
 import { benchPort, cpuSeconds, wrk, type WrkRequest } from './wrk.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -54,12 +54,9 @@ try {
   const requests: WrkRequest[] = Array.from({ length: 500 }, (_, k) => ({ path: `/${((k * 37) % 100) + 1}`, headers: { 'USER-TOKEN': users[k % users.length]!.access_token } }));
   const body = await (await fetch(`${base('item')}/1`, { headers: { 'USER-TOKEN': token } })).text();
   if (!body.includes('"payload"')) throw new Error(`GET /1 answered ${body}`);
-  const bodyFile = join(dataDir, 'body.json');
-  writeFileSync(bodyFile, body);
-  const rawPort = await benchPort();
-  children.push(Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${rawPort}`, bodyFile], { stdout: 'inherit', stderr: 'inherit' }));
-  const rawBase = `http://127.0.0.1:${rawPort}`;
-  await waitForHttp(`${rawBase}/`);
+  const rawServer = await startRawServer({ body, file: join(dataDir, 'body.json'), port: await benchPort() });
+  children.push(rawServer.child);
+  const rawBase = `http://127.0.0.1:${rawServer.port}`;
 
   let answered = 0;
   const visit = async (s: number) => {

@@ -1,3 +1,6 @@
+import type { Subprocess } from 'bun';
+import { join } from 'node:path';
+
 /**
  * A small closed-loop HTTP load generator: `connections` workers, each sending the next request
  * as soon as the previous answered, for `seconds`. The same generator measures the system and
@@ -72,4 +75,22 @@ export async function waitForHttp(url: string, ms = 30000, headers?: Record<stri
     }
   }
   throw new Error(`${url} did not come up within ${ms} ms`);
+}
+
+/**
+ * The baseline every bench compares with: raw-server.ts (plain Bun.serve sending `body`, written
+ * to `file`) on `port`, once it answers. The caller stops `child`.
+ */
+export async function startRawServer(opts: { body: string; file: string; port?: number; stdout?: 'inherit' | 'ignore' }): Promise<{ child: Subprocess; port: number; url: string }> {
+  await Bun.write(opts.file, opts.body);
+  const port = opts.port ?? freePort();
+  const child = Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${port}`, opts.file], { stdout: opts.stdout ?? 'inherit', stderr: 'inherit' });
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    await waitForHttp(url);
+  } catch (error) {
+    child.kill();
+    throw error;
+  }
+  return { child, port, url };
 }

@@ -12,10 +12,10 @@
  *   bun bench/login-burst.ts
  *   BENCH_SECONDS=10 bun bench/login-burst.ts
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, freePort, load, waitForHttp, type LoadResult } from './load.ts';
+import { fmt, freePort, load, startRawServer, waitForHttp, type LoadResult } from './load.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const meConnections = 64;
@@ -64,12 +64,8 @@ try {
   const meBody = await me.text();
   if (me.status !== 200) throw new Error(`GET /me answered ${me.status} ${meBody}`);
 
-  const bodyFile = join(dataDir, 'me.json');
-  writeFileSync(bodyFile, meBody);
-  const rawPort = freePort();
-  children.push(Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${rawPort}`, bodyFile], { stdout: 'inherit', stderr: 'inherit' }));
-  const rawUrl = `http://127.0.0.1:${rawPort}/`;
-  await waitForHttp(rawUrl);
+  const { child: rawServer, url: rawUrl } = await startRawServer({ body: meBody, file: join(dataDir, 'me.json') });
+  children.push(rawServer);
 
   // Warm up: the raw server, /me, and a few logins (JIT, PGlite's buffers, the hashing threads).
   await load({ url: rawUrl, connections: meConnections, seconds: 1 });

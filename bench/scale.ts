@@ -28,7 +28,7 @@ import { cursorOf } from '../platform/pagination.ts';
 import { databaseUrl, planSplit, prepareDatabases } from '../platform/dev/split.ts';
 import { scaleAlarms, scaleToken, seedMinifb, seedShop } from '../test/support/seed.ts';
 import { PrivateNats } from '../test/support/split.ts';
-import { fmt, freePort, load, waitForHttp, type LoadResult } from './load.ts';
+import { fmt, freePort, load, startRawServer, waitForHttp, type LoadResult } from './load.ts';
 
 const arg = (name: string, fallback: number) => {
   const v = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -235,14 +235,10 @@ async function shop() {
     // GET / against raw Bun.serve sending the same bytes (a user with alarms; users in turn).
     const someone = pick(51, sizes.users);
     const body = await (await fetch(url(item), { headers: as(someone) })).text();
-    const bodyFile = join(work, 'body.json');
-    await Bun.write(bodyFile, body);
-    const rawPort = freePort();
-    const raw = Bun.spawn(['bun', join(import.meta.dir, 'raw-server.ts'), `${rawPort}`, bodyFile], { stdout: 'ignore', stderr: 'inherit' });
-    await waitForHttp(`http://127.0.0.1:${rawPort}/`);
+    const { child: raw, url: rawUrl } = await startRawServer({ body, file: join(work, 'body.json'), stdout: 'ignore' });
     const turns = Array.from({ length: 1000 }, () => as(pick(51, sizes.users)));
     const list = await against(
-      { url: `http://127.0.0.1:${rawPort}/`, connections, seconds },
+      { url: rawUrl, connections, seconds },
       { url: url(item), headers: (i) => turns[i % turns.length]!, connections, seconds },
     );
     raw.kill();
