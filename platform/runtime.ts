@@ -17,7 +17,7 @@ import type { ModuleDefinition, RunningModule } from './module.ts';
 import { operationsPaths, withOperations } from './http/operations.ts';
 import { Outbox } from './data/outbox.ts';
 import { observe } from './observability/request-context.ts';
-import { RouteTable } from './http/routes.ts';
+import { pathOf, PortRoutes } from './http/routes.ts';
 import { noRoute, RequestMeter, TELEMETRY_STREAM } from './observability/telemetry.ts';
 
 export interface RunningSystem {
@@ -94,13 +94,6 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
   return NatsBus.connect({ servers: config.natsUrl, namespace: config.natsNamespace, replicas: config.natsReplicas, log: log.child({ component: 'bus' }) });
 }
 
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start < 0) return '/';
-  const q = url.indexOf('?', start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
-
 /** Not API traffic: documentation (health checks and scrapes are answered before: operations.ts). */
 const unmetered = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
@@ -108,14 +101,11 @@ const unmetered = (path: string) => path === '/openapi.json' || path === '/docs'
  * The port's handler with request metering: every API request is counted by route pattern and
  * status once it is answered (in memory; reported on the bus each second, for the statistics).
  */
-function metered(app: AnyElysia, product: string, meter: RequestMeter) {
-  let routes: RouteTable | undefined;
+function metered(app: AnyElysia, routes: PortRoutes, product: string, meter: RequestMeter) {
   return async (request: Request): Promise<Response> => {
-    const path = pathOf(request.url);
     const response: Response = await app.handle(request);
-    if (unmetered(path)) return response;
-    routes ??= new RouteTable(app.routes);
-    const endpoint = routes.match(request.method, path)?.pattern ?? noRoute(request.method);
+    if (unmetered(pathOf(request.url))) return response;
+    const endpoint = routes.of(request)?.pattern ?? noRoute(request.method);
     meter.record(product, endpoint, response.status);
     return response;
   };
@@ -277,6 +267,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
       }
     }
     apps.set(port, app);
+    const routes = new PortRoutes(() => app.routes);
     // minifb's ports count every request for its statistics.
     let handler = (request: Request) => app.handle(request);
     if (product === 'minifb') {
@@ -286,7 +277,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         metrics.watchUnsentStatistics(() => meter.unsent);
         metering = true;
       }
-      handler = metered(app, product, meter);
+      handler = metered(app, routes, product, meter);
     }
     // Every port: /healthz, /readyz (its modules' databases and copies), /metrics, request durations.
     const readiness = new Readiness(() =>
@@ -296,9 +287,9 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
         ...m.copies.map((c) => copyCheck(c.stats().bucket, c)),
       ]),
     );
-    const operated = withOperations(handler, { app, api: here.map((m) => m.def.name).join(','), metrics, readiness });
+    const operated = withOperations(handler, { routes, api: here.map((m) => m.def.name).join(','), metrics, readiness });
     // Outermost: the request's id, trace and log line cover everything the port does.
-    handlers.set(port, observe(edge(operated, config), { routes: () => app.routes, log: log.child({ port }) }));
+    handlers.set(port, observe(edge(operated, config), { routes, log: log.child({ port }) }));
   };
 
   /** Tries a database that did not answer at start until it does, then starts its module. */

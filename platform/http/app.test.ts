@@ -10,7 +10,7 @@ import { createHttpApp } from './app.ts';
 import { pathId, pathText, requestLine } from './schemas.ts';
 import { createLogger } from '../observability/log.ts';
 import { cursorOf, pageOf, pageResult } from '../pagination.ts';
-import { RouteTable } from './routes.ts';
+import { pathOf, PortRoutes, RouteTable } from './routes.ts';
 import { jwtSecret } from '../secrets.ts';
 import { charCount, checkText } from '../text.ts';
 
@@ -38,15 +38,28 @@ describe('routes', () => {
   ]);
 
   test('RouteTable.match — names the route pattern with {params}, not the raw path', () => {
-    expect(table.match('GET', '/post/14')).toEqual({ pattern: 'GET /post/{id}' });
-    expect(table.match('GET', '/post/14/comment')).toEqual({ pattern: 'GET /post/{id}/comment' });
-    expect(table.match('GET', '/post')).toEqual({ pattern: 'GET /post' });
-    expect(table.match('HEAD', '/post')).toEqual({ pattern: 'HEAD /post' });
+    expect(table.match('GET', '/post/14')).toEqual({ pattern: 'GET /post/{id}', route: '/post/{id}' });
+    expect(table.match('GET', '/post/14/comment')).toEqual({ pattern: 'GET /post/{id}/comment', route: '/post/{id}/comment' });
+    expect(table.match('GET', '/post')).toEqual({ pattern: 'GET /post', route: '/post' });
+    expect(table.match('HEAD', '/post')).toEqual({ pattern: 'HEAD /post', route: '/post' });
   });
 
   test('RouteTable.match — a static segment beats a parameter, as in the router', () => {
-    expect(table.match('GET', '/me')).toEqual({ pattern: 'GET /me' });
-    expect(table.match('GET', '/42')).toEqual({ pattern: 'GET /{item_id}' });
+    expect(table.match('GET', '/me')).toEqual({ pattern: 'GET /me', route: '/me' });
+    expect(table.match('GET', '/42')).toEqual({ pattern: 'GET /{item_id}', route: '/{item_id}' });
+  });
+
+  test('PortRoutes — the route a request hit, matched once for all who ask; the table made when first asked', () => {
+    const declared: { method: string; path: string }[] = [];
+    const routes = new PortRoutes(() => declared);
+    declared.push({ method: 'GET', path: '/post/:id' });
+    const request = new Request('http://localhost/post/7?x=1');
+    const hit = routes.of(request);
+    expect(hit).toEqual({ pattern: 'GET /post/{id}', route: '/post/{id}' });
+    expect(routes.of(request)).toBe(hit!);
+    expect(routes.of(new Request('http://localhost/nowhere'))).toBeUndefined();
+    expect(pathOf('http://localhost:8000/post/7?x=/y')).toBe('/post/7');
+    expect(pathOf('http://localhost')).toBe('/');
   });
 
   test('RouteTable.match — undefined when no route of that method has the path', () => {

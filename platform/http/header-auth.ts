@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { DomainError } from '../errors.ts';
+import { pathOf } from './routes.ts';
 
 /** The header schema a route behind `headerAuth({ header })` declares. */
 export const tokenHeader = (header: string) => Type.Object({ [header.toLowerCase()]: Type.String({ description: "The caller's access token" }) });
@@ -19,13 +20,6 @@ export interface HeaderAuthOptions<U> {
 
 /** The API documentation stays open. */
 const open = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
-
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start < 0) return '/';
-  const q = url.indexOf('?', start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
 
 /**
  * Authenticates every request of the port by a header token before anything else happens to it

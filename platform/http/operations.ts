@@ -1,8 +1,7 @@
-import type { AnyElysia } from 'elysia';
 import type { Operation } from './api-document.ts';
 import { aliveResponse, healthOperations, type Readiness } from '../observability/health.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { RouteTable } from './routes.ts';
+import { pathOf, type PortRoutes } from './routes.ts';
 
 /**
  * What every port answers beside its app, for operators: `/healthz`, `/readyz` (health.ts) and
@@ -26,24 +25,16 @@ const NOT_READY = { homeshopping: 'item database unreachable; copy of users not 
 /** The operations answered beside the app, for the port's OpenAPI document. */
 export const operationsPaths = (product: keyof typeof NOT_READY): Record<string, Record<string, Operation>> => ({ ...healthOperations(NOT_READY[product]), '/metrics': METRICS_OPERATION });
 
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start < 0) return '/';
-  const q = url.indexOf('?', start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
-
 export interface OperationsOptions {
-  /** The port's app: its routes name what a request hit. */
-  app: AnyElysia;
+  /** The port's routes: they name what a request hit. */
+  routes: PortRoutes;
   /** The modules of the port (`item`; `account,feed,notification,stats`), the metrics' `api` label. */
   api: string;
   metrics: Metrics;
   readiness: Readiness;
 }
 
-export function withOperations(handler: Handler, { app, api, metrics, readiness }: OperationsOptions): Handler {
-  let routes: RouteTable | undefined;
+export function withOperations(handler: Handler, { routes, api, metrics, readiness }: OperationsOptions): Handler {
   return async (request) => {
     const started = performance.now();
     const path = pathOf(request.url);
@@ -55,9 +46,7 @@ export function withOperations(handler: Handler, { app, api, metrics, readiness 
     else if (get && path === '/metrics') [response, route] = [new Response(await metrics.text(), { headers: { 'content-type': metrics.contentType } }), path];
     else {
       response = await handler(request);
-      routes ??= new RouteTable(app.routes);
-      const pattern = routes.match(request.method, path)?.pattern;
-      route = pattern ? pattern.slice(pattern.indexOf(' ') + 1) : '(no route)';
+      route = routes.of(request)?.route ?? '(no route)';
     }
     metrics.observeRequest(request.method, route, response.status, api, (performance.now() - started) / 1000);
     return response;

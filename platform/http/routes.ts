@@ -6,6 +6,16 @@
 export interface RouteMatch {
   /** `GET /post/{id}`: the method and the route's path pattern. */
   pattern: string;
+  /** `/post/{id}`: the path pattern alone. */
+  route: string;
+}
+
+/** The path of a request's URL, without its query: `http://host/post/7?x=1` → `/post/7`. */
+export function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  const q = url.indexOf('?', start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
 interface CompiledRoute {
@@ -41,11 +51,34 @@ export class RouteTable {
   match(method: string, path: string): RouteMatch | undefined {
     const wanted = method === 'HEAD' ? 'GET' : method;
     const hit = this.routes.find((r) => r.method === wanted && r.regex.test(path));
-    return hit && { pattern: `${method} ${hit.path}` };
+    return hit && { pattern: `${method} ${hit.path}`, route: hit.path };
   }
 
   /** Methods some route serves `path` with (empty when no route has the path at all). */
   allowed(path: string): string[] {
     return [...new Set(this.routes.filter((r) => r.regex.test(path)).map((r) => r.method))].sort();
+  }
+}
+
+/**
+ * A port's routes: the table, made from its app's routes when first asked (they are all declared
+ * by then), and the route each request hit, matched once however many layers ask — the log line
+ * and trace, the request metrics, minifb's statistics.
+ */
+export class PortRoutes {
+  private built: RouteTable | undefined;
+  private readonly hits = new WeakMap<Request, RouteMatch | null>();
+
+  constructor(private readonly routes: () => readonly { method: string; path: string }[]) {}
+
+  get table(): RouteTable {
+    return (this.built ??= new RouteTable(this.routes()));
+  }
+
+  /** The route `request` hit, or undefined when none serves it. */
+  of(request: Request): RouteMatch | undefined {
+    let hit = this.hits.get(request);
+    if (hit === undefined) this.hits.set(request, (hit = this.table.match(request.method, pathOf(request.url)) ?? null));
+    return hit ?? undefined;
   }
 }

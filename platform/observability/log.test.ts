@@ -11,6 +11,7 @@ async function linesOf(script: string, env: Record<string, string> = {}) {
 
 const LOG = JSON.stringify(join(import.meta.dir, 'log.ts'));
 const CONTEXT = JSON.stringify(join(import.meta.dir, 'request-context.ts'));
+const ROUTES = JSON.stringify(join(import.meta.dir, '..', 'http', 'routes.ts'));
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
 
 describe('log', () => {
@@ -48,11 +49,12 @@ describe('log', () => {
     const { stdout, lines } = await linesOf(`
       import { createLogger } from ${LOG};
       import { observe } from ${CONTEXT};
+      import { PortRoutes } from ${ROUTES};
       const log = createLogger();
       const handler = observe(async (request) => {
         log.warn('inside');
         return new Response('{}', { status: request.url.endsWith('/7') ? 200 : 404 });
-      }, { routes: () => [{ method: 'GET', path: '/post/:id' }], log });
+      }, { routes: new PortRoutes(() => [{ method: 'GET', path: '/post/:id' }]), log });
       const a = await handler(new Request('http://x/post/7', { headers: { 'x-request-id': 'abc-1' } }));
       const b = await handler(new Request('http://x/nowhere?q=1'));
       console.log(JSON.stringify([a.headers.get('x-request-id'), b.headers.get('x-request-id'), a.headers.get('traceparent')]));

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setLogContext, type Logger } from './log.ts';
-import { RouteTable } from '../http/routes.ts';
+import { pathOf, type PortRoutes } from '../http/routes.ts';
 import { endSpan, extractContext, injectContext, SpanKind, startSpan, traceIds, type Context } from './tracing.ts';
 
 interface Handling {
@@ -86,13 +86,6 @@ export async function inbound<T>(
   });
 }
 
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start < 0) return '/';
-  const q = url.indexOf('?', start);
-  return q < 0 ? url.slice(start) : url.slice(start, q);
-}
-
 /** Scrapes and health checks: logged at debug, not traced. */
 const QUIET = new Set(['/metrics', '/healthz', '/readyz']);
 
@@ -103,16 +96,15 @@ type Handler = (request: Request) => Promise<Response>;
  * taken from the request (when safe) or made, `traceparent` continued or started; both are sent
  * back with the answer. The line says method, route pattern, status, ms and the request id.
  */
-export function observe(handler: Handler, options: { routes: () => readonly { method: string; path: string }[]; log: Logger }): Handler {
-  const { log } = options;
-  let table: RouteTable | undefined;
+export function observe(handler: Handler, options: { routes: PortRoutes; log: Logger }): Handler {
+  const { log, routes } = options;
   return async (request) => {
     const started = performance.now();
     const requestId = acceptRequestId(request.headers.get(REQUEST_ID_HEADER)) ?? crypto.randomUUID();
     const path = pathOf(request.url);
-    table ??= new RouteTable(options.routes());
-    const pattern = table.match(request.method, path)?.pattern;
-    const route = pattern ? pattern.slice(request.method.length + 1) : undefined;
+    const hit = routes.of(request);
+    const pattern = hit?.pattern;
+    const route = hit?.route;
     const quiet = QUIET.has(path);
     const parent = extractContext((name) => request.headers.get(name));
     const { span, ctx } = quiet
