@@ -36,7 +36,7 @@ if (kind === 'pg') {
   const [accountUrl, feedUrl, natsUrl, namespace] = rest as [string, string, string, string];
   accounts = (await open('account', accountUrl, '', accountMigrations)).db;
   feed = (await open('feed', feedUrl, '', feedMigrations)).db;
-  const { NatsBus } = await import('../platform/bus/nats.ts');
+  const { NatsBus } = await import('../platform/bus/nats/index.ts');
   bus = await NatsBus.connect({ servers: natsUrl, namespace, log });
 } else {
   const [dataDir] = rest as [string];

@@ -1,7 +1,7 @@
 /**
  * Domain errors carry a stable code (`ITEM.NOT_FOUND`); they never know an HTTP status.
  * The platform maps the code's last segment to HTTP once (http.ts) and to NATS once
- * (bus/nats.ts, service error headers).
+ * (bus/nats/services.ts, service error headers).
  */
 export type ErrorKind =
   | 'INVALID'

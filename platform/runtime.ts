@@ -90,7 +90,7 @@ export interface StartOptions {
 
 async function createBus(config: Config, log: Logger): Promise<Bus> {
   if (!config.natsUrl) return new MemoryBus(log.child({ component: 'bus' }));
-  const { NatsBus } = await import('./bus/nats.ts');
+  const { NatsBus } = await import('./bus/nats/index.ts');
   return NatsBus.connect({ servers: config.natsUrl, namespace: config.natsNamespace, replicas: config.natsReplicas, log: log.child({ component: 'bus' }) });
 }
 

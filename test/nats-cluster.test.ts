@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import pg from 'pg';
-import { NatsBus } from '../platform/bus/nats.ts';
+import { NatsBus } from '../platform/bus/nats/index.ts';
 import { createLogger } from '../platform/observability/log.ts';
 import { startMinifb, type Minifb } from './support/minifb.ts';
 import { eventually, NatsCluster, PG_ADMIN, SplitShop } from './support/split.ts';

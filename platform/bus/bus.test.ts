@@ -5,7 +5,7 @@ import { eventually, PrivateNats } from '../../test/support/split.ts';
 import { DomainError } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { MemoryBus } from './memory.ts';
-import { NatsBus } from './nats.ts';
+import { NatsBus } from './nats/index.ts';
 import type { Bus, DeliveredEvent } from './types.ts';
 
 /** One conformance suite for both implementations of the bus. */
@@ -236,7 +236,7 @@ describe('bus (nats) across processes', () => {
     // A process that holds keys and dies without a word: its settle subject has no subscriber.
     const dying = await NatsBus.connect({ servers: NATS, namespace: ns, log });
     await dying.hold('stuck', () => {});
-    await (dying as unknown as { nc: { close(): Promise<void> } }).nc.close();
+    await (dying as unknown as { connection: { nc: { close(): Promise<void> } } }).connection.nc.close();
     const revision = await bucket.put('a', 1);
     let started = Date.now();
     expect(await bucket.settle(['a'], revision, 2000)).toBe(true);

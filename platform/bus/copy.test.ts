@@ -7,7 +7,7 @@ import { DomainError } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { copyOf, SNAPSHOT_MARKER, type BucketDescriptor } from './copy.ts';
 import { MemoryBus } from './memory.ts';
-import { NatsBus } from './nats.ts';
+import { NatsBus } from './nats/index.ts';
 import { endpoint, serve } from './rpc.ts';
 import type { Bus } from './types.ts';
 

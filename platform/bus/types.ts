@@ -1,6 +1,6 @@
 /**
  * The bus: the only way modules reach each other. Shaped after NATS from the start so that the
- * in-process implementation (memory.ts) and the NATS one (nats.ts) are interchangeable:
+ * in-process implementation (memory.ts) and the NATS one (nats/) are interchangeable:
  *
  * - request/reply through named, versioned services, which can time out or find nobody;
  * - snapshot buckets (JetStream KV): key → JSON value with revisions. The bucket *is* the shared

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allModules } from '../../modules/index.ts';
-import { NatsBus } from '../../platform/bus/nats.ts';
+import { NatsBus } from '../../platform/bus/nats/index.ts';
 import type { Bus } from '../../platform/bus/types.ts';
 import { parseConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/observability/log.ts';
