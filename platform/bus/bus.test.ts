@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect } from 'nats';
 import { codeOf } from '../../test/support/scratch.ts';
-import { eventually, PrivateNats } from '../../test/support/split.ts';
+import { dropNamespace, eventually, onPrivateNats } from '../../test/support/split.ts';
 import { DomainError } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { MemoryBus } from './memory.ts';
@@ -25,13 +25,7 @@ for (const kind of ['memory', 'nats'] as const) {
 
     afterAll(async () => {
       await bus.close();
-      if (kind === 'nats') {
-        // Clean up this run's streams and buckets on the shared server.
-        const nc = await connect({ servers: NATS });
-        const jsm = await nc.jetstreamManager();
-        for await (const s of jsm.streams.list()) if (s.config.name.includes(ns)) await jsm.streams.delete(s.config.name);
-        await nc.close();
-      }
+      if (kind === 'nats') await dropNamespace(NATS, ns);
     });
 
     test('is connected', () => {
@@ -214,10 +208,7 @@ describe('bus (nats) across processes', () => {
   afterAll(async () => {
     await writer.close();
     await reader.close();
-    const nc = await connect({ servers: NATS });
-    const jsm = await nc.jetstreamManager();
-    for await (const s of jsm.streams.list()) if (s.config.name.includes(ns)) await jsm.streams.delete(s.config.name);
-    await nc.close();
+    await dropNamespace(NATS, ns);
   });
 
   test('settle — reaches the holder in another process before it resolves; 200 writes in a row', async () => {
@@ -259,12 +250,8 @@ describe('bus (nats) across processes', () => {
     await dying.close();
   }, 20000);
 
-  test('follow — after NATS restarts, the follower resets once and gets the changes after it', async () => {
-    const nats = new PrivateNats();
-    await nats.start();
-    const bus = await NatsBus.connect({ servers: nats.url, namespace: ns, log });
-    const other = await NatsBus.connect({ servers: nats.url, namespace: ns, log });
-    try {
+  test('follow — after NATS restarts, the follower resets once and gets the changes after it', () =>
+    onPrivateNats(ns, log, async (nats, bus, other) => {
       let resets = 0;
       const seen: number[] = [];
       const following = await bus.follow('restarted', { change: (e) => void seen.push(e.revision), reset: () => void resets++ });
@@ -283,12 +270,7 @@ describe('bus (nats) across processes', () => {
         return seen.includes(revision);
       }, 15000);
       await following.stop();
-    } finally {
-      await bus.close();
-      await other.close();
-      await nats.destroy();
-    }
-  }, 60000);
+    }), 60000);
 });
 
 describe('bus (nats) while NATS is unreachable', () => {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { Type } from '@sinclair/typebox';
-import { connect } from 'nats';
 import { codeOf } from '../../test/support/scratch.ts';
-import { eventually, PrivateNats } from '../../test/support/split.ts';
+import { dropNamespace, eventually, onPrivateNats } from '../../test/support/split.ts';
 import { DomainError } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { copyOf, SNAPSHOT_MARKER, type BucketDescriptor } from './copy.ts';
@@ -26,6 +25,14 @@ const things = (bucket: string, withOwner = true): BucketDescriptor<number, type
 });
 const complete = { db: 'test', state: 'complete', at: new Date().toISOString() };
 
+/** A bucket its owner has published whole (its marker says so), holding `values`. */
+async function published(bus: Bus, name: string, values: Record<string, unknown> = {}) {
+  const bucket = await bus.bucket(name);
+  await bucket.put(SNAPSHOT_MARKER, complete);
+  for (const [key, value] of Object.entries(values)) await bucket.put(key, value);
+  return bucket;
+}
+
 
 for (const kind of ['memory', 'nats'] as const) {
   describe(`copy (${kind})`, () => {
@@ -44,12 +51,7 @@ for (const kind of ['memory', 'nats'] as const) {
     afterAll(async () => {
       await writer.close();
       if (reader !== writer) await reader.close();
-      if (kind === 'nats') {
-        const nc = await connect({ servers: NATS });
-        const jsm = await nc.jetstreamManager();
-        for await (const s of jsm.streams.list()) if (s.config.name.includes(ns)) await jsm.streams.delete(s.config.name);
-        await nc.close();
-      }
+      if (kind === 'nats') await dropNamespace(NATS, ns);
     });
 
     test('a key is read from the bucket once, then held: the next read answers at once', async () => {
@@ -96,9 +98,7 @@ for (const kind of ['memory', 'nats'] as const) {
     });
 
     test('follows the changes of the keys it holds (deletions too), and only those', async () => {
-      const bucket = await writer.bucket('follows');
-      await bucket.put(SNAPSHOT_MARKER, complete);
-      await bucket.put('1', { id: 1, v: 'a' });
+      const bucket = await published(writer, 'follows', { 1: { id: 1, v: 'a' } });
       const copy = await copyOf(reader, things('follows'), { capacity: 10, log });
       expect(await copy.get(1)).toEqual({ id: 1, v: 'a' });
       await bucket.put('1', { id: 1, v: 'b' });
@@ -111,8 +111,7 @@ for (const kind of ['memory', 'nats'] as const) {
     });
 
     test('read-your-writes: once a write is settled, the copy answers with it; 100 writes in a row', async () => {
-      const bucket = await writer.bucket('ryw');
-      await bucket.put(SNAPSHOT_MARKER, complete);
+      const bucket = await published(writer, 'ryw');
       const copy = await copyOf(reader, things('ryw'), { capacity: 10, log });
       for (let i = 1; i <= 100; i++) {
         const key = i % 3;
@@ -127,9 +126,7 @@ for (const kind of ['memory', 'nats'] as const) {
     });
 
     test('a settle that hands over values: a held key takes it without a read; one the bucket could not store is held until settled again', async () => {
-      const bucket = await writer.bucket('handed');
-      await bucket.put(SNAPSHOT_MARKER, complete);
-      await bucket.put('1', { id: 1, v: 'old' });
+      const bucket = await published(writer, 'handed', { 1: { id: 1, v: 'old' } });
       const copy = await copyOf(reader, things('handed'), { capacity: 10, log });
       expect(await copy.get(1)).toEqual({ id: 1, v: 'old' });
       // Stored at revision r: the held key is replaced by the value handed over — or, when the
@@ -156,8 +153,7 @@ for (const kind of ['memory', 'nats'] as const) {
     });
 
     test('holds at most its capacity, the least recently used going first', async () => {
-      const bucket = await writer.bucket('bounded');
-      await bucket.put(SNAPSHOT_MARKER, complete);
+      const bucket = await published(writer, 'bounded');
       await bucket.putMany([...Array(300).keys()].map((i) => ({ key: String(i), value: { id: i, v: `v${i}` } })));
       const copy = await copyOf(reader, things('bounded'), { capacity: 100, log });
       for (let i = 0; i < 300; i++) {
@@ -172,18 +168,14 @@ for (const kind of ['memory', 'nats'] as const) {
     });
 
     test('a value outside the contract is a 503 naming the bucket, not a wrong answer', async () => {
-      const bucket = await writer.bucket('broken');
-      await bucket.put(SNAPSHOT_MARKER, complete);
-      await bucket.put('1', { id: 'one' });
+      await published(writer, 'broken', { 1: { id: 'one' } });
       const copy = await copyOf(reader, things('broken'), { capacity: 10, log });
       expect(await codeOf(copy.get(1))).toBe('BUS.UNAVAILABLE');
       await copy.stop();
     });
 
     test('derives what readers use once per value held', async () => {
-      const bucket = await writer.bucket('derived');
-      await bucket.put(SNAPSHOT_MARKER, complete);
-      await bucket.put('1', { id: 1, v: 'abc' });
+      await published(writer, 'derived', { 1: { id: 1, v: 'abc' } });
       let derived = 0;
       const copy = await copyOf(reader, things('derived'), { capacity: 10, log, derive: (t) => (derived++, t.v.length) });
       expect(await copy.get(1)).toBe(3);
@@ -232,16 +224,9 @@ for (const kind of ['memory', 'nats'] as const) {
 }
 
 describe('copy (nats) when NATS goes away', () => {
-  test('held keys answer, others are a 503; after NATS returns everything is read again', async () => {
-    const nats = new PrivateNats();
-    await nats.start();
-    const writer = await NatsBus.connect({ servers: nats.url, namespace: '', log });
-    const reader = await NatsBus.connect({ servers: nats.url, namespace: '', log });
-    try {
-      const bucket = await writer.bucket('away');
-      await bucket.put(SNAPSHOT_MARKER, complete);
-      await bucket.put('1', { id: 1, v: 'before' });
-      await bucket.put('2', { id: 2, v: 'two' });
+  test('held keys answer, others are a 503; after NATS returns everything is read again', () =>
+    onPrivateNats('', log, async (nats, writer, reader) => {
+      const bucket = await published(writer, 'away', { 1: { id: 1, v: 'before' }, 2: { id: 2, v: 'two' } });
       const copy = await copyOf(reader, things('away'), { capacity: 10, log });
       expect(await copy.get(1)).toEqual({ id: 1, v: 'before' });
       await nats.stop();
@@ -261,10 +246,5 @@ describe('copy (nats) when NATS goes away', () => {
       await eventually(async () => ((await copy.get(1)) as { v: string }).v === 'after', 15000);
       expect(await copy.get(2)).toEqual({ id: 2, v: 'two' });
       await copy.stop();
-    } finally {
-      await writer.close();
-      await reader.close();
-      await nats.destroy();
-    }
-  }, 60000);
+    }), 60000);
 });

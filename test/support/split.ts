@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { NatsBus } from '../../platform/bus/nats/index.ts';
 import { planSplit, prepareDatabases, type SplitProcess } from '../../platform/dev/split.ts';
+import type { Logger } from '../../platform/observability/log.ts';
 
 export const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = join(import.meta.dir, '..', '..');
@@ -34,6 +36,15 @@ export async function eventually<T>(probe: () => Promise<T> | T, ms = 10000, wha
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await Bun.sleep(25);
   }
+}
+
+/** Deletes the streams (buckets too) of namespace `ns` on a shared nats-server: what a test made there. */
+export async function dropNamespace(servers: string, ns: string) {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers });
+  const jsm = await nc.jetstreamManager();
+  for await (const s of jsm.streams.list()) if (s.config.name.includes(ns)) await jsm.streams.delete(s.config.name);
+  await nc.close();
 }
 
 /** A nats-server of our own, restartable on the same port and store. */
@@ -69,6 +80,25 @@ export class PrivateNats {
   async destroy() {
     await this.stop();
     rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Two buses, as two processes have, on a nats-server of their own that `body` may stop and
+ * start; afterwards, whatever happened, both are closed and the server is gone.
+ */
+export async function onPrivateNats(namespace: string, log: Logger, body: (nats: PrivateNats, first: NatsBus, second: NatsBus) => Promise<void>) {
+  const { NatsBus } = await import('../../platform/bus/nats/index.ts');
+  const nats = new PrivateNats();
+  await nats.start();
+  const first = await NatsBus.connect({ servers: nats.url, namespace, log });
+  const second = await NatsBus.connect({ servers: nats.url, namespace, log });
+  try {
+    await body(nats, first, second);
+  } finally {
+    await first.close();
+    await second.close();
+    await nats.destroy();
   }
 }
 
