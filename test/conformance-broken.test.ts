@@ -7,7 +7,7 @@ import type { Transport } from './conformance/kit.ts';
 import { minifbChecks } from './conformance/minifb/index.ts';
 import { failedLines, readmeCommand, runScript } from './support/conformance.ts';
 import { startMinifb, type Minifb } from './support/minifb.ts';
-import { startShop, transportOf, type Shop } from './support/shop.ts';
+import { startShop, type Shop } from './support/shop.ts';
 
 /**
  * The kits catch what they should, and only that: a small server in front of ours breaks a few
@@ -120,11 +120,11 @@ describe('homeshopping kit against a broken server', () => {
   beforeAll(async () => {
     shop = await startShop({ backend: 'pglite' });
     fronts.push(
-      front(transportOf(shop.item)),
+      front(shop.item.transport),
       // Wrong order: the alarm list ascending.
-      front(transportOf(shop.alarm), [{ applies: (req, res) => req.method === 'GET' && res.status === 200, rewrite: (body) => ({ body: { ...body, payload: [...body.payload].reverse() } }) }]),
+      front(shop.alarm.transport, [{ applies: (req, res) => req.method === 'GET' && res.status === 200, rewrite: (body) => ({ body: { ...body, payload: [...body.payload].reverse() } }) }]),
       // Missing hint: the user API refuses a token without saying why.
-      front(transportOf(shop.user), [{ applies: (_, res) => res.status === 401, rewrite: ({ result }) => ({ body: { result } }) }]),
+      front(shop.user.transport, [{ applies: (_, res) => res.status === 401, rewrite: ({ result }) => ({ body: { result } }) }]),
     );
   }, 60_000);
 

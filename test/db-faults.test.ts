@@ -10,7 +10,10 @@ import { dumpRunner, loadInitSqlIfEmpty } from '../platform/data/db.ts';
 import type { Logger } from '../platform/observability/log.ts';
 import { loadDump } from '../platform/data/pg-dump.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
-import { PG_ADMIN_URL, urlOf } from './support/shop.ts';
+import { urlTransport } from './conformance/kit.ts';
+import { handlerTransport } from './support/client.ts';
+import { minifbClient } from './support/minifb.ts';
+import { PG_ADMIN_URL, shopClients, urlOf, type ShopApi } from './support/shop.ts';
 import { eventually, freePort, PrivateNats } from './support/split.ts';
 
 /**
@@ -296,11 +299,10 @@ function databaseFaults(product: string, modules: string[], under: string, write
   });
 }
 
-async function timed(send: () => Promise<Response>): Promise<Answer> {
+async function timed(send: () => Promise<{ status: number; body: unknown }>): Promise<Answer> {
   const started = performance.now();
-  const res = await send();
-  const body = await res.json().catch(() => null);
-  return { status: res.status, body, ms: performance.now() - started };
+  const { status, body } = await send();
+  return { status, body, ms: performance.now() - started };
 }
 
 const dirs: string[] = [];
@@ -359,11 +361,12 @@ type InProcess = Awaited<ReturnType<typeof startWith>>;
 
 databaseFaults('homeshopping', HOMESHOPPING, 'alarm', 'a lock on the table that lets reads through', async (database, system) => {
   const ITEM = 77;
-  const alarm = (init: RequestInit = {}) => timed(() => system.handle(6001, new Request('http://localhost/', { ...init, headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' } })));
+  const shop = shopClients(system, { faults: true });
+  const alarm = (method = 'GET', body?: unknown) => timed(() => shop.alarm.call(method, '/', { token: T10, body }));
   return {
     read: () => alarm(),
     readStatement: 'order by "item_id" desc',
-    write: () => alarm({ method: 'POST', body: JSON.stringify({ item_id: ITEM }) }),
+    write: () => alarm('POST', { item_id: ITEM }),
     // A new alarm is an insert, which no row lock holds: the table lock in EXCLUSIVE mode lets
     // reads through and holds every write.
     lockForWrite: { statement: 'LOCK TABLE alarm IN EXCLUSIVE MODE', params: [] },
@@ -374,13 +377,8 @@ databaseFaults('homeshopping', HOMESHOPPING, 'alarm', 'a lock on the table that 
 
 databaseFaults('minifb', MINIFB, 'feed', 'a row lock (SELECT … FOR UPDATE)', async (database, system) => {
   let token = '';
-  const send = (method: string, path: string, body?: unknown) =>
-    timed(() =>
-      system.handle(
-        8000,
-        new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }),
-      ),
-    );
+  const client = minifbClient(handlerTransport((request) => system.handle(8000, request)), { faults: true });
+  const send = (method: string, path: string, body?: unknown) => timed(() => client.call(method, path, { token, body }));
   expect((await send('POST', '/signup', { id: 'dora', pw: 'dora-password', name: 'Dora' })).status).toBe(201);
   token = (await send('POST', '/auth', { id: 'dora', pw: 'dora-password' })).body.accessToken;
   const created = await send('POST', '/post', { content: 'as it was' });
@@ -431,11 +429,12 @@ describe('a database unreachable or missing at start', () => {
       }
     })();
     const naming = () => log.split('\n').filter((line) => line.includes('ACCOUNT_DATABASE_URL'));
-    const signup = (id: string) => timed(() => fetch(`${base}/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, pw: 'some-password', name: 'Someone' }) }));
+    const account = minifbClient(urlTransport(base), { faults: true });
+    const signup = (id: string) => timed(() => account.call('POST', '/signup', { body: { id, pw: 'some-password', name: 'Someone' } }));
     try {
-      await eventually(async () => (await fetch(`${base}/openapi.json`)).ok, 30000, 'the process serves its document');
-      expect((await fetch(`${base}/docs`)).status).toBe(200);
-      for (const answer of [await timed(() => fetch(`${base}/check/id/alice`)), await signup('alice')]) {
+      await eventually(async () => (await account.call('GET', '/openapi.json')).status === 200, 30000, 'the process serves its document');
+      expect((await account.call('GET', '/docs')).status).toBe(200);
+      for (const answer of [await timed(() => account.call('GET', '/check/id/alice')), await signup('alice')]) {
         expect(answer.status).toBe(503);
         expect(answer.body).toEqual({ result: 'Service Unavailable', hint: expect.stringContaining('account database') });
         expect(answer.ms).toBeLessThan(1000);
@@ -445,7 +444,7 @@ describe('a database unreachable or missing at start', () => {
       expect(JSON.parse(naming()[0]!)).toMatchObject({ level: 'error', variable: 'ACCOUNT_DATABASE_URL', msg: expect.stringContaining(`database "${database}" does not exist`) });
 
       await sql(`CREATE DATABASE ${database}`);
-      await eventually(async () => (await fetch(`${base}/check/id/alice`)).status === 200, 20000, 'the account process heals');
+      await eventually(async () => (await account.call('GET', '/check/id/alice')).status === 200, 20000, 'the account process heals');
       expect((await signup('alice')).status).toBe(201);
       // Migrated and started: the administrator was created, the accounts are relayed.
       expect((await sql(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [database]))[0].n).toBe(1);
@@ -467,22 +466,23 @@ describe('a database unreachable or missing at start', () => {
     try {
       running = await startWith(HOMESHOPPING, { module: 'alarm', url: database.url }, quiet);
       const system = running.system;
-      const get = (port: number, path: string) => timed(() => system.handle(port, new Request(`http://localhost${path}`, { headers: { 'USER-TOKEN': T10 } })));
-      const refused = await get(6001, '/');
+      const shop = shopClients(system, { faults: true });
+      const get = (api: ShopApi, path: string) => timed(() => shop[api].call('GET', path, { token: T10 }));
+      const refused = await get('alarm', '/');
       expect(refused).toMatchObject({ status: 503, body: { result: 'Service Unavailable', hint: expect.stringContaining('alarm database') } });
       expect(refused.ms).toBeLessThan(1000);
-      expect((await get(6001, '/openapi.json')).status).toBe(200);
-      expect((await get(7001, '/')).status).toBe(200);
+      expect((await get('alarm', '/openapi.json')).status).toBe(200);
+      expect((await get('user', '/')).status).toBe(200);
       expect(system.waiting()).toEqual(['alarm']);
 
       await database.forwarder.start();
-      await eventually(async () => (await get(6001, '/')).status === 200, 20000, 'the alarm module starts');
+      await eventually(async () => (await get('alarm', '/')).status === 200, 20000, 'the alarm module starts');
       expect(system.waiting()).toEqual([]);
-      const set = await system.handle(6001, new Request('http://localhost/', { method: 'POST', headers: { 'USER-TOKEN': T10, 'content-type': 'application/json' }, body: JSON.stringify({ item_id: 50 }) }));
+      const set = await shop.alarm.call('POST', '/', { token: T10, body: { item_id: 50 } });
       expect(set.status).toBe(201);
       // Its document now describes its routes; its outbox relays (the item API sees the alarm).
-      expect(Object.keys((await (await system.handle(6001, new Request('http://localhost/openapi.json'))).json()).paths)).toContain('/');
-      expect((await get(5001, '/50')).body.payload.is_alarm_set).toBe(true);
+      expect(Object.keys((await shop.alarm.call('GET', '/openapi.json')).body.paths)).toContain('/');
+      expect((await get('item', '/50')).body.payload.is_alarm_set).toBe(true);
     } finally {
       await running?.stop();
       await database.drop();
@@ -503,7 +503,8 @@ describe('a database unreachable or missing at start', () => {
     try {
       running = await startWith(HOMESHOPPING, { module: 'alarm', url: urlOf(missing) }, capture());
       const system = running.system;
-      const alarms = () => system.handle(6001, new Request('http://localhost/', { headers: { 'USER-TOKEN': T10 } }));
+      const { alarm } = shopClients(system, { faults: true });
+      const alarms = () => alarm.call('GET', '/', { token: T10 });
       const errors = () => lines.filter((l) => l.level === 'error').map((l) => l.msg);
       expect(errors()).toEqual([expect.stringContaining('ALARM_DATABASE_URL')]);
 
@@ -534,10 +535,8 @@ describe('a database unreachable or missing at start', () => {
     try {
       running = await startWith(MINIFB, { module: 'feed', url: urlOf(missing) }, quiet);
       const system = running.system;
-      const send = (method: string, path: string, body?: unknown, token?: string) =>
-        timed(() =>
-          system.handle(8000, new Request(`http://localhost${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })),
-        );
+      const client = minifbClient(handlerTransport((request) => system.handle(8000, request)), { faults: true });
+      const send = (method: string, path: string, body?: unknown, token?: string) => timed(() => client.call(method, path, { token, body }));
       expect((await send('POST', '/signup', { id: 'erin', pw: 'erin-password', name: 'Erin' })).status).toBe(201);
       const token = (await send('POST', '/auth', { id: 'erin', pw: 'erin-password' })).body.accessToken as string;
       expect((await send('GET', '/me', undefined, token)).status).toBe(200);

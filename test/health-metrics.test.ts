@@ -8,8 +8,8 @@ import { loadInitSqlIfEmpty } from '../platform/data/db.ts';
 import { createLogger } from '../platform/observability/log.ts';
 import { startProxy } from '../platform/dev/proxy.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
-import { admin, urlOf } from './support/shop.ts';
-import { eventually, freePort, PrivateNats, SplitShop } from './support/split.ts';
+import { admin, urlOf, type ShopApi } from './support/shop.ts';
+import { eventually, freePort, type PrivateNats, SplitShop } from './support/split.ts';
 
 /**
  * Health and metrics, black-box, on real ports: `/healthz`, `/readyz` and `/metrics` on every
@@ -47,11 +47,10 @@ const get = async (url: string, headers: Record<string, string> = {}) => {
   return { status: res.status, body, text, type: res.headers.get('content-type') ?? '' };
 };
 
-type Got = Awaited<ReturnType<typeof get>>;
-/** Polls `url` until it answers `status`; that answer. */
-const until = async (url: string, status: number, ms: number, what: string): Promise<Got> =>
+/** Polls `ask` until it answers `status`; that answer. */
+const until = async <A extends { status: number }>(ask: () => Promise<A>, status: number, ms: number, what: string): Promise<A> =>
   (await eventually(async () => {
-    const res = await get(url);
+    const res = await ask();
     return res.status === status ? res : null;
   }, ms, what))!;
 
@@ -133,7 +132,7 @@ describe('embedded: every port of both products', () => {
     expect(await healthcheck(container)).toBe(0);
     await admin(`ALTER DATABASE "${itemDb}" ALLOW_CONNECTIONS false`);
     await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${itemDb}'`);
-    const down = await until(item, 503, 10000, 'item not ready');
+    const down = await until(() => get(item), 503, 10000, 'item not ready');
     expect(down.body).toEqual({ result: 'Service Unavailable', hint: 'item database unreachable' });
     // Alive all the same, and the other ports are ready: they do not need item's database.
     expect((await get(url(portOf.item!, '/healthz'))).status).toBe(200);
@@ -151,57 +150,54 @@ describe('embedded: every port of both products', () => {
 
 describe('split: homeshopping processes over a private NATS', () => {
   let nats: PrivateNats;
-  let shop: SplitShop;
+  let shop: SplitShop<PrivateNats>;
 
   beforeAll(async () => {
-    nats = new PrivateNats();
-    await nats.start();
-    shop = new SplitShop(nats);
-    await shop.start();
+    // A fault suite: /readyz answers 503 while NATS is away.
+    shop = await SplitShop.withOwnNats({ faults: true });
+    nats = shop.nats;
   }, 120000);
 
-  afterAll(async () => {
-    await shop?.stop();
-    await nats?.destroy();
-  }, 60000);
+  afterAll(() => shop?.stop(), 60000);
 
-  const readyz = (module: string) => get(shop.url(module, '/readyz'));
+  const ask = (module: ShopApi, path: string, token?: string) => shop[module].call('GET', path, { token });
+  const readyz = (module: ShopApi) => ask(module, '/readyz');
 
   test('every process — /healthz and /readyz 200; its /metrics passes promtool and counts its consumer and its copies', async () => {
-    for (const module of ['item', 'alarm', 'user']) {
-      expect({ module, ...(await get(shop.url(module, '/healthz'))) }).toMatchObject({ module, status: 200, body: { status: 'alive' } });
+    for (const module of ['item', 'alarm', 'user'] as const) {
+      expect({ module, ...(await ask(module, '/healthz')) }).toMatchObject({ module, status: 200, body: { status: 'alive' } });
       await eventually(async () => (await readyz(module)).status === 200, 10000, `${module} ready`);
-      const text = (await get(shop.url(module, '/metrics'))).text;
+      const text = (await ask(module, '/metrics')).text;
       expect({ module, ...promtool(text) }).toEqual({ module, exitCode: 0, output: '' });
       expect(sample(text, 'bus_connected')).toBe(1);
       expect(sample(text, `outbox_rows_waiting{module="${module}"}`)).toBeGreaterThanOrEqual(0);
     }
-    const user = (await get(shop.url('user', '/metrics'))).text;
+    const user = (await ask('user', '/metrics')).text;
     expect(sample(user, 'consumer_pending{module="user",stream="ITEM_EVENTS",durable="user-visits"}')).toBe(0);
     expect(sample(user, 'copy_entries{module="user",bucket="items"}')).toBe(100);
     // A visit recorded by item reaches user's consumer: nothing pending once it is handled.
-    expect((await get(shop.url('item', '/50'), { 'USER-TOKEN': T10 })).status).toBe(200);
+    expect((await ask('item', '/50', T10)).status).toBe(200);
     await eventually(async () => {
-      const visits = await get(shop.url('user', '/visit'), { 'USER-TOKEN': T10 });
+      const visits = await ask('user', '/visit', T10);
       return (visits.body as { count?: number }).count === 1;
     }, 10000, 'the visit consumed');
-    await eventually(async () => sample((await get(shop.url('user', '/metrics'))).text, 'consumer_pending{module="user",stream="ITEM_EVENTS",durable="user-visits"}') === 0, 10000, 'nothing pending');
+    await eventually(async () => sample((await ask('user', '/metrics')).text, 'consumer_pending{module="user",stream="ITEM_EVENTS",durable="user-visits"}') === 0, 10000, 'nothing pending');
   }, 60000);
 
   test('NATS down — copies that cannot answer alone make /readyz 503 naming them (the catalog held whole does not); 200 again when NATS is back', async () => {
     await nats.stop();
-    const alarm = await until(shop.url('alarm', '/readyz'), 503, 15000, 'alarm not ready');
+    const alarm = await until(() => readyz('alarm'), 503, 15000, 'alarm not ready');
     // alarm reads users (not held whole) and items (held whole: it can answer every key).
     expect(alarm.body).toEqual({ result: 'Service Unavailable', hint: 'copy of users not ready' });
-    const item = await until(shop.url('item', '/readyz'), 503, 15000, 'item not ready');
+    const item = await until(() => readyz('item'), 503, 15000, 'item not ready');
     expect(item.body).toEqual({ result: 'Service Unavailable', hint: 'copy of users not ready; copy of alarms not ready' });
-    expect((await get(shop.url('alarm', '/healthz'))).status).toBe(200);
-    expect(sample((await get(shop.url('alarm', '/metrics'))).text, 'bus_connected')).toBe(0);
+    expect((await ask('alarm', '/healthz')).status).toBe(200);
+    expect(sample((await ask('alarm', '/metrics')).text, 'bus_connected')).toBe(0);
     expect(await healthcheck({ MODULES: 'alarm', ALARM_PORT: String(shop.processes.get('alarm')!.port) })).toBe(1);
 
     await nats.start();
-    for (const module of ['item', 'alarm', 'user']) await eventually(async () => (await readyz(module)).status === 200, 20000, `${module} ready again`);
-    expect(sample((await get(shop.url('alarm', '/metrics'))).text, 'bus_connected')).toBe(1);
+    for (const module of ['item', 'alarm', 'user'] as const) await eventually(async () => (await readyz(module)).status === 200, 20000, `${module} ready again`);
+    expect(sample((await ask('alarm', '/metrics')).text, 'bus_connected')).toBe(1);
     expect(await healthcheck({ MODULES: 'alarm', ALARM_PORT: String(shop.processes.get('alarm')!.port) })).toBe(0);
   }, 60000);
 });

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { comparable, published, type Published } from './conformance/documents.ts';
-import { shopChecks, ShopContext, type ShopTarget } from './conformance/homeshopping/index.ts';
-import { urlTransport } from './conformance/kit.ts';
+import { shopChecks, ShopContext } from './conformance/homeshopping/index.ts';
 import { conformanceTests, failedLines, readmeCommand, runScript } from './support/conformance.ts';
-import { startShop, transportOf } from './support/shop.ts';
-import { PrivateNats, SplitShop } from './support/split.ts';
+import { startShop, type ShopApis } from './support/shop.ts';
+import { SplitShop } from './support/split.ts';
 
 /**
  * The homeshopping conformance kit (test/conformance/homeshopping/) against both modes: the
@@ -16,47 +15,21 @@ const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const APIS = ['item', 'alarm', 'user'] as const;
 
 interface Mode {
-  target: ShopTarget;
+  /** The harness's clients of the three APIs: the kit drives their transports. */
+  shop: ShopApis;
   /** The APIs' base URLs, where they listen. */
   urls?: string[];
-  /** The OpenAPI document each API serves. */
-  documents(): Promise<Record<(typeof APIS)[number], any>>;
   stop(): Promise<void>;
 }
-
-const fetchDocuments = (get: (api: (typeof APIS)[number]) => Promise<Response>) => async () =>
-  Object.fromEntries(await Promise.all(APIS.map(async (api) => [api, await (await get(api)).json()]))) as Record<(typeof APIS)[number], any>;
 
 const modes: Record<string, () => Promise<Mode>> = {
   async embedded() {
     const shop = await startShop({ backend: 'pglite' });
-    return {
-      target: { item: transportOf(shop.item), alarm: transportOf(shop.alarm), user: transportOf(shop.user), token: T10 },
-      documents: fetchDocuments((api) => shop[api]('/openapi.json')),
-      stop: () => shop.stop(),
-    };
+    return { shop, stop: () => shop.stop() };
   },
   async split() {
-    const nats = new PrivateNats();
-    await nats.start();
-    const shop = new SplitShop(nats);
-    try {
-      await shop.start();
-    } catch (error) {
-      await shop.stop();
-      await nats.destroy();
-      throw error;
-    }
-    const transport = (api: string) => urlTransport(shop.url(api));
-    return {
-      target: { item: transport('item'), alarm: transport('alarm'), user: transport('user'), token: T10 },
-      urls: APIS.map((api) => shop.url(api).replace(/\/$/, '')),
-      documents: fetchDocuments((api) => fetch(shop.url(api, '/openapi.json'))),
-      async stop() {
-        await shop.stop();
-        await nats.destroy();
-      },
-    };
+    const shop = await SplitShop.withOwnNats();
+    return { shop, urls: APIS.map((api) => shop.url(api).replace(/\/$/, '')), stop: () => shop.stop() };
   },
 };
 
@@ -67,10 +40,10 @@ describe.each(Object.keys(modes))('homeshopping kit, %s mode', (name) => {
   const before = new Map<string, number[]>();
 
   const alarmsOfEveryone = async () => {
-    const users = (await (await mode.target.user(new Request('http://x/', { headers: { 'USER-TOKEN': T10 } }))).json()) as { payload: { access_token: string }[] };
+    const users = (await mode.shop.user.call('GET', '/', { token: T10 })).body as { payload: { access_token: string }[] };
     const alarms = new Map<string, number[]>();
     for (const { access_token } of users.payload) {
-      const list = (await (await mode.target.alarm(new Request('http://x/', { headers: { 'USER-TOKEN': access_token } }))).json()) as { payload: { id: number }[] };
+      const list = (await mode.shop.alarm.call('GET', '/', { token: access_token })).body as { payload: { id: number }[] };
       alarms.set(access_token, list.payload.map((i) => i.id));
     }
     return alarms;
@@ -78,10 +51,11 @@ describe.each(Object.keys(modes))('homeshopping kit, %s mode', (name) => {
 
   beforeAll(async () => {
     mode = await modes[name]!();
-    ctx = new ShopContext(mode.target);
+    const { item, alarm, user } = mode.shop;
+    ctx = new ShopContext({ item: item.transport, alarm: alarm.transport, user: user.transport, token: T10 });
     // Alarms of the kit's own: the clean-up must put them back too.
     const owner = (await alarmsOfEveryone()).keys().next().value!;
-    for (const id of [1, 2]) await mode.target.alarm(new Request('http://x/', { method: 'POST', headers: { 'USER-TOKEN': owner, 'content-type': 'application/json' }, body: JSON.stringify({ item_id: id }) }));
+    for (const id of [1, 2]) await alarm.call('POST', '/', { token: owner, body: { item_id: id } });
     for (const [token, ids] of await alarmsOfEveryone()) before.set(token, ids);
   }, 90_000);
 
@@ -90,8 +64,10 @@ describe.each(Object.keys(modes))('homeshopping kit, %s mode', (name) => {
   }, 60_000);
 
   test("the servers' OpenAPI documents are the published ones (test/conformance/homeshopping-*.openapi.json)", async () => {
-    const documents = await mode.documents();
-    for (const api of APIS) expect({ api, document: comparable(documents[api]) }).toEqual({ api, document: comparable(published(api as Published)) });
+    for (const api of APIS) {
+      const document = (await mode.shop[api].call('GET', '/openapi.json')).body;
+      expect({ api, document: comparable(document) }).toEqual({ api, document: comparable(published(api as Published)) });
+    }
   });
 
   conformanceTests('homeshopping kit', shopChecks, () => ctx);

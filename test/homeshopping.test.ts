@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDump } from '../platform/data/pg-dump.ts';
-import { answerProblem, conformance, documentedRoutes, operational, schemaFromJson } from './conformance/openapi.ts';
+import { conformance, documentedRoutes, operational, schemaFromJson } from './conformance/openapi.ts';
 import { comparable, published } from './conformance/documents.ts';
 import { BAD_ITEM_IDS, ENDPOINTS as KIT_ENDPOINTS } from './conformance/homeshopping/index.ts';
+import type { CallOptions } from './support/client.ts';
 import { REPO_ROOT, startShop, type Backend, type Shop } from './support/shop.ts';
 import type { Item } from '../modules/item/contract/index.ts';
 
@@ -71,34 +72,10 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
     return tokens.get(id)!;
   };
 
-  /** Each port's own document, read once. */
-  const documents = new Map<Api, Promise<Json>>();
-  const documentOf = (api: Api) => {
-    let doc = documents.get(api);
-    if (!doc) documents.set(api, (doc = shop[api]('/openapi.json').then((res) => res.json())));
-    return doc;
-  };
-
-  async function send(api: Api, method: string, path: string, opts: { token?: string | null; body?: string; contentType?: string | null } = {}) {
-    const headers: Record<string, string> = {};
-    if (opts.token !== null) headers['USER-TOKEN'] = opts.token ?? T10;
-    if (opts.body !== undefined && opts.contentType !== null) headers['content-type'] = opts.contentType ?? 'application/json';
-    const res = await shop[api](path, { method, headers, body: opts.body });
-    const text = await res.text();
-    let body: unknown = text;
-    if (res.headers.get('content-type')?.includes('application/json')) body = JSON.parse(text);
-    // Every answer is checked where it arrives, so a failure names the request that caused it:
-    // no 5xx, and the status and body the port's own document declares for the route.
-    const at = `${method} ${api} ${path} → ${res.status} ${text.slice(0, 300)}`;
-    if (res.status >= 500) throw new Error(`a 5xx: ${at}`);
-    if (path !== '/openapi.json' && path !== '/docs') {
-      const problem = answerProblem(await documentOf(api), { method, path, status: res.status, body });
-      if (problem) throw new Error(`against the OpenAPI document: ${problem}: ${at}`);
-    }
-    return { status: res.status, body: body as Json, text, type: res.headers.get('content-type') ?? '' };
-  }
-  const alarmCall = (method: 'POST' | 'DELETE', itemId: unknown, token: string) =>
-    send('alarm', method, '/', { token, body: JSON.stringify({ item_id: itemId }) });
+  /** `api` `method` `path` as user 10 unless `token` says otherwise (null: no USER-TOKEN); the harness checks the answer. */
+  const send = (api: Api, method: string, path: string, options: CallOptions = {}) =>
+    shop[api].call(method, path, { ...options, token: options.token === undefined ? T10 : options.token });
+  const alarmCall = (method: 'POST' | 'DELETE', itemId: unknown, token: string) => send('alarm', method, '/', { token, body: { item_id: itemId } });
   /** Status and raw body: `{}` must be exactly `{}`. */
   const answer = ({ status, text }: { status: number; text: string }) => ({ status, text });
   const alarmIds = async (token: string) => (await send('alarm', 'GET', '/', { token })).body.payload.map((i: Item) => i.id);
@@ -120,9 +97,9 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
 
   describe('item GET /', () => {
     test('item list — answers {count, payload} with every item, id descending', async () => {
-      const { status, body, type } = await send('item', 'GET', '/', { token: freshUser() });
+      const { status, body, headers } = await send('item', 'GET', '/', { token: freshUser() });
       expect(status).toBe(200);
-      expect(type).toContain('application/json');
+      expect(headers.get('content-type')).toContain('application/json');
       expect(Object.keys(body).sort()).toEqual(['count', 'payload']);
       expect(body.count).toBe(ITEMS.length);
       expect(body.count).toBeGreaterThanOrEqual(100);
@@ -231,12 +208,12 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
     test('alarm set — a JSON body sent without Content-Type, or as a form (curl -d), is read as JSON', async () => {
       const token = freshUser();
       // A byte body: no Content-Type at all (a string body would be text/plain).
-      const bare = await shop.alarm('/', { method: 'POST', headers: { 'USER-TOKEN': token }, body: new TextEncoder().encode('{"item_id": 50}') });
+      const bare = await shop.alarm.transport(new Request('http://localhost/', { method: 'POST', headers: { 'USER-TOKEN': token }, body: new TextEncoder().encode('{"item_id": 50}') }));
       expect(bare.headers.get('content-type')).toContain('application/json');
       expect({ status: bare.status, text: await bare.text() }).toEqual({ status: 201, text: '{}' });
-      expect(answer(await send('alarm', 'POST', '/', { token, body: '{"item_id": 51}', contentType: 'application/x-www-form-urlencoded' }))).toEqual({ status: 201, text: '{}' });
+      expect(answer(await send('alarm', 'POST', '/', { token, raw: '{"item_id": 51}', headers: { 'content-type': 'application/x-www-form-urlencoded' } }))).toEqual({ status: 201, text: '{}' });
       expect(await alarmIds(token)).toEqual([51, 50]);
-      const form = await send('alarm', 'POST', '/', { token, body: 'item_id=52', contentType: 'application/x-www-form-urlencoded' });
+      const form = await send('alarm', 'POST', '/', { token, raw: 'item_id=52', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expect(form).toMatchObject({ status: 400, body: { result: 'Bad Request', hint: 'the request body is not valid JSON (bodies are JSON: send it with Content-Type: application/json)' } });
     });
 
@@ -323,7 +300,7 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
       const verb = method === 'POST' ? 'alarm set' : 'alarm clear';
       for (const [label, body] of BAD_ITEM_IDS) {
         test(`${verb} — rejects item_id ${label} with 400 naming item_id`, async () => {
-          const res = await send('alarm', method, '/', { token, body });
+          const res = await send('alarm', method, '/', { token, raw: body });
           expect(res.status).toBe(400);
           expect(Object.keys(res.body).sort()).toEqual(['hint', 'result']);
           expect(res.body.result).toBe('Bad Request');
@@ -333,13 +310,13 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
 
       test(`${verb} — rejects malformed JSON with 400`, async () => {
         for (const body of ['{"item_id":', '{item_id: 1}', "{'item_id':1}", 'nope']) {
-          const res = await send('alarm', method, '/', { token, body });
+          const res = await send('alarm', method, '/', { token, raw: body });
           expect({ body, status: res.status, result: res.body.result, hint: typeof res.body.hint }).toEqual({ body, status: 400, result: 'Bad Request', hint: 'string' });
         }
       });
 
       test(`${verb} — rejects an empty body with 400`, async () => {
-        for (const res of [await send('alarm', method, '/', { token }), await send('alarm', method, '/', { token, body: '' })]) {
+        for (const res of [await send('alarm', method, '/', { token }), await send('alarm', method, '/', { token, raw: '' })]) {
           expect(res.status).toBe(400);
           expect(res.body).toMatchObject({ result: 'Bad Request', hint: expect.any(String) });
         }
@@ -347,15 +324,15 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
 
       test(`${verb} — refuses a body over MAX_BODY_BYTES (1 MiB) with 413 in the envelope`, async () => {
         const body = JSON.stringify({ item_id: 1, padding: 'x'.repeat(1024 * 1024) });
-        const res = await send('alarm', method, '/', { token, body });
+        const res = await send('alarm', method, '/', { token, raw: body });
         expect(res).toMatchObject({ status: 413, body: { result: 'Payload Too Large', hint: 'the request body must be at most 1048576 bytes' } });
         // Just under the limit it is read (and refused for what it holds: the contract has no padding, which is ignored).
         const under = JSON.stringify({ item_id: 'x', padding: 'x'.repeat(1024 * 1024 - 40) });
-        expect((await send('alarm', method, '/', { token, body: under })).status).toBe(400);
+        expect((await send('alarm', method, '/', { token, raw: under })).status).toBe(400);
       });
 
       test(`${verb} — rejects a JSON body that is not an object with 400`, async () => {
-        for (const body of ['[1]', '12', '"12"']) expect((await send('alarm', method, '/', { token, body })).status).toBe(400);
+        for (const body of ['[1]', '12', '"12"']) expect((await send('alarm', method, '/', { token, raw: body })).status).toBe(400);
       });
     }
 
@@ -367,7 +344,7 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
   describe('USER-TOKEN', () => {
     for (const { api, method, path, body } of ENDPOINTS) {
       test(`${api} ${method} ${path} — answers 401 without USER-TOKEN`, async () => {
-        const res = await send(api, method, path, { token: null, body });
+        const res = await send(api, method, path, { token: null, raw: body });
         expect({ status: res.status, body: res.body }).toEqual({
           status: 401,
           body: { result: 'Unauthorized', hint: 'USER-TOKEN header is missing' },
@@ -375,7 +352,7 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
       });
 
       test(`${api} ${method} ${path} — answers 401 to an unknown USER-TOKEN`, async () => {
-        const res = await send(api, method, path, { token: NOT_A_TOKEN, body });
+        const res = await send(api, method, path, { token: NOT_A_TOKEN, raw: body });
         expect(res.status).toBe(401);
         expect(Object.keys(res.body).sort()).toEqual(['hint', 'result']);
         expect(res.body.result).toBe('Unauthorized');
@@ -385,12 +362,12 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
 
     test('USER-TOKEN — is checked before the body: no token and malformed JSON is 401', async () => {
       for (const method of ['POST', 'DELETE']) {
-        expect((await send('alarm', method, '/', { token: null, body: '{bad' })).status).toBe(401);
+        expect((await send('alarm', method, '/', { token: null, raw: '{bad' })).status).toBe(401);
       }
     });
 
     test('USER-TOKEN — a request with an unknown token changes nothing', async () => {
-      expect((await send('alarm', 'POST', '/', { token: NOT_A_TOKEN, body: '{"item_id":9}' })).status).toBe(401);
+      expect((await send('alarm', 'POST', '/', { token: NOT_A_TOKEN, raw: '{"item_id":9}' })).status).toBe(401);
       expect((await send('item', 'GET', '/9', { token: NOT_A_TOKEN })).status).toBe(401);
       const anyone = [...tokens.values()];
       for (const token of anyone) {
@@ -548,7 +525,7 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping on %s', (backend) => 
       test(`${api} docs — /docs answers 200 HTML without a token`, async () => {
         const res = await send(api, 'GET', '/docs', { token: null });
         expect(res.status).toBe(200);
-        expect(res.type).toContain('text/html');
+        expect(res.headers.get('content-type')).toContain('text/html');
         expect(res.text.toLowerCase()).toContain('<html');
       });
     }

@@ -46,12 +46,8 @@ describe.skipIf(!existsSync(SHARED_DIR))("the kit's original data", () => {
 
   describe.each(['pg', 'pglite'] as Backend[])('on %s', (backend) => {
     let shop: Shop;
-    const get = async (api: 'item' | 'alarm' | 'user', path: string, token: string) => {
-      const res = await shop[api](path, { headers: { 'USER-TOKEN': token } });
-      return { status: res.status, body: (await res.json()) as Json };
-    };
-    const alarm = async (method: 'POST' | 'DELETE', itemId: unknown, token: string) =>
-      (await shop.alarm('/', { method, headers: { 'USER-TOKEN': token, 'content-type': 'application/json' }, body: JSON.stringify({ item_id: itemId }) })).status;
+    const get = (api: 'item' | 'alarm' | 'user', path: string, token: string) => shop[api].call('GET', path, { token });
+    const alarm = async (method: 'POST' | 'DELETE', itemId: unknown, token: string) => (await shop.alarm.call(method, '/', { token, body: { item_id: itemId } })).status;
 
     beforeAll(async () => {
       shop = await startShop({ backend, data: 'kit' });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import pg from 'pg';
 import { REQUESTS_SUBJECT, type RequestBatch } from '../platform/observability/telemetry.ts';
-import { PG_ADMIN_URL } from './support/shop.ts';
+import { PG_ADMIN_URL, whileDatabaseDown } from './support/shop.ts';
 import { ADMIN, minifbForSuite, type Backend, type Minifb } from './support/minifb.ts';
 
 /**
@@ -65,18 +65,10 @@ describe.each(['pg', 'split'] as Backend[])('minifb statistics on %s', (backend)
     for (const path of ['/openapi.json', '/docs', '/metrics']) expect((await fb.call('GET', path)).status).toBe(200);
 
     // A 5xx: the feed's database refuses connections, so a post cannot be written (503).
-    const database = fb.databases.feed!;
-    const pgAdmin = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await pgAdmin.connect();
-    try {
-      await pgAdmin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS false`);
-      await pgAdmin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+    await whileDatabaseDown(fb.databases.feed!, async () => {
       const refused = await send('POST /post', 'POST', '/post', { token: writer, body: { content: 'cannot be stored' } });
       expect(refused).toMatchObject({ status: 503, body: { result: 'Service Unavailable' } });
-    } finally {
-      await pgAdmin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS true`);
-      await pgAdmin.end();
-    }
+    });
 
     const stats = await statsCountingEverything();
     expect(Object.keys(stats).sort()).toEqual(['byEndpoint', 'byStatus', 'postsToday', 'requestsLast24h', 'rps', 'totalPosts', 'totalUsers']);

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { NatsBus } from '../platform/bus/nats/index.ts';
 import { createLogger } from '../platform/observability/log.ts';
 import { startMinifb, type Minifb } from './support/minifb.ts';
+import { userTokens } from './support/shop.ts';
 import { eventually, NatsCluster, PG_ADMIN, SplitShop } from './support/split.ts';
 
 /**
@@ -155,9 +156,9 @@ async function expectNothingLostOrDoubled() {
         if (rows[0].n > want.length + maybe) throw new Error(`user ${userId}: ${rows[0].n} visits stored, ${want.length} acknowledged (+${maybe} unanswered)`);
         return rows[0].n >= want.length;
       }, 20000, `user ${userId}'s ${want.length} visits stored`);
-      const res = await shopGet(shop.url('user', '/visit'), tokens.get(userId)!);
+      const res = await shop.user.call('GET', '/visit', { token: tokens.get(userId)! });
       expect(res.status).toBe(200);
-      if (maybe === 0) expect(((await res.json()) as { payload: { id: number }[] }).payload.map((i) => i.id)).toEqual(recent(want));
+      if (maybe === 0) expect((res.body as { payload: { id: number }[] }).payload.map((i) => i.id)).toEqual(recent(want));
     }
   } finally {
     await db.end();
@@ -216,8 +217,7 @@ beforeAll(async () => {
   shop = new SplitShop(cluster, ['item', 'alarm', 'user'], {}, { dbPrefix: 't_cluster_', natsReplicas: REPLICAS });
   fb = await startMinifb({ backend: 'split', nats: cluster, natsReplicas: REPLICAS, dbPrefix: 't_cluster_' });
   await shop.start();
-  const users = (await (await shopGet(shop.url('user'), '4a49145e-45a8-4845-af45-1af2a59bb044')).json()) as { payload: { id: number; access_token: string }[] };
-  tokens = new Map(users.payload.map((u) => [u.id, u.access_token]));
+  tokens = await userTokens(shop.user);
   for (const u of SHOP_USERS) visited.set(u, []);
   const ownerToken = await fb.user('h4owner');
   const commenterToken = await fb.user('h4commenter');

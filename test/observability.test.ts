@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN, PASSWORD, startMinifb, type Minifb } from './support/minifb.ts';
-import { eventually, PrivateNats, SplitShop } from './support/split.ts';
+import { eventually, SplitShop } from './support/split.ts';
 
 const SHOP_TOKEN = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -96,23 +96,17 @@ afterAll(() => {
 });
 
 describe('logs and traces — homeshopping, split', () => {
-  const nats = new PrivateNats();
   let shop: SplitShop;
 
   beforeAll(async () => {
-    await nats.start();
-    shop = new SplitShop(nats, ['item', 'alarm', 'user'], TELEMETRY);
-    await shop.start();
+    shop = await SplitShop.withOwnNats({ env: TELEMETRY });
   }, 90_000);
 
-  afterAll(async () => {
-    await shop?.stop();
-    await nats.destroy();
-  }, 30_000);
+  afterAll(() => shop?.stop(), 30_000);
 
   test('an item detail is one trace from the item process to the user process that records the visit; both log its request id', async () => {
     const requestId = `obs-${randomHex(6)}`;
-    const res = await fetch(shop.url('item', '/50'), { headers: { 'USER-TOKEN': SHOP_TOKEN, 'X-Request-Id': requestId } });
+    const res = await shop.item.call('GET', '/50', { token: SHOP_TOKEN, headers: { 'X-Request-Id': requestId } });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe(requestId);
     const [, traceId, spanId] = TRACEPARENT.exec(res.headers.get('traceparent') ?? '') ?? [];
@@ -143,22 +137,22 @@ describe('logs and traces — homeshopping, split', () => {
   test('X-Request-Id: a short plain one is kept, anything else is replaced by a new one; a traceparent received is continued', async () => {
     const sent: (string | undefined)[] = [undefined, 'has space', 'x'.repeat(129), 'semi;colon', '"quoted"'];
     for (const id of sent) {
-      const res = await fetch(shop.url('alarm', '/'), { headers: { 'USER-TOKEN': SHOP_TOKEN, ...(id === undefined ? {} : { 'X-Request-Id': id }) } });
+      const res = await shop.alarm.call('GET', '/', { token: SHOP_TOKEN, headers: id === undefined ? {} : { 'X-Request-Id': id } });
       expect(res.status).toBe(200);
       expect({ sent: id, back: res.headers.get('x-request-id') }).toEqual({ sent: id, back: expect.stringMatching(UUID) });
     }
     const kept = 'client-1.2_3:4';
-    expect((await fetch(shop.url('user', '/'), { headers: { 'X-Request-Id': kept } })).headers.get('x-request-id')).toBe(kept);
+    expect((await shop.user.call('GET', '/', { headers: { 'X-Request-Id': kept } })).headers.get('x-request-id')).toBe(kept);
 
     const [traceId, parent] = [randomHex(16), randomHex(8)];
-    const res = await fetch(shop.url('user', '/visit'), { headers: { 'USER-TOKEN': SHOP_TOKEN, traceparent: `00-${traceId}-${parent}-01` } });
+    const res = await shop.user.call('GET', '/visit', { token: SHOP_TOKEN, headers: { traceparent: `00-${traceId}-${parent}-01` } });
     expect(res.status).toBe(200);
     const [, backTrace, backSpan] = TRACEPARENT.exec(res.headers.get('traceparent') ?? '') ?? [];
     expect({ backTrace, own: backSpan !== parent }).toEqual({ backTrace: traceId, own: true });
     const span = await eventually(() => receiver.trace(traceId).find((s) => s.spanId === backSpan), 20_000, 'the continued span');
     expect(span).toMatchObject({ service: 'moa-user', name: 'GET /visit', parentSpanId: parent, kind: SERVER });
     // A 401 is a request like any other: one line, with its route and status.
-    const denied = await fetch(shop.url('item', '/'), { headers: { 'X-Request-Id': 'denied-1' } });
+    const denied = await shop.item.call('GET', '/', { headers: { 'X-Request-Id': 'denied-1' } });
     expect(denied.status).toBe(401);
     const line = await eventually(() => logLines('item').find((l) => l.msg === 'request' && l.reqId === 'denied-1'), 5000, 'the 401 line');
     expect(line).toMatchObject({ method: 'GET', route: '/', status: 401 });
@@ -166,7 +160,7 @@ describe('logs and traces — homeshopping, split', () => {
 
   test('a graceful stop exports the spans still buffered before the process exits', async () => {
     const traceId = randomHex(16);
-    const res = await fetch(shop.url('alarm', '/'), { headers: { 'USER-TOKEN': SHOP_TOKEN, traceparent: `00-${traceId}-${randomHex(8)}-01` } });
+    const res = await shop.alarm.call('GET', '/', { token: SHOP_TOKEN, headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` } });
     expect(res.status).toBe(200);
     // At once: the batch would go out a second later, the stop must not wait for that.
     const proc = shop.processes.get('alarm')!.proc!;

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import pg from 'pg';
-import { PG_ADMIN_URL, startShop, type Backend, type Shop } from './support/shop.ts';
+import { startShop, userTokens, whileDatabaseDown, type Backend, type Shop } from './support/shop.ts';
 
 /**
  * What the endpoint suite (homeshopping.test.ts) does not see: the domains' bus services, an
@@ -15,15 +14,15 @@ const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) 
 describe.each(['pglite', 'pg'] as Backend[])('homeshopping services on %s', (backend) => {
   let shop: Shop;
   let tokens = new Map<number, string>();
-  const get = async (api: 'item' | 'alarm' | 'user', path: string, token = T10, init: RequestInit = {}) => {
-    const res = await shop[api](path, { ...init, headers: { 'USER-TOKEN': token, 'content-type': 'application/json' } });
-    return { status: res.status, body: (await res.json()) as Json };
+  /** `GET path` on `api` as `token`: the status and body of the answer (the harness has checked it). */
+  const get = async (api: 'item' | 'alarm' | 'user', path: string, token = T10) => {
+    const { status, body } = await shop[api].call('GET', path, { token });
+    return { status, body: body as Json };
   };
 
   beforeAll(async () => {
     shop = await startShop({ backend });
-    const users = await get('user', '/');
-    tokens = new Map(users.body.payload.map((u: Json) => [u.id, u.access_token]));
+    tokens = await userTokens(shop.user);
   }, 60000);
 
   afterAll(async () => {
@@ -52,7 +51,7 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping services on %s', (bac
   test('alarm.of-user — answers the alarm set, ascending; a bad payload is ALARM.INVALID', async () => {
     const { bus } = shop.system;
     for (const item of [3, 1]) {
-      await get('alarm', '/', tokens.get(40), { method: 'POST', body: JSON.stringify({ item_id: item }) });
+      await shop.alarm.call('POST', '/', { token: tokens.get(40), body: { item_id: item } });
     }
     expect(await bus.request('alarm.of-user', { userId: 40 })).toEqual({ userId: 40, itemIds: [1, 3] });
     expect(await code(bus.request('alarm.of-user', {}))).toBe('ALARM.INVALID');
@@ -74,19 +73,11 @@ describe.each(['pglite', 'pg'] as Backend[])('homeshopping services on %s', (bac
 
   if (backend === 'pg') {
     test('item database down — reads answer from memory, and a detail view still records its visit (straight to the stream)', async () => {
-      const database = shop.databases.item!;
-      const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await admin.connect();
-      try {
-        await admin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS false`);
-        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      await whileDatabaseDown(shop.databases.item!, async () => {
         expect((await get('item', '/', tokens.get(45))).status).toBe(200);
         expect((await get('item', '/66', tokens.get(45))).status).toBe(200);
         expect((await get('user', '/visit', tokens.get(45))).body.payload.map((i: Json) => i.id)).toEqual([66]);
-      } finally {
-        await admin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS true`);
-        await admin.end();
-      }
+      });
     });
   }
 });

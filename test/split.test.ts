@@ -1,48 +1,42 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import pg from 'pg';
-import { eventually, PrivateNats, SplitShop } from './support/split.ts';
+import { userTokens, whileDatabaseDown, type ShopApi } from './support/shop.ts';
+import { eventually, type PrivateNats, SplitShop } from './support/split.ts';
 
 /**
  * The split topology for real: one process per domain, real Postgres databases, a real
- * nats-server of our own (so it may be stopped). Each test leaves the topology running.
+ * nats-server of our own (so it may be stopped). Each test leaves the topology running. A fault
+ * suite: the 503s of a dependency away are what it asserts.
  */
 const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
 let nats: PrivateNats;
-let shop: SplitShop;
-let tokens: string[] = [];
+let shop: SplitShop<PrivateNats>;
+let tokens = new Map<number, string>();
 
-const json = { 'content-type': 'application/json' };
-const get = (url: string, token = T10) => fetch(url, { headers: { 'USER-TOKEN': token } });
-const alarm = (method: 'POST' | 'DELETE', itemId: number, token = T10) =>
-  fetch(shop.url('alarm'), { method, headers: { 'USER-TOKEN': token, ...json }, body: JSON.stringify({ item_id: itemId }) });
+const get = (api: ShopApi, path = '/', token = T10) => shop[api].call('GET', path, { token });
+const alarm = (method: 'POST' | 'DELETE', itemId: number, token = T10) => shop.alarm.call(method, '/', { token, body: { item_id: itemId } });
 const alarmedIn = async (token: string) =>
-  new Set(((await (await get(shop.url('item'), token)).json()) as { payload: { id: number; is_alarm_set: boolean }[] }).payload.filter((i) => i.is_alarm_set).map((i) => i.id));
-const visits = async (token: string) => ((await (await get(shop.url('user', '/visit'), token)).json()) as { payload: { id: number }[] }).payload.map((i) => i.id);
+  new Set(((await get('item', '/', token)).body as { payload: { id: number; is_alarm_set: boolean }[] }).payload.filter((i) => i.is_alarm_set).map((i) => i.id));
+const visits = async (token: string) => ((await get('user', '/visit', token)).body as { payload: { id: number }[] }).payload.map((i) => i.id);
 
 beforeAll(async () => {
-  nats = new PrivateNats();
-  await nats.start();
-  shop = new SplitShop(nats);
-  await shop.start();
-  const users = (await (await get(shop.url('user'))).json()) as { payload: { id: number; access_token: string }[] };
-  tokens = users.payload.sort((a, b) => a.id - b.id).map((u) => u.access_token);
+  shop = await SplitShop.withOwnNats({ faults: true });
+  nats = shop.nats;
+  tokens = await userTokens(shop.user);
 }, 90000);
 
-afterAll(async () => {
-  await shop?.stop();
-  await nats?.destroy();
-}, 60000);
+afterAll(() => shop?.stop(), 60000);
 
-/** The token of user `id` (1-based). */
-const tokenOf = (id: number) => tokens[id - 1]!;
+/** The token of user `id`. */
+const tokenOf = (id: number) => tokens.get(id)!;
 
 describe('split mode', () => {
   test('each domain answers on its own port from its own process', async () => {
-    expect((await get(shop.url('item'))).status).toBe(200);
-    expect((await get(shop.url('alarm'))).status).toBe(200);
-    expect(((await (await get(shop.url('user'))).json()) as { count: number }).count).toBe(50);
-    expect(tokens).toHaveLength(50);
+    expect((await get('item')).status).toBe(200);
+    expect((await get('alarm')).status).toBe(200);
+    expect(((await get('user')).body as { count: number }).count).toBe(50);
+    expect(tokens.size).toBe(50);
   });
 
   test('read-your-writes — 200 alarm writes are each seen by the very next GET / on the item service', async () => {
@@ -64,10 +58,10 @@ describe('split mode', () => {
     await shop.kill('alarm');
     try {
       expect([...(await alarmedIn(token))]).toEqual([7]);
-      const detail = await get(shop.url('item', '/7'), token);
+      const detail = await get('item', '/7', token);
       expect(detail.status).toBe(200);
-      expect(((await detail.json()) as { payload: { is_alarm_set: boolean } }).payload.is_alarm_set).toBe(true);
-      const v = await get(shop.url('user', '/visit'), token);
+      expect((detail.body as { payload: { is_alarm_set: boolean } }).payload.is_alarm_set).toBe(true);
+      const v = await get('user', '/visit', token);
       expect(v.status).toBe(200);
       expect(await eventually(async () => (await visits(token))[0] === 7 && (await visits(token)))).toEqual([7]);
     } finally {
@@ -77,13 +71,13 @@ describe('split mode', () => {
 
   test('item process killed — alarm list and /visit keep full item fields, alarm POST on a known item works', async () => {
     const token = tokenOf(13);
-    expect((await get(shop.url('item', '/50'), token)).status).toBe(200);
+    expect((await get('item', '/50', token)).status).toBe(200);
     await shop.kill('item');
     try {
       expect((await alarm('POST', 50, token)).status).toBe(201);
-      const list = (await (await get(shop.url('alarm'), token)).json()) as { payload: Record<string, unknown>[] };
+      const list = (await get('alarm', '/', token)).body as { payload: Record<string, unknown>[] };
       expect(list.payload).toEqual([{ id: 50, name: '[역대최다-13종]17WINTER 레그미인', broadcaster: 'cjmall', category: '패션·잡화', price: 78900 }]);
-      const v = (await (await get(shop.url('user', '/visit'), token)).json()) as { payload: Record<string, unknown>[] };
+      const v = (await get('user', '/visit', token)).body as { payload: Record<string, unknown>[] };
       expect(v.payload).toEqual([{ id: 50, name: '[역대최다-13종]17WINTER 레그미인', broadcaster: 'cjmall', category: '패션·잡화', price: 78900, is_alarm_set: true }]);
       expect((await alarm('POST', 100000, token)).status).toBe(404);
     } finally {
@@ -96,14 +90,14 @@ describe('split mode', () => {
     await shop.kill('user');
     const sequence: number[] = [];
     try {
-      expect((await get(shop.url('alarm'), token)).status).toBe(200);
+      expect((await get('alarm', '/', token)).status).toBe(200);
       // An unknown token is still refused: the copy's word is final while its owner is down.
-      expect((await get(shop.url('item'), 'not-a-token')).status).toBe(401);
-      expect((await get(shop.url('alarm'), 'not-a-token')).status).toBe(401);
+      expect((await get('item', '/', 'not-a-token')).status).toBe(401);
+      expect((await get('alarm', '/', 'not-a-token')).status).toBe(401);
       for (let i = 0; i < 50; i++) {
         const itemId = [3, 3, 9, 4, 4, 4, 8][i % 7]!;
         sequence.push(itemId);
-        expect((await get(shop.url('item', `/${itemId}`), token)).status).toBe(200);
+        expect((await get('item', `/${itemId}`, token)).status).toBe(200);
       }
     } finally {
       await shop.startProcess('user');
@@ -127,31 +121,23 @@ describe('split mode', () => {
     expect((await alarm('POST', 21, token)).status).toBe(201);
     await shop.kill('alarm', 'SIGKILL');
     await shop.startProcess('alarm');
-    const list = (await (await get(shop.url('alarm'), token)).json()) as { payload: { id: number }[] };
+    const list = (await get('alarm', '/', token)).body as { payload: { id: number }[] };
     expect(list.payload.map((i) => i.id)).toEqual([21]);
     expect(await eventually(async () => (await alarmedIn(token)).has(21))).toBe(true);
   }, 60000);
 
   test('a domain database stopped — its writes answer 503 within a second, its reads from memory still answer', async () => {
     const token = tokenOf(16);
-    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-    await admin.connect();
-    const dbName = `${shop.prefix}_alarm`;
-    try {
-      await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName]);
+    await whileDatabaseDown(`${shop.prefix}_alarm`, async () => {
       const started = performance.now();
       const res = await alarm('POST', 5, token);
       const elapsed = performance.now() - started;
       expect(res.status).toBe(503);
-      expect(((await res.json()) as { result: string }).result).toBe('Service Unavailable');
+      expect((res.body as { result: string }).result).toBe('Service Unavailable');
       expect(elapsed).toBeLessThan(1000);
       // Other domains are unaffected.
-      expect((await get(shop.url('item'), token)).status).toBe(200);
-    } finally {
-      await admin.query(`ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
-      await admin.end();
-    }
+      expect((await get('item', '/', token)).status).toBe(200);
+    });
     expect(await eventually(async () => (await alarm('POST', 5, token)).status === 201)).toBe(true);
   }, 60000);
 
@@ -159,22 +145,22 @@ describe('split mode', () => {
     const token = tokenOf(17);
     expect((await alarm('POST', 1, token)).status).toBe(201);
     // What this user reads is held by every process: the copies are a cache of what is used.
-    for (const url of [shop.url('item'), shop.url('item', '/1'), shop.url('alarm'), shop.url('user', '/visit')]) expect((await get(url, token)).status).toBe(200);
+    for (const [api, path] of [['item', '/'], ['item', '/1'], ['alarm', '/'], ['user', '/visit']] as const) expect((await get(api, path, token)).status).toBe(200);
     await eventually(async () => (await visits(token))[0] === 1, 5000, 'first visit');
     await nats.stop();
     const t0 = performance.now();
     const mark = (w: string) => process.env.TEST_TRACE && console.log(w, Math.round(performance.now() - t0));
     try {
-      expect((await get(shop.url('item'), token)).status).toBe(200);
+      expect((await get('item', '/', token)).status).toBe(200);
       mark('item list');
-      expect((await get(shop.url('item', '/1'), token)).status).toBe(200);
-      expect((await get(shop.url('alarm'), token)).status).toBe(200);
-      expect((await get(shop.url('user'), token)).status).toBe(200);
-      expect((await get(shop.url('user', '/visit'), token)).status).toBe(200);
+      expect((await get('item', '/1', token)).status).toBe(200);
+      expect((await get('alarm', '/', token)).status).toBe(200);
+      expect((await get('user', '/', token)).status).toBe(200);
+      expect((await get('user', '/visit', token)).status).toBe(200);
       // A caller no process has seen cannot be checked while NATS is away: 503, not 401.
-      const cold = await get(shop.url('item'), tokenOf(33));
+      const cold = await get('item', '/', tokenOf(33));
       expect(cold.status).toBe(503);
-      expect(((await cold.json()) as { hint: string }).hint).toContain('NATS is unreachable');
+      expect((cold.body as { hint: string }).hint).toContain('NATS is unreachable');
       expect((await alarm('POST', 2, token)).status).toBe(201);
       expect((await alarm('DELETE', 1, token)).status).toBe(200);
       mark('writes done');
@@ -200,7 +186,7 @@ describe('split mode', () => {
       const entry = await (await nc2.jetstream().views.kv('alarms')).get('17');
       console.error('DIAG kv 17', entry?.revision, entry && new TextDecoder().decode(entry.value), new Date().toISOString());
       await nc2.close();
-      console.error('DIAG item answer', JSON.stringify([...(await alarmedIn(token))]), 'user /visit status', (await get(shop.url('user', '/visit'), token)).status);
+      console.error('DIAG item answer', JSON.stringify([...(await alarmedIn(token))]), 'user /visit status', (await get('user', '/visit', token)).status);
       throw error;
     });
     mark('converged');
@@ -244,7 +230,7 @@ describe('split mode', () => {
     expect((await alarmedIn(token)).has(40)).toBe(true);
     expect((await alarm('POST', 41, token)).status).toBe(201);
     expect(await eventually(async () => (await alarmedIn(token)).has(41), 20000, 'new alarm seen')).toBe(true);
-    expect(await eventually(async () => (await get(shop.url('item', '/41'), token)).status === 200 && (await visits(token))[0] === 41, 20000, 'visit after reset')).toBe(true);
+    expect(await eventually(async () => (await get('item', '/41', token)).status === 200 && (await visits(token))[0] === 41, 20000, 'visit after reset')).toBe(true);
   }, 90000);
 
   describe('the NATS CLI view', () => {

@@ -70,7 +70,7 @@ export interface ClientOptions {
   /** The headers that carry a token (`Authorization: Bearer …`, `USER-TOKEN: …`). */
   auth(token: string): Record<string, string>;
   /** What is wrong with an answer whatever the check wanted (undeclared status, broken schema, no envelope). */
-  inspect(answer: Answer): string | null;
+  inspect(answer: Answer): string | null | Promise<string | null>;
   /** Told of every answer (the kits note what they created, to clean it up). */
   observe?(answer: Answer): void;
 }
@@ -88,17 +88,21 @@ export class Client {
   }
 
   async call(method: string, path: string, options: CallOptions = {}): Promise<Answer> {
-    const headers: Record<string, string> = { ...(options.token ? this.options.auth(options.token) : {}), ...options.headers };
+    // A token given is sent, an empty one too (a client's mistake the server must refuse).
+    const token = options.token === undefined || options.token === null ? {} : this.options.auth(options.token);
+    const headers: Record<string, string> = { ...token, ...options.headers };
     const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (body !== undefined) headers['content-type'] ??= 'application/json';
     const request: Sent = { api: this.options.api, method, path, headers, body };
     let res: Response;
+    let text: string;
     try {
       res = await this.transport(new Request(`http://conformance.invalid${path}`, { method, headers, body }));
+      // An answer cut off before its body is in is no answer either.
+      text = await res.text();
     } catch (error) {
       throw new CheckFailure(`${method} ${path} got no answer: ${error instanceof Error ? error.message : error}`);
     }
-    const text = await res.text();
     let parsed: unknown = text;
     if ((res.headers.get('content-type') ?? '').includes('application/json')) {
       try {
@@ -110,7 +114,7 @@ export class Client {
     const answer: Answer = { request, status: res.status, body: parsed, text, headers: res.headers };
     this.recorder.last = answer;
     this.recorder.count++;
-    const problem = this.options.inspect(answer);
+    const problem = await this.options.inspect(answer);
     if (problem) throw new CheckFailure(`against the contract: ${problem}`, answer);
     this.options.observe?.(answer);
     return answer;

@@ -22,8 +22,9 @@ import type { Clock } from '../../platform/clock.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
 import { planProxy, planSplit, prepareDatabases, type SplitProcess } from '../../platform/dev/split.ts';
 import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
-import type { Answer as KitAnswer, CallOptions } from '../conformance/kit.ts';
+import { urlTransport } from '../conformance/kit.ts';
 import { answerProblem } from '../conformance/openapi.ts';
+import { apiClient, handlerTransport, inspection, once, type Answer, type ApiClient, type CallOptions, type Exchange, type Transport } from './client.ts';
 import { freePort, PrivateNats } from './split.ts';
 
 export type Backend = 'pglite' | 'pg' | 'split';
@@ -32,10 +33,8 @@ export const ADMIN = { id: 'admin', pw: 'minifb-admin-dev-password' };
 export const PASSWORD = 'correct horse battery';
 const DEFAULT_SECRET = 'split-test-secret-0123456789-0123456789-abc';
 
-/** An answer as the conformance kit's client has it, without the request (`call` knows it). */
-export type Answer = Omit<KitAnswer, 'request'>;
 /** `token` is an access (or refresh) token, sent as `Authorization: Bearer <token>`. */
-export type { CallOptions };
+export type { Answer, CallOptions };
 
 /** A process of the split topology. */
 export interface MinifbProcess {
@@ -61,8 +60,8 @@ export interface Minifb {
   nats?: PrivateNats;
   /** Split only: starts one more process of `module` (same database and NATS; the proxy does not route to it). */
   addProcess(module: string): Promise<MinifbProcess>;
-  /** Sends a request as a client would (for the conformance kit): to the port's handler, or over HTTP to the proxy. */
-  transport(request: Request): Promise<Response>;
+  /** Sends a request as it is, unchecked (for the conformance kit): to the port's handler, or over HTTP to the proxy. */
+  transport: Transport;
   /** Every answer given so far, for checks across a whole suite. */
   seen: { method: string; path: string; status: number; body: unknown }[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
@@ -81,6 +80,24 @@ export interface Minifb {
   user(id: string, profile?: { name?: string; nickname?: string | null; bio?: string | null }): Promise<string>;
   login(id: string, pw?: string): Promise<{ accessToken: string; refreshToken: string; passwordChangeRequired: boolean }>;
   stop(): Promise<void>;
+}
+
+/**
+ * minifb's API as a client drives it: a token goes in `Authorization: Bearer <token>`, and every
+ * answer is checked where it arrives — no 5xx but a dependency's 503 (none at all in a fault suite,
+ * `faults`: the proxy's 502s and a dead dependency's 503s are what it asserts), the envelope on
+ * every error, and the status and body `document` declares (the port's own unless given).
+ */
+export function minifbClient(
+  transport: Transport,
+  options: { document?: () => Promise<{ paths: Record<string, any> }>; faults?: boolean; observe?(answer: Exchange): void } = {},
+): ApiClient {
+  const document = options.document ?? once(async () => (await transport(new Request('http://localhost/openapi.json'))).json());
+  return apiClient(transport, {
+    auth: (token) => ({ authorization: `Bearer ${token}` }),
+    inspect: inspection({ document, faults: options.faults, tolerated: [503], envelope: true }),
+    observe: options.observe,
+  });
 }
 
 /** Polls `probe` until it returns a truthy value or `ms` pass; returns the value. */
@@ -117,7 +134,8 @@ interface Shape {
   system?: RunningSystem;
   processes: Map<string, MinifbProcess>;
   nats?: PrivateNats;
-  send(method: string, path: string, init: RequestInit): Promise<Response>;
+  /** The way in: the port's handler, or the proxy's port. */
+  transport: Transport;
   metricsText(): Promise<string>;
   /** The OpenAPI documents of the processes (one in process). */
   documents(): Promise<any[]>;
@@ -133,7 +151,7 @@ async function inProcess(env: Record<string, string>, clock?: Clock): Promise<Sh
     bus: system.bus,
     port,
     processes: new Map(),
-    send: (method, path, init) => system.handle(port, new Request(`http://localhost${path}`, { ...init, method })),
+    transport: handlerTransport((request) => system.handle(port, request)),
     metricsText: async () => (await system.handle(port, new Request('http://localhost/metrics'))).text(),
     documents: async () => [await (await system.handle(port, new Request('http://localhost/openapi.json'))).json()],
     stop: () => system.stop(),
@@ -191,7 +209,7 @@ async function split(env: Record<string, string>, prefix: string, external?: { n
     port: proxy.port,
     nats: own,
     processes,
-    send: (method, path, init) => fetch(`http://127.0.0.1:${proxy.port}${path}`, { ...init, method, redirect: 'manual' }),
+    transport: urlTransport(`http://127.0.0.1:${proxy.port}`),
     async addProcess(module) {
       const like = plan.find((p) => p.module === module)!;
       const port = freePort();
@@ -266,39 +284,21 @@ export async function startMinifb(opts: {
   }
 
   const seen: Minifb['seen'] = [];
-  /** The documents' paths, read once (the processes' own documents). */
-  let documented: Promise<Record<string, any>> | undefined;
-  const call = async (method: string, path: string, options: CallOptions = {}): Promise<Answer> => {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token !== undefined && options.token !== null) headers.authorization = `Bearer ${options.token}`;
-    let body: string | undefined = options.raw;
-    if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
-    if (body !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await shape.send(method, path, { headers, body });
-    const text = await res.text();
-    const json = (res.headers.get('content-type') ?? '').includes('application/json') ? JSON.parse(text) : text;
-    seen.push({ method, path, status: res.status, body: structuredClone(json) });
-    // Every answer is checked as it arrives, so a failure names the request that caused it:
-    // no 5xx, the envelope on every error, and the status and body the document declares.
-    const at = `${method} ${path} → ${res.status} ${text.slice(0, 300)}`;
-    // A fault suite kills processes on purpose: the proxy's 502s and a dead dependency's 503s are
-    // what it asserts, one by one.
-    if (opts.faults && res.status >= 500) return { status: res.status, body: json, text, headers: res.headers };
-    if (res.status >= 500 && res.status !== 503) throw new Error(`a 5xx: ${at}`);
-    if (res.status >= 400 && typeof json === 'object' && Object.keys(json).sort().join() !== 'hint,result') throw new Error(`an error without the {result, hint} envelope: ${at}`);
-    const problem = answerProblem({ paths: await (documented ??= openapiPaths()) }, { method, path, status: res.status, body: json });
-    if (problem) throw new Error(`against the OpenAPI document: ${problem}: ${at}`);
-    return { status: res.status, body: json, text, headers: res.headers };
-  };
-  const login = async (id: string, pw = PASSWORD) => {
-    const res = await call('POST', '/auth', { body: { id, pw } });
-    if (res.status !== 200) throw new Error(`login of ${id} answered ${res.status} ${res.text}`);
-    return res.body;
-  };
   const openapiPaths = async () => {
     const paths: Record<string, any> = {};
     for (const doc of await shape.documents()) Object.assign(paths, doc.paths);
     return paths;
+  };
+  // The answers are held to the processes' own documents together.
+  const { call } = minifbClient(shape.transport, {
+    document: once(async () => ({ paths: await openapiPaths() })),
+    faults: opts.faults,
+    observe: ({ request, status, body }) => void seen.push({ method: request.method, path: request.path, status, body: structuredClone(body) }),
+  });
+  const login = async (id: string, pw = PASSWORD) => {
+    const res = await call('POST', '/auth', { body: { id, pw } });
+    if (res.status !== 200) throw new Error(`login of ${id} answered ${res.status} ${res.text}`);
+    return res.body;
   };
   let stopped: Promise<void> | undefined;
   return {
@@ -313,11 +313,7 @@ export async function startMinifb(opts: {
       if (!shape.addProcess) throw new Error('only the split topology runs processes');
       return shape.addProcess(module);
     },
-    transport: async (request) => {
-      const { pathname, search } = new URL(request.url);
-      const body = request.body ? await request.arrayBuffer() : undefined;
-      return shape.send(request.method, `${pathname}${search}`, { headers: request.headers, body });
-    },
+    transport: shape.transport,
     seen,
     call,
     login,

@@ -2,7 +2,8 @@
  * The homeshopping system in this process, for black-box tests: every module, the in-process
  * bus, no port bound; requests go through the port's handler (`system.handle`: the body limit and
  * CORS of the port, then `app.handle(new Request(...))` of the app that serves
- * the module's port.
+ * the module's port). Each API is a client of the one shape both products' harnesses have
+ * (`shop.item.call(method, path, options)`, test/support/client.ts).
  *
  * - `pglite`: embedded databases under a fresh temporary DATA_DIR, removed on stop.
  * - `pg`: three fresh databases on the test Postgres (`t_<random>_<module>`), dropped on stop.
@@ -20,25 +21,49 @@ import { parseConfig, type Config } from '../../platform/config.ts';
 import { loadInitSqlIfEmpty } from '../../platform/data/db.ts';
 import type { ModuleDefinition } from '../../platform/module.ts';
 import { startSystem, type RunningSystem } from '../../platform/runtime.ts';
+import { apiClient, handlerTransport, inspection, once, type ApiClient, type Transport } from './client.ts';
 
 export type Backend = 'pglite' | 'pg';
 export type ShopData = 'project' | 'kit';
+export type ShopApi = 'item' | 'alarm' | 'user';
 
-/** Sends `path` (with `init`) to one module's API, as a client would. */
-export type ShopClient = (path: string, init?: RequestInit) => Promise<Response>;
+/** User 10 of the sample data (and of the kit's): the token the harness lists the users with. */
+const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
 
-/** A client as a `(Request) => Response` transport (what the conformance kits drive). */
-export const transportOf =
-  (client: ShopClient) =>
-  async (request: Request): Promise<Response> => {
-    const { pathname, search } = new URL(request.url);
-    return client(`${pathname}${search}`, { method: request.method, headers: request.headers, body: request.body ? await request.arrayBuffer() : undefined });
+/**
+ * One homeshopping API as a client drives it: a token goes in `USER-TOKEN`, and every answer is
+ * checked where it arrives — no 5xx (none are checked in a fault suite, `faults`: a 5xx is what
+ * it asserts), and the status and body the port's own OpenAPI document declares for the route.
+ */
+export function shopClient(api: ShopApi, transport: Transport, { faults = false } = {}): ApiClient {
+  const document = once(async () => (await transport(new Request('http://localhost/openapi.json'))).json());
+  return apiClient(transport, { api, auth: (token) => ({ 'USER-TOKEN': token }), inspect: inspection({ document, faults }) });
+}
+
+/** The three APIs, each its client: what the in-process shop and the split one both are. */
+export type ShopApis = Record<ShopApi, ApiClient>;
+
+/**
+ * The clients of a homeshopping system running in this process, through its ports' handlers;
+ * `ports` says where each API is served (the modules' default ports unless given).
+ */
+export function shopClients(system: RunningSystem, options: { ports?: Record<string, number>; faults?: boolean } = {}): ShopApis {
+  const client = (api: ShopApi) => {
+    const port = options.ports?.[api] ?? allModules.find((m) => m.name === api)!.defaultPort;
+    if (!system.apps.get(port)) throw new Error(`no app serves ${api} (port ${port})`);
+    return shopClient(api, handlerTransport((request) => system.handle(port, request)), options);
   };
+  return { item: client('item'), alarm: client('alarm'), user: client('user') };
+}
 
-export interface Shop {
-  item: ShopClient;
-  alarm: ShopClient;
-  user: ShopClient;
+/** Every listed user's token by id, as the user API lists them (to user 10). */
+export async function userTokens(user: ApiClient): Promise<Map<number, string>> {
+  const listed = await user.call('GET', '/', { token: T10 });
+  if (listed.status !== 200) throw new Error(`the user list answered ${listed.status} ${listed.text}`);
+  return new Map(listed.body.payload.map((u: { id: number; access_token: string }) => [u.id, u.access_token]));
+}
+
+export interface Shop extends ShopApis {
   system: RunningSystem;
   /** The port each module is served on (the key of `system.apps`). */
   ports: Record<string, number>;
@@ -72,6 +97,23 @@ export function urlOf(database: string): string {
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${database}`;
   return url.toString();
+}
+
+/**
+ * Runs `during` while `database` of the test Postgres is gone from under a running system: it
+ * takes no new connections and its open ones are ended. Afterwards it takes connections again.
+ */
+export async function whileDatabaseDown<T>(database: string, during: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS false`);
+    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+    return await during();
+  } finally {
+    await client.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS true`);
+    await client.end();
+  }
 }
 
 /** `psql -q -v ON_ERROR_STOP=1 -h <host> -U <user> -d <db> -f <file>`, as the Postgres image runs it. */
@@ -129,18 +171,9 @@ export async function startShop(opts: { backend: Backend; data?: ShopData }): Pr
   }
 
   const ports = Object.fromEntries(config.modules.map((m) => [m.name, m.port]));
-  const client = (module: string): ShopClient => {
-    const port = ports[module]!;
-    const app = system.apps.get(port);
-    if (!app) throw new Error(`no app serves ${module} (port ${port})`);
-    return (path, init) => system.handle(port, new Request(`http://localhost${path}`, init));
-  };
-
   let stopped: Promise<void> | undefined;
   return {
-    item: client('item'),
-    alarm: client('alarm'),
-    user: client('user'),
+    ...shopClients(system, { ports }),
     system,
     ports,
     databases,

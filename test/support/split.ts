@@ -10,6 +10,9 @@ import pg from 'pg';
 import type { NatsBus } from '../../platform/bus/nats/index.ts';
 import { planSplit, prepareDatabases, type SplitProcess } from '../../platform/dev/split.ts';
 import type { Logger } from '../../platform/observability/log.ts';
+import { urlTransport } from '../conformance/kit.ts';
+import type { ApiClient } from './client.ts';
+import { shopClient, type ShopApi, type ShopApis } from './shop.ts';
 
 export const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = join(import.meta.dir, '..', '..');
@@ -237,25 +240,62 @@ export interface DomainProcess {
   proc?: ReturnType<typeof Bun.spawn>;
 }
 
-/** Three (or more) domain processes over one NATS, each with its own fresh database. */
-export class SplitShop {
+export interface SplitShopOptions {
+  /** Starts the databases' names (a random suffix follows). */
+  dbPrefix?: string;
+  /** Each process's NATS_REPLICAS. */
+  natsReplicas?: number;
+  /** A fault suite: the clients do not check answers of 500 and more (see `shopClient`). */
+  faults?: boolean;
+}
+
+/**
+ * Three (or more) domain processes over one NATS, each with its own fresh database. Each API is
+ * a client of the one shape both products' harnesses have (`shop.item.call(...)`), over HTTP to
+ * its process.
+ */
+export class SplitShop<Nats extends { url: string } = { url: string }> implements ShopApis {
   readonly prefix: string;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'split-'));
   readonly processes = new Map<string, DomainProcess>();
+  readonly item: ApiClient;
+  readonly alarm: ApiClient;
+  readonly user: ApiClient;
   private starts = 0;
+  /** The nats-server started for this topology alone (`withOwnNats`), ended with it. */
+  private own?: PrivateNats;
 
   /**
-   * `nats`: a private nats-server or a NatsCluster (its URL lists every node); `options.dbPrefix`
-   * starts the databases' names (a random suffix follows), `options.natsReplicas` is each
-   * process's NATS_REPLICAS.
+   * A topology on a nats-server of its own (`shop.nats`), started; `stop()` ends that server too.
+   * `env` is given to every process.
    */
+  static async withOwnNats(options: SplitShopOptions & { modules?: string[]; env?: Record<string, string> } = {}): Promise<SplitShop<PrivateNats>> {
+    const nats = new PrivateNats();
+    await nats.start();
+    const shop = new SplitShop(nats, options.modules, options.env, options);
+    shop.own = nats;
+    try {
+      await shop.start();
+    } catch (error) {
+      await shop.stop();
+      throw error;
+    }
+    return shop;
+  }
+
+  /** `nats`: a private nats-server or a NatsCluster (its URL lists every node). */
   constructor(
-    readonly nats: { url: string },
+    readonly nats: Nats,
     readonly modules = ['item', 'alarm', 'user'],
     private readonly extraEnv: Record<string, string> = {},
-    private readonly options: { dbPrefix?: string; natsReplicas?: number } = {},
+    private readonly options: SplitShopOptions = {},
   ) {
     this.prefix = `${options.dbPrefix ?? 't'}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    // The URL is read at each request: the process's port is known once it is started.
+    const client = (api: ShopApi) => shopClient(api, (request) => urlTransport(this.url(api))(request), { faults: options.faults });
+    this.item = client('item');
+    this.alarm = client('alarm');
+    this.user = client('user');
   }
 
   async start() {
@@ -306,5 +346,6 @@ export class SplitShop {
       await admin.end();
     }
     rmSync(this.dataDir, { recursive: true, force: true });
+    await this.own?.destroy();
   }
 }
