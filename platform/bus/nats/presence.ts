@@ -11,8 +11,14 @@ const HOLDER_HEARTBEAT_MS = 10_000;
 const HOLDER_TTL_MS = 30_000;
 /** One try of a settle request (a holder answers within a millisecond or two). */
 const SETTLE_TRY_MS = 250;
-/** How long a holder that was seen lately but has no subscription is asked again (see settle). */
-const MOVING_GRACE_MS = 400;
+/**
+ * How long a holder that was seen lately but has no subscription is asked again (see settle):
+ * while it moves to another node it still answers reads from what it holds, until its client
+ * sees the connection gone and resets. On a busy machine that took more than 400 ms (a cluster
+ * test under load read a value older than the write it had just been answered), so most of the
+ * write's one-second budget goes to it.
+ */
+const MOVING_GRACE_MS = 800;
 /** Subject prefix of the requests that tell a holder to drop keys: `_COPIES.<process>`. */
 const SETTLE_PREFIX = '_COPIES';
 
