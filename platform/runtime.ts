@@ -17,7 +17,7 @@ import type { ModuleDefinition, RunningModule } from './module.ts';
 import { operationsPaths, withOperations } from './http/operations.ts';
 import { Outbox } from './data/outbox.ts';
 import { observe } from './observability/request-context.ts';
-import { pathOf, PortRoutes } from './http/routes.ts';
+import { isDocumentation, pathOf, PortRoutes } from './http/routes.ts';
 import { noRoute, RequestMeter, TELEMETRY_STREAM } from './observability/telemetry.ts';
 
 export interface RunningSystem {
@@ -94,8 +94,6 @@ async function createBus(config: Config, log: Logger): Promise<Bus> {
   return NatsBus.connect({ servers: config.natsUrl, namespace: config.natsNamespace, replicas: config.natsReplicas, log: log.child({ component: 'bus' }) });
 }
 
-/** Not API traffic: documentation (health checks and scrapes are answered before: operations.ts). */
-const unmetered = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
 /**
  * The port's handler with request metering: every API request is counted by route pattern and
@@ -104,7 +102,8 @@ const unmetered = (path: string) => path === '/openapi.json' || path === '/docs'
 function metered(app: AnyElysia, routes: PortRoutes, product: string, meter: RequestMeter) {
   return async (request: Request): Promise<Response> => {
     const response: Response = await app.handle(request);
-    if (unmetered(pathOf(request.url))) return response;
+    // The documentation is no API traffic (health checks and scrapes are answered before: operations.ts).
+    if (isDocumentation(pathOf(request.url))) return response;
     const endpoint = routes.of(request)?.pattern ?? noRoute(request.method);
     meter.record(product, endpoint, response.status);
     return response;

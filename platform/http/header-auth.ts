@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia';
 import { Type } from '@sinclair/typebox';
 import { DomainError } from '../errors.ts';
-import { pathOf } from './routes.ts';
+import { isDocumentation, pathOf } from './routes.ts';
 
 /** The header schema a route behind `headerAuth({ header })` declares. */
 export const tokenHeader = (header: string) => Type.Object({ [header.toLowerCase()]: Type.String({ description: "The caller's access token" }) });
@@ -18,8 +18,6 @@ export interface HeaderAuthOptions<U> {
   lookup: (token: string) => U | undefined | Promise<U | undefined>;
 }
 
-/** The API documentation stays open. */
-const open = (path: string) => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
 /**
  * Authenticates every request of the port by a header token before anything else happens to it
@@ -39,7 +37,7 @@ export function headerAuth<U>({ name, header, lookup }: HeaderAuthOptions<U>) {
   return new Elysia({ name })
     .decorate('user', undefined as U)
     .onRequest((context) => {
-      if (open(pathOf(context.request.url))) return;
+      if (isDocumentation(pathOf(context.request.url))) return; // the documentation stays open
       const token = context.request.headers.get(lower);
       if (!token) throw new DomainError('AUTH.UNAUTHORIZED', `${header} header is missing`);
       const found = lookup(token);

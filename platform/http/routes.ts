@@ -10,6 +10,9 @@ export interface RouteMatch {
   route: string;
 }
 
+/** The API's documentation (`/openapi.json`, `/docs`…): open to anyone, and no API traffic. */
+export const isDocumentation = (path: string): boolean => path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+
 /** The path of a request's URL, without its query: `http://host/post/7?x=1` → `/post/7`. */
 export function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2);
