@@ -265,7 +265,7 @@ export class Copy<K, D> {
     for (const s of this.stoppers.splice(0)) await s.stop().catch(() => {});
   }
 
-  private async load(k: K, key: string): Promise<Loaded<D>> {
+  private async load(k: K, key: string, again = true): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
     // A process moving to another node of a NATS cluster is back within milliseconds.
     if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) {
@@ -276,6 +276,9 @@ export class Copy<K, D> {
     try {
       entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key), fromLeader: Date.now() < this.leaderReadsUntil }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
     } catch (error) {
+      // The connection went away while the read was in flight (its node stopped): the process
+      // is back on another node within milliseconds, as before the read — once.
+      if (again && !this.bus.connected && (await this.bus.awaitConnection(RECONNECT_WAIT_MS))) return this.load(k, key, false);
       // The bucket cannot answer now (a cluster electing its leader, a replica that went away
       // with the request): its owner can, from its database.
       if (!owner || !this.bus.connected || (error instanceof DomainError && error.code === 'BUS.INVALID')) throw error;
