@@ -1,5 +1,6 @@
 import { DeliverPolicy, headers as natsHeaders, type KV, StorageType } from 'nats';
 import { DomainError } from '../../errors.ts';
+import { detached } from '../../observability/request-context.ts';
 import type { BucketEntry, Follower, Handed, SnapshotBucket, Stoppable } from '../types.ts';
 import type { Connection } from './connection.ts';
 import { decode, EMPTY, encode, sleep, unavailable, withTimeout } from './wire.ts';
@@ -269,34 +270,54 @@ export class Buckets {
    */
   async follow(bucket: string, follower: Follower): Promise<Stoppable> {
     const { c } = this;
+    let stopped = false;
+    let current: { stop(): void } | undefined;
     const stream = `KV_${c.named(bucket)}`;
     const prefix = `$KV.${c.named(bucket)}.`;
-    let firstInPlace: () => void = () => {};
-    const first = new Promise<void>((resolve) => (firstInPlace = resolve));
-    const following = c.supervise({
-      what: 'following a bucket',
-      fields: { bucket },
-      // After a reconnect the feed of changes may have a gap: what the follower holds is dropped
-      // at once (not only once the new consumer is in place), and the consumer made again.
-      restartOnReconnect: true,
-      reconnected: () => follower.reset(),
-      attempt: async (attempt) => {
-        await this.kv(bucket); // creates the bucket when nobody has yet
-        const consumer = await c.js!.consumers.get(stream, { deliver_policy: DeliverPolicy.New, filterSubjects: `${prefix}>`, headers_only: true });
-        const messages = await consumer.consume({ max_messages: 512 });
-        attempt.inPlace(messages);
-        if (attempt.stopped) return;
-        follower.reset();
-        firstInPlace();
-        for await (const m of messages) {
-          const op = m.headers?.get('KV-Operation');
-          follower.change({ key: m.subject.slice(prefix.length), deleted: op === 'DEL' || op === 'PURGE', revision: m.seq, storedAt: m.info.timestampNanos / 1e6 });
+    // After a reconnect the feed of changes may have a gap: what the follower holds is dropped
+    // at once (not only once the new consumer is in place), and the consumer made again.
+    const restart = () => {
+      if (!stopped) follower.reset();
+      current?.stop();
+    };
+    let inPlace: () => void = () => {};
+    const first = new Promise<void>((resolve) => (inPlace = resolve));
+    const run = async () => {
+      await c.whenConnected();
+      while (!stopped && !c.closed) {
+        try {
+          if (!c.connected) {
+            await sleep(200);
+            continue;
+          }
+          await this.kv(bucket); // creates the bucket when nobody has yet
+          const consumer = await c.js!.consumers.get(stream, { deliver_policy: DeliverPolicy.New, filterSubjects: `${prefix}>`, headers_only: true });
+          const messages = await consumer.consume({ max_messages: 512 });
+          current = messages;
+          if (stopped) break;
+          follower.reset();
+          inPlace();
+          for await (const m of messages) {
+            const op = m.headers?.get('KV-Operation');
+            follower.change({ key: m.subject.slice(prefix.length), deleted: op === 'DEL' || op === 'PURGE', revision: m.seq, storedAt: m.info.timestampNanos / 1e6 });
+          }
+        } catch (error) {
+          if (!stopped) c.log.debug('following a bucket was interrupted', { bucket, error: error as Error });
         }
-      },
-    });
+        if (!stopped) await sleep(100);
+      }
+    };
+    const off = c.onReconnect(restart);
+    detached(run);
+    const stop = async () => {
+      stopped = true;
+      current?.stop();
+      off();
+    };
+    c.stoppers.add(stop);
     // Resolve once the first consumer is in place (its reset done), so that what the follower
     // learns from now on is not dropped by that reset; NATS being down must not hold up a start.
     if (c.connected) await Promise.race([first, sleep(2000)]);
-    return { stop: following.stop };
+    return { stop };
   }
 }

@@ -1,21 +1,6 @@
 import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { Logger } from '../../observability/log.ts';
-import { detached } from '../../observability/request-context.ts';
-import type { Stoppable } from '../types.ts';
 import { sleep } from './wire.ts';
-
-/** While NATS is away, how often a watcher looks whether it is back. */
-const AWAY_LOOK_MS = 200;
-/**
- * The back-off between a watcher's attempts: the first pause after a watch that was in place
- * ended (a reconnect, a stall: back at once), doubling while attempts fail before they are in
- * place, up to the last — a cluster electing its leaders for seconds is asked twice a second
- * by each follower and consumer, not ten times.
- */
-const RESTART_FIRST_MS = 100;
-const RESTART_LAST_MS = 500;
-/** How often a watch in place is asked whether it stalled. */
-const WATCHDOG_MS = 1000;
 
 export interface ConnectOptions {
   servers: string;
@@ -36,36 +21,6 @@ export interface Lifecycle {
   restore(): Promise<void>;
 }
 
-/** What a watcher's attempt is told and tells back (see `Connection.supervise`). */
-export interface Attempt {
-  /** True once the watcher was stopped: the attempt ends, telling nobody anything. */
-  readonly stopped: boolean;
-  /**
-   * The attempt's watch is in place: a reconnect (where the watcher asks for it), a stall or
-   * `stop` ends the attempt by stopping `watch`, and the back-off starts over. `stalled` is
-   * asked every WATCHDOG_MS while connected; one that throws counts as stalled (what it looks
-   * at is gone: set it up again).
-   */
-  inPlace(watch: { stop(): void }, stalled?: () => Promise<boolean>): void;
-}
-
-/** Something that watches NATS for as long as it is wanted: a follower, the holders, a consumer. */
-export interface Watcher {
-  /** What it does, for the log: `${what} was interrupted`. */
-  what: string;
-  fields?: Record<string, unknown>;
-  /** One attempt: sets the watch up, calls `attempt.inPlace`, and consumes the watch until it ends. */
-  attempt(attempt: Attempt): Promise<void>;
-  /**
-   * A watch that may miss something across a reconnect is ended then, and started again
-   * (`reconnected` called first); one that is not goes on over the new connection by itself.
-   */
-  restartOnReconnect?: boolean;
-  reconnected?(): void;
-  /** An attempt threw (it has been logged). */
-  failed?(error: unknown): void;
-}
-
 /**
  * The connection to NATS every part of the bus shares: the clients, whether it is up, the
  * namespace and replicas of what this process makes, and who is told of a reconnect.
@@ -79,8 +34,8 @@ export class Connection {
   private readonly onConnect: (() => void)[] = [];
   private readonly connectionWaiters = new Set<() => void>();
   private readonly reconnectListeners: (() => void)[] = [];
-  /** What `close` stops: every watcher still running. */
-  private readonly stoppers = new Set<() => Promise<void>>();
+  /** What `close` stops: every follower and consumer still running. */
+  readonly stoppers = new Set<() => Promise<void>>();
   /** Names this process apart from every other process on the bus (holders, consumers). */
   readonly instance = `${process.pid}_${crypto.randomUUID().slice(0, 8)}`;
 
@@ -169,80 +124,6 @@ export class Connection {
     };
   }
 
-  /**
-   * Runs `watcher` until it is stopped or the connection closed: the one loop that (re)starts
-   * whatever watches NATS — once connected, after a reconnect, after an error, after a stall —
-   * with one back-off (RESTART_FIRST_MS…RESTART_LAST_MS) and one way to stop.
-   */
-  supervise(watcher: Watcher): Stoppable & { readonly stopped: boolean } {
-    let stopped = false;
-    let watch: { stop(): void } | undefined;
-    let watchdog: ReturnType<typeof setInterval> | undefined;
-    let pause = RESTART_FIRST_MS;
-    const attempt: Attempt = {
-      get stopped() {
-        return stopped;
-      },
-      inPlace: (w, stalled) => {
-        watch = w;
-        pause = RESTART_FIRST_MS;
-        if (stopped) return w.stop();
-        if (!stalled) return;
-        watchdog = setInterval(() => {
-          if (!this.connected) return;
-          stalled().then(
-            (yes) => yes && w.stop(),
-            () => w.stop(),
-          );
-        }, WATCHDOG_MS);
-      },
-    };
-    const loop = async () => {
-      await this.whenConnected();
-      while (!stopped && !this.isClosed) {
-        if (!this.connected) {
-          await sleep(AWAY_LOOK_MS);
-          continue;
-        }
-        try {
-          await watcher.attempt(attempt);
-        } catch (error) {
-          if (!stopped) {
-            this.log.debug(`${watcher.what} was interrupted`, { ...watcher.fields, error: error as Error });
-            watcher.failed?.(error);
-          }
-        } finally {
-          clearInterval(watchdog);
-          watch = watchdog = undefined;
-        }
-        if (stopped) break;
-        await sleep(pause);
-        pause = Math.min(pause * 2, RESTART_LAST_MS);
-      }
-    };
-    const off = watcher.restartOnReconnect
-      ? this.onReconnect(() => {
-          if (stopped) return;
-          watcher.reconnected?.();
-          watch?.stop();
-        })
-      : () => {};
-    const stop = async () => {
-      stopped = true;
-      watch?.stop();
-      off();
-      this.stoppers.delete(stop);
-    };
-    this.stoppers.add(stop);
-    detached(loop);
-    return {
-      stop,
-      get stopped() {
-        return stopped;
-      },
-    };
-  }
-
   private async attach(nc: NatsConnection, lifecycle: Lifecycle) {
     // A JetStream answer that does not come within these bounds is a 503, not a hang.
     const js = nc.jetstream({ timeout: 1000 });
@@ -286,7 +167,7 @@ export class Connection {
     for (const f of this.onConnect.splice(0)) f();
   }
 
-  /** Nothing starts again after this: every watcher stops, then `rest`, then the connection drains. */
+  /** Nothing starts again after this: every follower and consumer stops, then `rest`, then the connection drains. */
   async close(rest: () => Promise<void>): Promise<void> {
     this.isClosed = true;
     for (const stop of this.stoppers) await stop().catch(() => {});

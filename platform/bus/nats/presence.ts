@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { type KV, StorageType } from 'nats';
+import { detached } from '../../observability/request-context.ts';
 import type { Drop, Handed, Stoppable } from '../types.ts';
 import { openBucket, type Holders } from './buckets.ts';
 import type { Connection } from './connection.ts';
@@ -70,26 +71,39 @@ export class Presence implements Holders {
   }
 
   watch(): Promise<void> {
+    const { c } = this;
     this.holdersReady ??= new Promise<void>((ready) => {
-      this.c.supervise({
-        what: 'watching the copy holders',
-        restartOnReconnect: true,
-        attempt: async (attempt) => {
-          const seen = new Map<string, Map<string, number>>();
-          const watch = await (await this.presence()).watch({ key: '>', initializedFn: () => ((this.holders = seen), ready()) });
-          attempt.inPlace(watch);
-          for await (const e of watch) {
-            const dot = e.key.indexOf('.');
-            const [bucket, instance] = [e.key.slice(0, dot), e.key.slice(dot + 1)];
-            let of = seen.get(bucket);
-            if (!of) seen.set(bucket, (of = new Map()));
-            if (e.operation === 'PUT') of.set(instance, Date.now());
-            else of.delete(instance);
-            this.holders = seen;
+      detached(async () => {
+        await c.whenConnected();
+        while (!c.closed) {
+          try {
+            if (!c.connected) {
+              await sleep(200);
+              continue;
+            }
+            const seen = new Map<string, Map<string, number>>();
+            const watch = await (await this.presence()).watch({ key: '>', initializedFn: () => ((this.holders = seen), ready()) });
+            const off = c.onReconnect(() => watch.stop());
+            try {
+              for await (const e of watch) {
+                const dot = e.key.indexOf('.');
+                const [bucket, instance] = [e.key.slice(0, dot), e.key.slice(dot + 1)];
+                let of = seen.get(bucket);
+                if (!of) seen.set(bucket, (of = new Map()));
+                if (e.operation === 'PUT') of.set(instance, Date.now());
+                else of.delete(instance);
+                this.holders = seen;
+              }
+            } finally {
+              off();
+            }
+          } catch (error) {
+            c.log.debug('watching the copy holders was interrupted', { error: error as Error });
+            // The bucket may be gone (deleted, NATS lost its store): open (make) it again.
+            this.presenceView = undefined;
           }
-        },
-        // The bucket may be gone (deleted, NATS lost its store): open (make) it again.
-        failed: () => (this.presenceView = undefined),
+          await sleep(200);
+        }
       });
     });
     return this.holdersReady;

@@ -1,9 +1,9 @@
 import { AckPolicy, DeliverPolicy, headers as natsHeaders, type JsMsg, nanos, RetentionPolicy, StorageType } from 'nats';
 import { DomainError } from '../../errors.ts';
-import { inbound, outgoingHeaders } from '../../observability/request-context.ts';
+import { detached, inbound, outgoingHeaders } from '../../observability/request-context.ts';
 import type { Consumer, ConsumerSpec, StreamSpec } from '../types.ts';
 import type { Connection } from './connection.ts';
-import { decode, encode, unavailable, withTimeout } from './wire.ts';
+import { decode, encode, sleep, unavailable, withTimeout } from './wire.ts';
 
 /** A consumption with messages waiting on the server and none delivered for this long is restarted. */
 const STALL_MS = 3000;
@@ -99,6 +99,8 @@ export class Streams {
 
   async consume(spec: ConsumerSpec): Promise<Consumer> {
     const { c } = this;
+    let stopped = false;
+    let current: { stop(): void; close?(): Promise<void | Error> } | undefined;
     const stream = c.named(spec.stream);
     const ensureConsumer = async () => {
       if (!this.streams.has(spec.stream)) throw new Error(`stream ${spec.stream} was not declared with ensureStream`);
@@ -138,7 +140,7 @@ export class Streams {
       }
     };
     const drain = async () => {
-      while (queue.length > 0 && !consuming.stopped) {
+      while (queue.length > 0 && !stopped) {
         const batch = queue.splice(0, MAX_BATCH);
         let handled: JsMsg[] | undefined;
         if (spec.handleBatch && batch.length > 1) {
@@ -168,31 +170,55 @@ export class Streams {
     const kick = () => {
       draining ??= drain().finally(() => {
         draining = undefined;
-        if (queue.length > 0 && !consuming.stopped) kick();
+        if (queue.length > 0 && !stopped) kick();
       });
     };
-    // Not started again at a reconnect: the pull goes on over the new connection by itself, and
-    // one that does not is found stalled.
-    const consuming = c.supervise({
-      what: 'consuming a stream',
-      fields: { stream: spec.stream },
-      attempt: async (attempt) => {
-        await ensureConsumer();
-        const consumer = await c.js!.consumers.get(stream, spec.durable);
-        const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
-        let lastDelivery = Date.now();
-        // Events wait on the server but none has come for a while: the pull is stuck. (A look
-        // that fails: the consumer or its stream is gone, to be set up again.)
-        attempt.inPlace(messages, async () => (await c.jsm!.consumers.info(stream, spec.durable)).num_pending > 0 && Date.now() - lastDelivery > STALL_MS);
-        // Receiving never waits on handling: what arrives meanwhile is handled next, together.
-        for await (const m of messages) {
-          lastDelivery = Date.now();
-          if (attempt.stopped) break;
-          queue.push(m);
-          kick();
+    const run = async () => {
+      await c.whenConnected();
+      while (!stopped && !c.closed) {
+        try {
+          if (!c.connected) {
+            await sleep(200);
+            continue;
+          }
+          await ensureConsumer();
+          const consumer = await c.js!.consumers.get(stream, spec.durable);
+          const messages = await consumer.consume({ max_messages: 64, expires: 2000 });
+          current = messages;
+          let lastDelivery = Date.now();
+          const watchdog = setInterval(async () => {
+            if (!c.connected) return;
+            try {
+              // Events wait on the server but none has come for a while: the pull is stuck.
+              const info = await c.jsm!.consumers.info(stream, spec.durable);
+              if (info.num_pending > 0 && Date.now() - lastDelivery > STALL_MS) messages.stop();
+            } catch {
+              messages.stop(); // the consumer (or its stream) is gone: set it up again
+            }
+          }, 1000);
+          try {
+            // Receiving never waits on handling: what arrives meanwhile is handled next, together.
+            for await (const m of messages) {
+              lastDelivery = Date.now();
+              if (stopped) break;
+              queue.push(m);
+              kick();
+            }
+          } finally {
+            clearInterval(watchdog);
+          }
+        } catch (error) {
+          if (!stopped) c.log.debug('consumer interrupted', { stream: spec.stream, error: error as Error });
         }
-      },
-    });
+        if (!stopped) await sleep(250);
+      }
+    };
+    detached(run); // (resumes by itself after a reconnect, as the replicas do)
+    const stop = async () => {
+      stopped = true;
+      current?.stop();
+    };
+    c.stoppers.add(stop);
     return {
       // Looks at the consumer once, and again only when this process acknowledged more (or, for
       // other processes of the durable, every CAUGHT_UP_LOOK_MS): no polling every millisecond.
@@ -232,7 +258,7 @@ export class Streams {
         const info = await c.jsm!.consumers.info(stream, spec.durable);
         return info.num_pending + info.num_ack_pending;
       },
-      stop: consuming.stop,
+      stop,
     };
   }
 }
