@@ -4,15 +4,20 @@
  *
  *   bun bench/item-list.ts                 # embedded mode (one process, PGlite, in-process bus)
  *   bun bench/item-list.ts --split         # split mode (item/alarm/user processes, Postgres, NATS)
- *   BENCH_SECONDS=10 BENCH_CONNECTIONS=64 bun bench/item-list.ts
+ *   BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_REPEATS=3 bun bench/item-list.ts
+ *
+ * The system runs as operated: request lines at info (BENCH_LOG_LEVEL to change it), metrics on,
+ * tracing off; its stderr goes to a file (as a container's goes to a pipe), whose last warnings
+ * are printed at the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, freePort, load, startRawServer, waitForHttp } from './load.ts';
+import { fmt, freePort, load, loadAverage, startRawServer, systemLog, waitForHttp, type LoadResult } from './load.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 const split = process.argv.includes('--split');
 const token = '4a49145e-45a8-4845-af45-1af2a59bb044';
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
@@ -22,12 +27,13 @@ const children: ReturnType<typeof Bun.spawn>[] = [];
 const prefix = `bench_${Date.now()}`;
 
 try {
-  const common = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ITEM_PORT: `${ports.item}`, ALARM_PORT: `${ports.alarm}`, USER_PORT: `${ports.user}` };
+  const logFile = join(dataDir, 'system.log');
+  const common = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ITEM_PORT: `${ports.item}`, ALARM_PORT: `${ports.alarm}`, USER_PORT: `${ports.user}` };
   if (split) {
     const env = { ...common, SPLIT_DB_PREFIX: prefix, NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_NAMESPACE: prefix };
-    children.push(Bun.spawn(['bun', join(root, 'platform/dev/split.ts')], { env, stdout: 'inherit', stderr: 'inherit' }));
+    children.push(Bun.spawn(['bun', join(root, 'platform/dev/split.ts')], { env, stdout: 'inherit', stderr: Bun.file(logFile) }));
   } else {
-    children.push(Bun.spawn(['bun', join(root, 'platform/main.ts')], { env: common, stdout: 'inherit', stderr: 'inherit' }));
+    children.push(Bun.spawn(['bun', join(root, 'platform/main.ts')], { env: common, stdout: 'inherit', stderr: Bun.file(logFile) }));
   }
   const url = `http://127.0.0.1:${ports.item}/`;
   const headers = { 'USER-TOKEN': token };
@@ -52,16 +58,24 @@ try {
   const { child: rawServer, url: rawUrl } = await startRawServer({ body, file: join(dataDir, 'body.json') });
   children.push(rawServer);
 
-  // Warm both up, then measure each once, alternating: raw, system.
+  // Warm both up, then measure each in turn (raw, system, raw, system, …), BENCH_REPEATS times.
   await load({ url: rawUrl, connections, seconds: 1 });
   await load({ url, headers: userHeaders, connections, seconds: 1 });
-  const raw = await load({ url: rawUrl, connections, seconds });
-  const system = await load({ url, headers: userHeaders, connections, seconds });
+  const rows: { raw: LoadResult; system: LoadResult }[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const raw = await load({ url: rawUrl, connections, seconds });
+    const system = await load({ url, headers: userHeaders, connections, seconds });
+    rows.push({ raw, system });
+  }
 
-  console.log(`GET / on the item service, ${split ? 'split mode (NATS, Postgres)' : 'embedded mode'}, ${connections} connections, ${users.length} users in turn, ${seconds} s each, body ${body.length} bytes`);
-  console.log(`raw Bun.serve  ${fmt(raw)}`);
-  console.log(`item service   ${fmt(system)}`);
-  console.log(`ratio (item / raw): ${(system.rps / raw.rps).toFixed(2)}`);
+  console.log(`GET / on the item service, ${split ? 'split mode (NATS, Postgres)' : 'embedded mode'}, ${connections} connections, ${users.length} users in turn, ${seconds} s each, body ${body.length} bytes, log level ${common.LOG_LEVEL}, ${loadAverage()}`);
+  for (const [i, { raw, system }] of rows.entries()) {
+    console.log(`#${i + 1} raw Bun.serve  ${fmt(raw)}`);
+    console.log(`#${i + 1} item service   ${fmt(system)}   ratio ${(system.rps / raw.rps).toFixed(2)}`);
+  }
+  const ratios = rows.map((r) => r.system.rps / r.raw.rps).sort((a, b) => a - b);
+  console.log(`ratio (item / raw): ${ratios.map((r) => r.toFixed(2)).join(', ')}  (median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)})`);
+  console.log(await systemLog(logFile));
 } finally {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => c.exited));

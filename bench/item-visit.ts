@@ -7,6 +7,10 @@
  *
  *   bun bench/item-visit.ts
  *   BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_REPEATS=3 bun bench/item-visit.ts
+ *   BENCH_NATS_SERVER=/path/to/nats-server BENCH_NATS_SYNC=always bun bench/item-visit.ts
+ *
+ * The system runs as operated: request lines at info (BENCH_LOG_LEVEL to change it), metrics on,
+ * tracing off; each process's stderr goes to a file, whose last warnings are printed at the end.
  *
  * Its own nats-server (a port in BENCH_PORTS, a temporary store) and databases bench_visit_*, all
  * removed at the end.
@@ -16,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { planSplit, prepareDatabases } from '../platform/dev/split.ts';
-import { fmt, startRawServer, waitForHttp, type LoadResult } from './load.ts';
+import { fmt, loadAverage, startRawServer, systemLog, waitForHttp, type LoadResult } from './load.ts';
 import { benchPort, cpuSeconds, wrk, type WrkRequest } from './wrk.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -33,7 +37,12 @@ const children: ReturnType<typeof Bun.spawn>[] = [];
 
 try {
   const natsPort = await benchPort();
-  const nats = Bun.spawn(['nats-server', '-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', storeDir], { stdout: 'ignore', stderr: 'ignore' });
+  // BENCH_NATS_SYNC=always: the stream syncs every message before acknowledging it, as compose
+  // runs it (needs nats-server 2.10 or later: BENCH_NATS_SERVER=/path/to/nats-server).
+  const conf = join(dataDir, 'nats.conf');
+  await Bun.write(conf, `jetstream {\n  store_dir: ${storeDir}\n${process.env.BENCH_NATS_SYNC ? `  sync_interval: ${process.env.BENCH_NATS_SYNC}\n` : ''}}\n`);
+  const natsServer = process.env.BENCH_NATS_SERVER ?? 'nats-server';
+  const nats = Bun.spawn([natsServer, '-c', conf, '-a', '127.0.0.1', '-p', String(natsPort)], { stdout: 'ignore', stderr: 'ignore' });
   children.push(nats);
   await prepareDatabases({ pgUrl: pgAdmin, dbPrefix: prefix, modules });
   const ports: Record<string, number> = {};
@@ -41,9 +50,9 @@ try {
   const procs: Record<string, ReturnType<typeof Bun.spawn>> = {};
   for (const p of planSplit({ pgUrl: pgAdmin, dbPrefix: prefix, natsUrl: `nats://127.0.0.1:${natsPort}`, modules, ports })) {
     procs[p.module] = Bun.spawn(['bun', join(root, 'platform/main.ts')], {
-      env: { ...process.env, ...p.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
+      env: { ...process.env, ...p.env, DATA_DIR: dataDir, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', HOST: '127.0.0.1' },
       stdout: 'inherit',
-      stderr: 'inherit',
+      stderr: Bun.file(join(dataDir, `${p.module}.log`)),
     });
     children.push(procs[p.module]!);
   }
@@ -89,7 +98,7 @@ try {
   }
   await userDb.end();
 
-  console.log(`GET /{item_id} (records a visit), split mode (Postgres, NATS), wrk ${connections} connections, 50 users × 100 items in turn, ${seconds} s each, body ${body.length} bytes, ${navigator.hardwareConcurrency} CPUs`);
+  console.log(`GET /{item_id} (records a visit), split mode (Postgres, NATS), wrk ${connections} connections, 50 users × 100 items in turn, ${seconds} s each, body ${body.length} bytes, log level ${process.env.BENCH_LOG_LEVEL ?? 'info'}, ${natsServer}${process.env.BENCH_NATS_SYNC ? ` (sync_interval: ${process.env.BENCH_NATS_SYNC})` : ''}, ${loadAverage()}`);
   for (const [i, r] of rows.entries()) {
     console.log(`#${i + 1} raw Bun.serve  ${fmt(r.raw)}`);
     console.log(`#${i + 1} item service   ${fmt(r.item)}   ratio ${(r.item.rps / r.raw.rps).toFixed(3)}`);
@@ -98,6 +107,7 @@ try {
   const ratios = rows.map((r) => r.item.rps / r.raw.rps).sort((a, b) => a - b);
   console.log(`ratio (item / raw): ${ratios.map((r) => r.toFixed(3)).join(', ')}  (median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)})`);
   console.log(`visits answered 200: ${answered}; stored in the user database: ${stored} ${stored >= answered ? 'ok' : 'MISSING SOME'}`);
+  for (const m of modules) console.log(`${m} ${await systemLog(join(dataDir, `${m}.log`))}`);
   if (stored < answered) process.exitCode = 1;
 } finally {
   for (const c of children.reverse()) c.kill('SIGTERM');

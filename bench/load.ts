@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -93,4 +94,15 @@ export async function startRawServer(opts: { body: string; file: string; port?: 
     throw error;
   }
   return { child, port, url };
+}
+
+/** `load average 0.52, 0.61, 0.70 (2 CPUs)`: how busy the machine was, beside the figures. */
+export const loadAverage = (): string => `load average ${loadavg().map((l) => l.toFixed(2)).join(', ')} (${navigator.hardwareConcurrency} CPUs)`;
+
+/** What the system wrote to its log file (stderr): its lines, and its warnings and errors apart. */
+export async function systemLog(file: string): Promise<string> {
+  const text = await Bun.file(file).text().catch(() => '');
+  const lines = text.split('\n').filter(Boolean);
+  const loud = lines.filter((l) => /"level":"(warn|error)"/.test(l));
+  return `system log: ${lines.length} lines, ${loud.length} warn/error${loud.length > 0 ? `; the last:\n${loud.slice(-3).join('\n')}` : ''}`;
 }

@@ -45,6 +45,15 @@ if (kind === 'pg') {
   bus = new MemoryBus(log);
 }
 await bus.ensureStream({ name: FEED_EVENTS_STREAM, subjects: FEED_EVENTS_SUBJECTS });
+// The tallies of reactions and comments are folded into their rows as the system folds them (on
+// Postgres the system's own folder does it for the shared database).
+if (kind !== 'pg') {
+  setInterval(async () => {
+    await q.foldPostTallies(feed, 500);
+    await q.foldCommentTallies(feed, 500);
+    await q.foldCounterTallies(feed);
+  }, 50);
+}
 
 const headers = { 'content-type': 'application/json; charset=utf-8' };
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers });
@@ -110,11 +119,11 @@ Bun.serve({
       }
       const postId = Number(parts[2]);
       if (parts[3] === 'comment') {
-        const { post, comment } = await feed.transaction().execute(async (tx) => {
-          const post = (await q.lockPost(tx, postId))!;
-          return { post, comment: await q.insertComment(tx, postId, me, body.content!) };
+        const { owner, comment } = await feed.transaction().execute(async (tx) => {
+          const owner = (await q.postOwner(tx, postId))!;
+          return { owner, comment: await q.insertComment(tx, postId, me, body.content!) };
         });
-        await publish(feedEvents.commented, { postId, postOwner: post.owner_id, actor: me, commentId: Number(comment.id) });
+        await publish(feedEvents.commented, { postId, postOwner: owner, actor: me, commentId: Number(comment.id) });
         return json(
           { id: Number(comment.id), postId, user: ref(me), content: comment.content, modified: false, createdAt: comment.created_at.toISOString(), reactions: reactions(comment), myReaction: null },
           201,
@@ -122,11 +131,11 @@ Bun.serve({
       }
       if (parts[3] === 'reaction') {
         const type = body.type!;
-        const { post, before } = await feed.transaction().execute(async (tx) => {
-          const post = (await q.lockPost(tx, postId))!;
-          return { post, before: await q.setPostReaction(tx, postId, me, type) };
+        const { owner, before } = await feed.transaction().execute(async (tx) => {
+          const owner = (await q.postOwner(tx, postId))!;
+          return { owner, before: await q.setPostReaction(tx, postId, me, type) };
         });
-        if (before !== type) await publish(feedEvents.postReacted, { postId, postOwner: post.owner_id, actor: me, type, first: before === undefined });
+        if (before !== type) await publish(feedEvents.postReacted, { postId, postOwner: owner, actor: me, type, first: before === undefined });
         return json({}, before === undefined ? 201 : 200);
       }
     }

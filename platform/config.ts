@@ -21,6 +21,8 @@ export interface Config {
   /** Prefix for every subject, bucket and stream; lets tests share one NATS server. */
   natsNamespace: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Most bytes of log lines waiting for stderr (LOG_BUFFER_BYTES); past it lines are dropped and counted. */
+  logBufferBytes: number;
   modules: ModuleConfig[];
   /** Host the HTTP servers bind to. */
   host: string;
@@ -126,13 +128,14 @@ export function parseConfig(env: Record<string, string | undefined>, known: read
     natsUrl: nats,
     natsNamespace: namespace,
     logLevel: check('LOG_LEVEL', z.enum(['debug', 'info', 'warn', 'error']), nonEmpty(env.LOG_LEVEL) ?? 'info'),
+    logBufferBytes: check('LOG_BUFFER_BYTES', positiveInt(1024 * 1024 * 1024), nonEmpty(env.LOG_BUFFER_BYTES) ?? String(1024 * 1024)),
     modules,
     host: nonEmpty(env.HOST) ?? '0.0.0.0',
     natsReplicas: check('NATS_REPLICAS', z.coerce.number().int().min(1).max(5), nonEmpty(env.NATS_REPLICAS) ?? '1'),
     copyCapacity: check('COPY_CACHE_ENTRIES', z.coerce.number().int().min(100).max(10_000_000), nonEmpty(env.COPY_CACHE_ENTRIES) ?? '20000'),
     shutdownGraceMs: check('SHUTDOWN_GRACE_MS', positiveInt(600_000), nonEmpty(env.SHUTDOWN_GRACE_MS) ?? '10000'),
     maxBodyBytes: check('MAX_BODY_BYTES', positiveInt(64 * 1024 * 1024), nonEmpty(env.MAX_BODY_BYTES) ?? String(1024 * 1024)),
-    dbStatementTimeoutMs: check('DB_STATEMENT_TIMEOUT_MS', positiveInt(600_000), nonEmpty(env.DB_STATEMENT_TIMEOUT_MS) ?? '1000'),
+    dbStatementTimeoutMs: check('DB_STATEMENT_TIMEOUT_MS', positiveInt(600_000), nonEmpty(env.DB_STATEMENT_TIMEOUT_MS) ?? '400'),
     corsOrigins: check('CORS_ORIGINS', z.array(origin), nonEmpty(env.CORS_ORIGINS)?.split(',').map((s) => s.trim()).filter(Boolean) ?? []),
     env,
   };

@@ -79,7 +79,7 @@ const unavailableStates = new Set(['3D000', '28000', '28P01', '57P01', '57P02', 
 const unavailableErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ConnectionRefused', 'ConnectionClosed']);
 /** What pg, pg-pool and PGlite say when there is no usable connection (they set no code). */
 const unavailableMessages =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection refused|not currently accepting connections|does not allow connections|Cannot use a pool after calling end|is not queryable|PGlite is clos|driver has already been destroyed/i;
+  /Connection terminated|connection timeout|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection refused|not currently accepting connections|does not allow connections|Cannot use a pool after calling end|is not queryable|PGlite is clos|driver has already been destroyed/i;
 
 /** The hint of a 503 for each kind of database failure: what happened, in the client's terms. */
 function databaseHint(state: string): string {

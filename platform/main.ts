@@ -4,11 +4,18 @@
  */
 import { allModules } from '../modules/index.ts';
 import { ConfigError, parseConfig } from './config.ts';
-import { createLogger } from './observability/log.ts';
+import { createLogger, flushLogs } from './observability/log.ts';
 import { PortInUseError, startSystem, type RunningSystem } from './runtime.ts';
 import { startTracing, stopTracing } from './observability/tracing.ts';
 
 const log = createLogger({ pid: process.pid });
+
+/** Exits once the log lines buffered are written (at most a second: stderr may have stalled). */
+const exit = async (code: number): Promise<never> => {
+  await flushLogs(1000);
+  process.exit(code);
+};
+
 let config;
 try {
   config = parseConfig(process.env, allModules);
@@ -33,7 +40,7 @@ try {
   // One line that says what to do, not a stack trace: the usual way for a start to fail.
   if (error instanceof PortInUseError) {
     console.error(`cannot start: ${error.message}`);
-    process.exit(1);
+    await exit(1);
   }
   throw error;
 }
@@ -47,21 +54,21 @@ log.info('started', {
 /**
  * SIGTERM or SIGINT: stop accepting, answer the requests in flight, stop the modules, exit 0 —
  * all within SHUTDOWN_GRACE_MS. A stop that takes longer exits 1 when the period is over; a
- * second signal does not wait for it.
+ * second signal does not wait for it. Every line logged until then is written before the exit.
  */
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
     if (stopping) {
       log.warn('stopping now: a second signal', { signal });
-      process.exit(1);
+      await exit(1);
     }
     stopping = true;
     const since = performance.now();
     log.info('stopping', { signal, graceMs: config.shutdownGraceMs });
     const overdue = setTimeout(() => {
       log.error('stop did not finish within SHUTDOWN_GRACE_MS; exiting', { graceMs: config.shutdownGraceMs });
-      process.exit(1);
+      void exit(1);
     }, config.shutdownGraceMs);
     try {
       await system.stop();
@@ -69,10 +76,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       await stopTracing().catch((error) => log.warn('could not export the last spans', { error }));
     } catch (error) {
       log.error('stop failed', { error: error as Error });
-      process.exit(1);
+      await exit(1);
     }
     clearTimeout(overdue);
     log.info('stopped', { ms: Math.round(performance.now() - since) });
-    process.exit(0);
+    await exit(0);
   });
 }

@@ -14,6 +14,8 @@ import type { Outbox } from './data/outbox.ts';
 export interface ModuleContext<DB = any> {
   name: string;
   db: Kysely<DB>;
+  /** The same database for work no request waits on: without a request's statement and lock timeout. */
+  background: Kysely<DB>;
   dbKind: DatabaseKind;
   bus: Bus;
   outbox: Outbox;

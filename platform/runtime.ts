@@ -10,7 +10,7 @@ import { DomainError, isDatabaseUnavailable } from './errors.ts';
 import { createHttpApp } from './http/app.ts';
 import { edge } from './http/edge.ts';
 import { copyCheck, databaseCheck, Readiness } from './observability/health.ts';
-import { createLogger, setLogLevel, type Logger } from './observability/log.ts';
+import { createLogger, setLogBufferBytes, setLogLevel, type Logger } from './observability/log.ts';
 import { guardMemory } from './observability/memory.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { ModuleDefinition, RunningModule } from './module.ts';
@@ -153,6 +153,7 @@ const RECONNECT_MAX_MS = 2000;
  */
 export async function startSystem(config: Config, definitions: readonly ModuleDefinition[], options: StartOptions = {}): Promise<RunningSystem> {
   setLogLevel(config.logLevel);
+  setLogBufferBytes(config.logBufferBytes);
   const log = options.log ?? createLogger();
   const bus = options.bus ?? (await createBus(config, log));
   const opened: Opened[] = [];
@@ -218,6 +219,7 @@ export async function startSystem(config: Config, definitions: readonly ModuleDe
     m.running = await m.def.start({
       name: m.def.name,
       db: database.db,
+      background: database.background,
       dbKind: database.kind,
       bus: metrics.busOf(m.def.name, bus),
       outbox: m.outbox!,

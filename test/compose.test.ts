@@ -23,6 +23,7 @@ type Service = {
   restart?: string;
   depends_on?: Record<string, { condition: string; required?: boolean }>;
   volumes?: unknown;
+  tmpfs?: string[];
   stop_grace_period?: string;
 };
 const compose = Bun.YAML.parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as { services: Record<string, Service>; volumes?: unknown };
@@ -65,8 +66,33 @@ describe('compose.yaml', () => {
     for (const [name, s] of Object.entries(services)) expect({ name, volumes: s.volumes }).toEqual({ name, volumes: undefined });
   });
 
+  test('mounts a tmpfs over the postgres image\'s VOLUME, so no anonymous volume outlives `down`', () => {
+    const databases = Object.keys(services).filter((n) => n.startsWith('postgres-'));
+    expect(databases.length).toBe(shop.length + minifb.length);
+    for (const name of databases) expect({ name, tmpfs: services[name]!.tmpfs }).toEqual({ name, tmpfs: ['/var/lib/postgresql/data'] });
+  });
+
+  test('publishes every port on 127.0.0.1 only, and no NATS client port on the 4222 a host NATS uses', () => {
+    const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p) => ({ name, p })));
+    expect(published.length).toBeGreaterThan(0);
+    for (const { name, p } of published) expect({ name, p, local: p.startsWith('127.0.0.1:') }).toEqual({ name, p, local: true });
+    for (const n of NATS_NODES) expect(services[n]!.ports!.map((p) => p.split(':')[1])).not.toContain('4222');
+  });
+
+  test('runs a maintained NATS (2.12.4 or later) whose JetStream syncs every write before its ack', () => {
+    const dockerfile = readFileSync(join(root, 'docker/nats/Dockerfile'), 'utf8');
+    const [, minor, patch] = /^FROM nats:2\.(\d+)\.(\d+)-alpine$/m.exec(dockerfile)!.map(Number);
+    expect(minor! > 12 || (minor === 12 && patch! >= 4)).toBe(true);
+    expect(copiedPaths('docker/nats/Dockerfile')).toEqual(['docker/nats/moa.conf']);
+    expect(readFileSync(join(root, 'docker/nats/moa.conf'), 'utf8')).toMatch(/jetstream \{[^}]*sync_interval: always[^}]*\}/);
+    for (const n of NATS_NODES) {
+      expect(services[n]!.build?.dockerfile).toBe('docker/nats/Dockerfile');
+      expect(services[n]!.command!.slice(0, 2)).toEqual(['--config', '/etc/nats/moa.conf']);
+    }
+  });
+
   test('runs NATS as a 3-node cluster: each node with JetStream, its own store, routes to the other two', () => {
-    expect(Object.keys(services).filter((n) => services[n]!.image?.startsWith('nats:')).sort()).toEqual(NATS_NODES);
+    expect(Object.keys(services).filter((n) => services[n]!.build?.dockerfile === 'docker/nats/Dockerfile').sort()).toEqual(NATS_NODES);
     const clusterNames = new Set<string>();
     for (const name of NATS_NODES) {
       const nats = services[name]!;
@@ -76,7 +102,6 @@ describe('compose.yaml', () => {
         expect({ name, flag, present: at >= 0 && at + 1 < cmd.length }).toEqual({ name, flag, present: true });
         return cmd[at + 1]!;
       };
-      expect(nats.image).toMatch(/^nats:2\./);
       expect(cmd).toContain('--jetstream');
       // A store in the node's own container: no two nodes share one (and no volume, above).
       expect(option('--store_dir')).toMatch(/^\/data\//);
@@ -97,7 +122,7 @@ describe('compose.yaml', () => {
     }
     expect(clusterNames.size).toBe(1);
     // Each node's clients on a port of its own outside.
-    expect(new Set(NATS_NODES.map((n) => services[n]!.ports?.[0]?.split(':')[0])).size).toBe(3);
+    expect(new Set(NATS_NODES.map((n) => services[n]!.ports?.[0]?.split(':').at(-2))).size).toBe(3);
   });
 
   test('every API process lists all three NATS servers and has 3 replicas for what it creates', () => {
@@ -142,7 +167,7 @@ describe('compose.yaml', () => {
       expect(graceSeconds(s)).toBeGreaterThan(parseConfig({}, allModules).shutdownGraceMs / 1000);
       const port = allModules.find((d) => d.name === m)!.defaultPort;
       expect(s.environment![`${m.toUpperCase()}_PORT`]).toBe(String(port));
-      expect(s.ports).toEqual([`${port}:${port}`]);
+      expect(s.ports).toEqual([`127.0.0.1:${port}:${port}`]);
       expect(s.build?.dockerfile).toBe('docker/Dockerfile');
       expect(s.restart).toBe('unless-stopped');
       expect(s.healthcheck?.test).toEqual(HEALTHCHECK);
@@ -204,7 +229,7 @@ describe('compose.yaml: minifb', () => {
 
   test('the proxy publishes 8000, is built with the nginx configuration, and waits for no one', () => {
     const proxy = services['minifb-proxy']!;
-    expect(proxy.ports).toEqual(['8000:8000']);
+    expect(proxy.ports).toEqual(['127.0.0.1:8000:8000', '127.0.0.1:9100:9100']);
     expect(proxy.build?.dockerfile).toBe('docker/nginx/Dockerfile');
     expect(copiedPaths('docker/nginx/Dockerfile')).toEqual(['docker/nginx/minifb.conf']);
     expect(readFileSync(join(root, 'docker/nginx/Dockerfile'), 'utf8')).toMatch(/^FROM nginx:1\.(2[89]|[3-9]\d)/m);
@@ -224,6 +249,12 @@ describe('docker/nginx/minifb.conf', () => {
     expect(modules.size).toBe(1);
     return [...modules][0]!;
   };
+
+  test('9100 serves each minifb process\'s /metrics at /metrics/<service>, for every minifb process and no other', () => {
+    const served = /location ~ \^\/metrics\/\(([\w|-]+)\)\$ \{\s*proxy_pass http:\/\/\$1:8000\/metrics;/.exec(conf.slice(conf.indexOf('listen 9100;')))?.[1]?.split('|');
+    expect(served?.sort()).toEqual(minifb.flatMap((m) => servicesOf(m).map(([name]) => name)).sort());
+    expect(readFileSync(join(root, 'docker/nginx/Dockerfile'), 'utf8')).toMatch(/^EXPOSE .*\b9100\b/m);
+  });
 
   test('every upstream server is a compose API service, on its port, resolved at run time', () => {
     expect(upstreams.size).toBeGreaterThan(0);

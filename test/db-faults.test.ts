@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { allModules } from '../modules/index.ts';
 import { parseConfig } from '../platform/config.ts';
-import { dumpRunner, loadInitSqlIfEmpty } from '../platform/data/db.ts';
+import { DEFAULT_STATEMENT_TIMEOUT_MS, dumpRunner, loadInitSqlIfEmpty } from '../platform/data/db.ts';
 import type { Logger } from '../platform/observability/log.ts';
 import { loadDump } from '../platform/data/pg-dump.ts';
 import { startSystem, type RunningSystem } from '../platform/runtime.ts';
@@ -25,6 +25,12 @@ import { eventually, freePort, PrivateNats } from './support/split.ts';
  * forwarder the test can stop; the other modules use the test Postgres directly.
  */
 const T10 = '4a49145e-45a8-4845-af45-1af2a59bb044';
+/**
+ * No answer takes this long: a bound no load can break, where a fault's budgets add up to about
+ * half a second (connect, statement and lock timeouts; what each fault costs is measured by
+ * bench/db-faults.ts, not asserted here).
+ */
+const HANG_MS = 2000;
 const pgAdmin = new URL(PG_ADMIN_URL);
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 const tag = () => `t_dbf_${crypto.randomUUID().replaceAll('-', '').slice(0, 10)}`;
@@ -39,28 +45,39 @@ async function sql<T = any>(statement: string, params: unknown[] = []): Promise<
   }
 }
 
-/** A TCP forwarder to the test Postgres: stopped, its port refuses connections and drops the open ones. */
+/**
+ * A TCP forwarder to the test Postgres: stopped, its port refuses connections and drops the open
+ * ones; blackholed, it keeps every connection and accepts new ones, and forwards nothing (a host
+ * gone without closing anything).
+ */
 class Forwarder {
   readonly port = freePort();
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private blackholed = false;
 
   async start() {
     this.server = createServer((client) => {
       const upstream = netConnect(Number(pgAdmin.port || 5432), pgAdmin.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => {});
-        s.on('close', () => {
-          this.sockets.delete(s);
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        this.sockets.add(from);
+        from.on('error', () => {});
+        from.on('data', (chunk) => void (this.blackholed || to.write(chunk)));
+        from.on('close', () => {
+          this.sockets.delete(from);
           client.destroy();
           upstream.destroy();
         });
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
     });
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+  }
+
+  blackhole(on: boolean) {
+    this.blackholed = on;
   }
 
   async stop() {
@@ -147,6 +164,8 @@ interface Answer {
   status: number;
   body: any;
   ms: number;
+  /** X-Consistency, when the answer has it. */
+  consistency?: string | null;
 }
 
 /** Every connection-level failure, each applied to a running system and undone. */
@@ -155,6 +174,11 @@ const connectionFaults: { name: string; apply(d: FaultyDatabase): Promise<void>;
     name: 'connection refused (the database host is gone)',
     apply: (d) => d.forwarder.stop(),
     undo: (d) => d.forwarder.start(),
+  },
+  {
+    name: 'the database host hangs (connections kept, nothing answered)',
+    apply: async (d) => d.forwarder.blackhole(true),
+    undo: async (d) => d.forwarder.blackhole(false),
   },
   {
     name: 'the database does not exist (3D000: renamed away)',
@@ -203,6 +227,11 @@ interface Probes {
   lockForWrite: { statement: string; params: unknown[] };
   lockTable: string;
   applied(): Promise<boolean>;
+  /**
+   * Whether the read is answered from what the module last published while its database cannot
+   * answer (the alarm list: from its own bucket): 200, the same as before, instead of a 503.
+   */
+  readFallsBack?: boolean;
 }
 
 /**
@@ -213,6 +242,13 @@ function databaseFaults(product: string, modules: string[], under: string, write
   const unavailable = (a: Answer) => {
     expect(a.status).toBe(503);
     expect(a.body).toEqual({ result: 'Service Unavailable', hint: expect.any(String) });
+  };
+  /** What a read must answer while the database cannot: a 503, or what it answered before (readFallsBack). */
+  let before: Answer | undefined;
+  const readDuringFault = (s: Probes, a: Answer) => {
+    if (!s.readFallsBack) return unavailable(a);
+    // (marked: a write answered while the bucket had no leader reaches it only later)
+    expect({ status: a.status, body: a.body, consistency: a.consistency }).toEqual({ status: 200, body: before!.body, consistency: 'local' });
   };
 
   describe(`${product} on Postgres (the ${under} database under test)`, () => {
@@ -233,19 +269,21 @@ function databaseFaults(product: string, modules: string[], under: string, write
 
     describe(`${product}: a database that fails under a running system`, () => {
       for (const fault of connectionFaults) {
-        test(`${fault.name} — reads and writes answer 503 with the envelope in < 1 s; after it is undone they answer again`, async () => {
-          expect((await s.read()).status).toBe(200);
+        test(`${fault.name} — writes answer 503 with the envelope, reads 503 or what was published, none hangs; after it is undone they answer again`, async () => {
+          before = await s.read();
+          expect(before.status).toBe(200);
           await fault.apply(database);
           try {
             // The first request may meet a connection the fault killed; the second opens a new one.
-            const times: number[] = [];
+            const times: string[] = [];
             for (const probe of [s.read, s.read, s.write]) {
               const answer = await probe();
-              unavailable(answer);
-              expect(answer.ms).toBeLessThan(1000);
-              times.push(Math.round(answer.ms));
+              if (probe === s.read) readDuringFault(s, answer);
+              else unavailable(answer);
+              expect(answer.ms).toBeLessThan(HANG_MS);
+              times.push(`${answer.status} in ${Math.round(answer.ms)} ms`);
             }
-            console.info(`${product}, ${fault.name}: read, read, write answered 503 in ${times.join(', ')} ms`);
+            console.info(`${product}, ${fault.name}: read, read, write answered ${times.join(', ')}`);
           } finally {
             await fault.undo(database);
           }
@@ -253,43 +291,62 @@ function databaseFaults(product: string, modules: string[], under: string, write
         }, 30000);
       }
 
-      test('an administrator terminates the connection of a statement in flight (57P01) — 503 with the envelope within a second of it', async () => {
-        const answer = await database.holding(s.lockTable, [], async () => {
-          const reading = s.read();
-          const pid = await eventually(
-            async () =>
-              (await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND strpos(query, $2) > 0`, [database.role, s.readStatement]))[0]?.pid,
-            900,
-            'the read waits on the lock',
-          );
-          const terminated = performance.now();
-          await sql('SELECT pg_terminate_backend($1)', [pid]);
-          const answer = await reading;
-          return { ...answer, sinceTermination: performance.now() - terminated };
-        });
-        unavailable(answer);
-        console.info(`${product}, a statement's connection terminated: 503 ${Math.round(answer.sinceTermination)} ms after pg_terminate_backend`);
-        expect(answer.sinceTermination).toBeLessThan(1000);
+      test('an administrator terminates the connection of a statement in flight (57P01) — 503 with the envelope (or what was published), at once', async () => {
+        // The read waits on the lock for its lock timeout at most: its backend is looked for on a
+        // connection of its own, every few milliseconds. A machine too busy to find it in time
+        // (the read has answered its lock timeout's 503 first) tries again.
+        const watcher = new pg.Client({ connectionString: PG_ADMIN_URL });
+        await watcher.connect();
+        try {
+          before = await s.read();
+          for (let attempt = 1; ; attempt++) {
+            const answer = await database.holding(s.lockTable, [], async () => {
+              let done = false;
+              const reading = s.read().finally(() => (done = true));
+              let pid: number | undefined;
+              while (!done && pid === undefined) {
+                const { rows } = await watcher.query(`SELECT pid FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock' AND strpos(query, $2) > 0`, [database.role, s.readStatement]);
+                pid = rows[0]?.pid;
+              }
+              const terminated = performance.now();
+              if (pid !== undefined) await watcher.query('SELECT pg_terminate_backend($1)', [pid]);
+              const answer = await reading;
+              return pid === undefined ? undefined : { ...answer, sinceTermination: performance.now() - terminated };
+            });
+            if (!answer && attempt < 5) continue;
+            expect(answer).toBeDefined();
+            readDuringFault(s, answer!);
+            console.info(`${product}, a statement's connection terminated: 503 ${Math.round(answer!.sinceTermination)} ms after pg_terminate_backend (attempt ${attempt})`);
+            expect(answer!.sinceTermination).toBeLessThan(HANG_MS);
+            break;
+          }
+        } finally {
+          await watcher.end();
+        }
         expect((await s.read()).status).toBe(200);
       }, 30000);
 
-      test(`a write blocked by ${writeLock} — 503 within the statement timeout (< 2 s); not applied once the lock is gone`, async () => {
+      test(`a write blocked by ${writeLock} — 503 after the lock timeout, none hangs; not applied once the lock is gone`, async () => {
         const answer = await database.holding(s.lockForWrite.statement, s.lockForWrite.params, () => s.write());
         unavailable(answer);
         console.info(`${product}, a write blocked by ${writeLock}: 503 in ${Math.round(answer.ms)} ms`);
-        expect(answer.ms).toBeGreaterThanOrEqual(900);
-        expect(answer.ms).toBeLessThan(2000);
+        // It waited its lock timeout on the server, and no longer.
+        expect(answer.ms).toBeGreaterThanOrEqual(DEFAULT_STATEMENT_TIMEOUT_MS);
+        expect(answer.ms).toBeLessThan(HANG_MS);
         // The lock is released: nothing of the write is left running, and nothing was applied.
         expect(await database.active()).toBe(0);
         expect(await s.applied()).toBe(false);
       }, 30000);
 
-      test('a write and a read blocked by a table lock — each 503 within the statement timeout (< 2 s); the write not applied', async () => {
+      test('a write and a read blocked by a table lock — each answers after the lock timeout (the write 503, the read 503 or what it published), none hangs; the write not applied', async () => {
+        before = await s.read();
         const [write, read] = await database.holding(s.lockTable, [], () => Promise.all([s.write(), s.read()]));
-        console.info(`${product}, a table lock: write 503 in ${Math.round(write.ms)} ms, read 503 in ${Math.round(read.ms)} ms`);
+        console.info(`${product}, a table lock: write ${write.status} in ${Math.round(write.ms)} ms, read ${read.status} in ${Math.round(read.ms)} ms`);
+        unavailable(write);
+        readDuringFault(s, read);
         for (const answer of [write, read]) {
-          unavailable(answer);
-          expect(answer.ms).toBeLessThan(2000);
+          expect(answer.ms).toBeGreaterThanOrEqual(DEFAULT_STATEMENT_TIMEOUT_MS);
+          expect(answer.ms).toBeLessThan(HANG_MS);
         }
         expect(await database.active()).toBe(0);
         expect(await s.applied()).toBe(false);
@@ -299,10 +356,10 @@ function databaseFaults(product: string, modules: string[], under: string, write
   });
 }
 
-async function timed(send: () => Promise<{ status: number; body: unknown }>): Promise<Answer> {
+async function timed(send: () => Promise<{ status: number; body: unknown; headers?: Headers }>): Promise<Answer> {
   const started = performance.now();
-  const { status, body } = await send();
-  return { status, body, ms: performance.now() - started };
+  const { status, body, headers } = await send();
+  return { status, body, ms: performance.now() - started, consistency: headers?.get('x-consistency') };
 }
 
 const dirs: string[] = [];
@@ -372,6 +429,8 @@ databaseFaults('homeshopping', HOMESHOPPING, 'alarm', 'a lock on the table that 
     lockForWrite: { statement: 'LOCK TABLE alarm IN EXCLUSIVE MODE', params: [] },
     lockTable: 'LOCK TABLE alarm IN ACCESS EXCLUSIVE MODE',
     applied: async () => (await database.query(`SELECT count(*)::int AS n FROM alarm WHERE user_id = 10 AND item_id = $1`, [ITEM]))[0].n > 0,
+    // The alarm list is answered from the alarms bucket while the database cannot answer.
+    readFallsBack: true,
   };
 });
 
@@ -386,7 +445,7 @@ databaseFaults('minifb', MINIFB, 'feed', 'a row lock (SELECT … FOR UPDATE)', a
   const postId = created.body.id;
   return {
     read: () => send('GET', `/post/${postId}`),
-    readStatement: 'from "post" where "id" = $1',
+    readStatement: 'from "post_counted" where "id" = $1',
     write: () => send('PATCH', `/post/${postId}`, { content: 'changed' }),
     lockForWrite: { statement: 'SELECT id FROM post WHERE id = $1 FOR UPDATE', params: [postId] },
     lockTable: 'LOCK TABLE post IN ACCESS EXCLUSIVE MODE',
@@ -437,7 +496,7 @@ describe('a database unreachable or missing at start', () => {
       for (const answer of [await timed(() => account.call('GET', '/check/id/alice')), await signup('alice')]) {
         expect(answer.status).toBe(503);
         expect(answer.body).toEqual({ result: 'Service Unavailable', hint: expect.stringContaining('account database') });
-        expect(answer.ms).toBeLessThan(1000);
+        expect(answer.ms).toBeLessThan(HANG_MS);
       }
       expect(proc.exitCode).toBeNull();
       expect(naming()).toHaveLength(1);
@@ -470,7 +529,7 @@ describe('a database unreachable or missing at start', () => {
       const get = (api: ShopApi, path: string) => timed(() => shop[api].call('GET', path, { token: T10 }));
       const refused = await get('alarm', '/');
       expect(refused).toMatchObject({ status: 503, body: { result: 'Service Unavailable', hint: expect.stringContaining('alarm database') } });
-      expect(refused.ms).toBeLessThan(1000);
+      expect(refused.ms).toBeLessThan(HANG_MS);
       expect((await get('alarm', '/openapi.json')).status).toBe(200);
       expect((await get('user', '/')).status).toBe(200);
       expect(system.waiting()).toEqual(['alarm']);

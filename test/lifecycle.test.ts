@@ -84,6 +84,20 @@ describe('stopping', () => {
     expect(performance.now() - signalled).toBeLessThan(5000);
   }, 120000);
 
+  test('SIGTERM right after a burst of requests — every line logged is in stderr, each request\'s line and the last, "stopped", included', async () => {
+    const { proc, base } = await startMinifbProcess({ LOG_LEVEL: 'info' });
+    const ids = Array.from({ length: 400 }, (_, n) => `burst-${n}`);
+    for (let i = 0; i < ids.length; i += 50) {
+      await Promise.all(ids.slice(i, i + 50).map((id) => fetch(`${base}/nowhere`, { headers: { 'x-request-id': id } }).then((r) => r.arrayBuffer())));
+    }
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    const lines = (await new Response(proc.stderr).text()).trim().split('\n').map((l) => JSON.parse(l) as { msg: string; reqId?: string; status?: number });
+    const logged = new Set(lines.filter((l) => l.msg === 'request' && l.status === 404).map((l) => l.reqId));
+    expect(ids.filter((id) => !logged.has(id))).toEqual([]);
+    expect(lines.at(-1)!.msg).toBe('stopped');
+  }, 120000);
+
   test('the whole stop is bounded by SHUTDOWN_GRACE_MS — requests still running then are cut, and the process still exits', async () => {
     // More logins than a second of hashing answers on this machine.
     const { proc, inFlight, signalled } = await sigtermWithLogins(1000, 100);

@@ -188,7 +188,7 @@ describe('minifb split', () => {
     }
   }, 90000);
 
-  test('NATS stopped — reads of what the processes hold keep working, a caller none holds is 503 (never 401); writes to a domain\'s own database succeed and reach the others when NATS returns', async () => {
+  test('NATS stopped — reads of what the processes hold keep working (every account signed up before), a caller none holds is 503 (never 401); writes to a domain\'s own database succeed and reach the others when NATS returns', async () => {
     const s = await scene();
     const admin = (await fb.login(ADMIN.id, ADMIN.pw)).accessToken;
     const newcomer = `newcomer${n}`;
@@ -202,9 +202,16 @@ describe('minifb split', () => {
     await fb.nats!.stop();
     let commentId: number;
     try {
-      // The account process checks a login against its own database; no other process has
-      // seen this user, and none can look them up while NATS is away.
-      const stranger = (await fb.login(newcomer, 'newcomer-password')).accessToken;
+      // Signed up before NATS went, never used since: every process holds the account anyway
+      // (copies fill themselves, and the sign-up's settle handed it over).
+      const newcomerToken = (await fb.login(newcomer, 'newcomer-password')).accessToken;
+      expect((await fb.call('GET', '/post', { token: newcomerToken })).status).toBe(200);
+      // Signed up while NATS is away: saved by the account process (and said to be local); no
+      // other process can know of it, and none can look it up: 503, never 401.
+      const latecomer = `latecomer${n}`;
+      const signup = await fb.call('POST', '/signup', { body: { id: latecomer, pw: 'latecomer-password', name: 'Latecomer' } });
+      expect({ status: signup.status, consistency: signup.headers.get('x-consistency') }).toEqual({ status: 201, consistency: 'local' });
+      const stranger = (await fb.login(latecomer, 'latecomer-password')).accessToken;
       const refused = await fb.call('GET', '/post', { token: stranger });
       expect(refused.status).toBe(503);
       expect((await fb.call('GET', `/post/${s.post.id}`, { token: s.otherToken })).status).toBe(200);

@@ -12,9 +12,12 @@ import { eventually, NatsCluster, PG_ADMIN, SplitShop } from './support/split.ts
  * stats) with NATS_REPLICAS=3 and every node in NATS_URL. Under a steady small load, the node
  * leading `KV_alarms`, then the one leading `ITEM_EVENTS`, then the one leading `FEED_EVENTS` is
  * SIGKILLed and started again; then the three are restarted one at a time. Through all of it:
- * every alarm write is a 2xx, every read right after it shows it, no request takes over 2 s,
- * and every acknowledged visit and comment is stored once (visits in the user database and
- * `/visit`, notifications in `/notification`).
+ * no request takes over 2 s, every read right after a 2xx write shows it, and every
+ * acknowledged visit and comment is stored once (visits in the user database and `/visit`,
+ * notifications in `/notification`). Alarm writes are 2xx, except while a node is down and its
+ * streams elect new leaders: then a write may answer 503 "saved, not confirmed" (ARCHITECTURE.md's
+ * rule: with no leader of `copy_holders`, nobody can prove which processes hold the key), and the
+ * read after it may show either state. Once the cluster is whole again every write is a 2xx.
  */
 const REPLICAS = 3;
 const MAX_MS = 2000;
@@ -40,7 +43,12 @@ interface Sample {
   ms: number;
   ok: boolean;
   note?: string;
+  /** Taken while a node was down or coming back (a write may then be saved but not confirmed). */
+  disturbed?: boolean;
 }
+
+/** A write saved but not confirmed by every holder: the rule's 503, allowed while a node is down. */
+const unconfirmed = (s: Sample) => s.status === 503 && /the change is saved/.test(s.note ?? '');
 
 async function timed(what: string, expected: number, send: () => Promise<Response>, check?: (body: any) => string | undefined): Promise<Sample & { body?: any }> {
   const t0 = performance.now();
@@ -69,6 +77,7 @@ const alarm = (method: 'POST' | 'DELETE', itemId: number, token: string) =>
 function startLoad() {
   const samples: Sample[] = [];
   let running = true;
+  let disturbed = false;
   let cycles = 0;
   const shopWorker = async (userId: number, offset: number) => {
     const token = tokens.get(userId)!;
@@ -82,9 +91,14 @@ function startLoad() {
         ['alarm DELETE', 200, () => alarm('DELETE', itemId, token)],
         ['item GET (clear)', 200, () => shopGet(shop.url('item', `/${itemId}`), token), flag(false)],
       ];
+      let unsure = false;
       for (const [what, expected, send, check] of steps) {
-        const s = await timed(what, expected, send, check);
+        // After a write that was not confirmed, either state is right (it shows late elsewhere);
+        // after one that failed outright the state is the one before it (the failure is counted
+        // on its own).
+        const s: Sample = { ...(await timed(what, expected, send, unsure ? undefined : check)), disturbed };
         samples.push(s);
+        unsure = what.startsWith('alarm') && !s.ok;
         if (what.startsWith('item GET')) {
           if (s.status === 200) visited.get(userId)!.push(itemId);
           else unanswered.set(userId, (unanswered.get(userId) ?? 0) + 1);
@@ -104,16 +118,20 @@ function startLoad() {
           signal: AbortSignal.timeout(5000),
         }),
       );
-      samples.push(s);
+      samples.push({ ...s, disturbed });
       if (s.status === 201) comments++;
       const read = await timed('post GET', 200, () => fetch(`http://127.0.0.1:${fb.port}/post/${scene.postId}`, { headers: { authorization: `Bearer ${scene.ownerToken}` }, signal: AbortSignal.timeout(5000) }));
-      samples.push(read);
+      samples.push({ ...read, disturbed });
       await Bun.sleep(30);
     }
   };
   const workers = [...SHOP_USERS.map((u, i) => shopWorker(u, i * 30)), fbWorker()];
   return {
     samples,
+    /** Marks the samples from now on as taken while a node is down or coming back (or not). */
+    disturb(on: boolean) {
+      disturbed = on;
+    },
     /** Resolves once every worker has done `more` further rounds (bounded). */
     async rounds(more: number, ms = 30000) {
       const target = cycles + more * SHOP_USERS.length;
@@ -128,9 +146,11 @@ function startLoad() {
 
 /** What a disruption under load must leave: every answer as expected and fast. */
 function expectClean(samples: Sample[]) {
-  const bad = samples.filter((s) => !s.ok || s.ms > MAX_MS);
+  const excused = samples.filter((s) => s.disturbed && unconfirmed(s));
+  const bad = samples.filter((s) => (!s.ok && !excused.includes(s)) || s.ms > MAX_MS);
   const slowest = samples.reduce((m, s) => Math.max(m, s.ms), 0);
-  log.info('load', { samples: samples.length, bad: bad.length, slowestMs: Math.round(slowest) });
+  const slowest503 = excused.reduce((m, s) => Math.max(m, s.ms), 0);
+  log.info('load', { samples: samples.length, bad: bad.length, unconfirmedWrites: excused.length, slowest503Ms: Math.round(slowest503), slowestMs: Math.round(slowest) });
   expect(samples.length).toBeGreaterThan(20);
   expect(bad.slice(0, 10).map((s) => `${s.what} → ${s.status} in ${Math.round(s.ms)} ms${s.note ? `: ${s.note}` : ''}`)).toEqual([]);
   expect(slowest).toBeLessThanOrEqual(MAX_MS);
@@ -198,6 +218,7 @@ function killLeaderUnderLoad(stream: string) {
   return underLoad(async (load) => {
     await load.rounds(2);
     const leader = await cluster.leaderOf(stream);
+    load.disturb(true);
     await cluster.kill(leader);
     const next = await eventually(async () => {
       const l = (await cluster.streamInfo(stream))?.cluster?.leader;
@@ -207,6 +228,7 @@ function killLeaderUnderLoad(stream: string) {
     await load.rounds(3);
     await cluster.restart(leader);
     await cluster.healthy();
+    load.disturb(false);
     await load.rounds(3);
   });
 }
@@ -260,7 +282,7 @@ describe('NATS as a 3-node cluster', () => {
     }
   }, 30000);
 
-  test('the node leading KV_alarms is killed and comes back: alarm writes succeed, reads show them, nothing is lost', async () => {
+  test('the node leading KV_alarms is killed and comes back: alarm writes are confirmed or say they are not, reads show every confirmed one, nothing is lost', async () => {
     await killLeaderUnderLoad('KV_alarms');
   }, 90000);
 
@@ -275,6 +297,7 @@ describe('NATS as a 3-node cluster', () => {
   test('a rolling restart of the three nodes under load: the same', async () => {
     await underLoad(async (load) => {
       await load.rounds(2);
+      load.disturb(true);
       for (const node of cluster.nodes) {
         await cluster.kill(node.name, 'SIGTERM');
         await cluster.healthy(30000, [node.name]);
@@ -283,6 +306,9 @@ describe('NATS as a 3-node cluster', () => {
         await cluster.healthy();
         await load.rounds(1);
       }
+      await cluster.healthy();
+      load.disturb(false);
+      await load.rounds(2);
     });
   }, 150000);
 });

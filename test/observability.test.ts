@@ -183,7 +183,7 @@ describe('logs and traces — minifb, split', () => {
     const alice = await minifb.user(`oa${tag}`);
     const bob = await minifb.user(`ob${tag}`);
     const post = await minifb.call('POST', '/post', { token: alice, body: { content: 'observe me' } });
-    expect(post.status).toBe(201);
+    expect({ status: post.status, body: post.body }).toMatchObject({ status: 201 });
 
     const [traceId, parent] = [randomHex(16), randomHex(8)];
     const requestId = `comment-${tag}`;
@@ -192,7 +192,7 @@ describe('logs and traces — minifb, split', () => {
       body: { content: 'seen' },
       headers: { traceparent: `00-${traceId}-${parent}-01`, 'X-Request-Id': requestId },
     });
-    expect(comment.status).toBe(201);
+    expect({ status: comment.status, body: comment.body }).toMatchObject({ status: 201 });
     expect(comment.headers.get('x-request-id')).toBe(requestId);
     expect(TRACEPARENT.exec(comment.headers.get('traceparent') ?? '')?.[1]).toBe(traceId);
     await eventually(async () => (await minifb.call('GET', '/notification', { token: alice })).body.items?.length === 1, 10_000, 'the notification');
@@ -219,7 +219,7 @@ describe('logs and traces — minifb, split', () => {
     const admin = await minifb.login(ADMIN.id, ADMIN.pw);
     const statsTrace = randomHex(16);
     const stats = await minifb.call('GET', '/admin/stats', { token: admin.accessToken, headers: { traceparent: `00-${statsTrace}-${randomHex(8)}-01`, 'X-Request-Id': `stats-${tag}` } });
-    expect(stats.status).toBe(200);
+    expect({ status: stats.status, body: stats.body }).toMatchObject({ status: 200 });
     const [served, statsSpan] = (await eventually((): [ReceivedSpan, ReceivedSpan] | undefined => {
       const found = receiver.trace(statsTrace);
       const pair = [found.find((s) => s.service === 'moa-account' && s.name === 'serve account.totals'), found.find((s) => s.service === 'moa-stats' && s.kind === SERVER)];

@@ -126,7 +126,7 @@ describe('split mode', () => {
     expect(await eventually(async () => (await alarmedIn(token)).has(21))).toBe(true);
   }, 60000);
 
-  test('a domain database stopped — its writes answer 503 within a second, its reads from memory still answer', async () => {
+  test('a domain database stopped — its writes answer 503 at once (none hangs), its reads from memory still answer', async () => {
     const token = tokenOf(16);
     await whileDatabaseDown(`${shop.prefix}_alarm`, async () => {
       const started = performance.now();
@@ -134,14 +134,15 @@ describe('split mode', () => {
       const elapsed = performance.now() - started;
       expect(res.status).toBe(503);
       expect((res.body as { result: string }).result).toBe('Service Unavailable');
-      expect(elapsed).toBeLessThan(1000);
+      // (the database refuses: the 503 comes at once; the bound only catches a hang)
+      expect(elapsed).toBeLessThan(2000);
       // Other domains are unaffected.
       expect((await get('item', '/', token)).status).toBe(200);
     });
     expect(await eventually(async () => (await alarm('POST', 5, token)).status === 201)).toBe(true);
   }, 60000);
 
-  test('NATS stopped — reads of what the processes hold keep answering, others are 503 (never 401), alarm writes succeed, and every process converges when NATS returns', async () => {
+  test('NATS stopped — every read of every kit user keeps answering from what the processes hold (their copies filled themselves), alarm writes succeed, and every process converges when NATS returns', async () => {
     const token = tokenOf(17);
     expect((await alarm('POST', 1, token)).status).toBe(201);
     // What this user reads is held by every process: the copies are a cache of what is used.
@@ -157,12 +158,37 @@ describe('split mode', () => {
       expect((await get('alarm', '/', token)).status).toBe(200);
       expect((await get('user', '/', token)).status).toBe(200);
       expect((await get('user', '/visit', token)).status).toBe(200);
-      // A caller no process has seen cannot be checked while NATS is away: 503, not 401.
-      const cold = await get('item', '/', tokenOf(33));
-      expect(cold.status).toBe(503);
-      expect((cold.body as { hint: string }).hint).toContain('NATS is unreachable');
+      // Every user of the kit, used or not: each process's copies filled themselves, so every
+      // read of the dead-service table answers, with the alarms as the alarm database has them.
+      const db = new pg.Client({ connectionString: shop.databaseUrl('alarm') });
+      await db.connect();
+      const truth = new Map<number, Set<number>>();
+      try {
+        for (const row of (await db.query('SELECT user_id, item_id FROM alarm')).rows as { user_id: number; item_id: number }[]) {
+          if (!truth.has(row.user_id)) truth.set(row.user_id, new Set());
+          truth.get(row.user_id)!.add(row.item_id);
+        }
+      } finally {
+        await db.end();
+      }
+      const problems: string[] = [];
+      for (const [id, t] of tokens) {
+        const want = [...(truth.get(id) ?? [])].sort((a, b) => a - b);
+        const list = await get('item', '/', t);
+        const shown = list.status === 200 ? (list.body as { payload: { id: number; is_alarm_set: boolean }[] }).payload.filter((i) => i.is_alarm_set).map((i) => i.id).sort((a, b) => a - b) : [];
+        if (list.status !== 200 || JSON.stringify(shown) !== JSON.stringify(want)) problems.push(`user ${id}: item GET / ${list.status} shows [${shown}], the alarm database [${want}]`);
+        for (const [api, path] of [['item', '/1'], ['alarm', '/'], ['user', '/visit'], ['user', '/']] as const) {
+          const res = await get(api, path, t);
+          if (res.status !== 200) problems.push(`user ${id}: ${api} GET ${path} ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+        }
+      }
+      expect(problems).toEqual([]);
       expect((await alarm('POST', 2, token)).status).toBe(201);
       expect((await alarm('DELETE', 1, token)).status).toBe(200);
+      // A token no process holds may be a user made while NATS is away: 503, never a 401 guess.
+      const unknown = await get('item', '/', 'a-token-nobody-has');
+      expect(unknown.status).toBe(503);
+      expect((unknown.body as { hint: string }).hint).toContain('NATS is unreachable');
       mark('writes done');
     } finally {
       await nats.start();

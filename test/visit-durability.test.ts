@@ -33,23 +33,42 @@ function rule(sequence: number[]): number[] {
   return out.slice(0, 3);
 }
 
+interface Sent {
+  item: number;
+  outcome: Outcome;
+  /** When the request was sent and its answer came (ms since the epoch, this machine's clock). */
+  from: number;
+  to: number;
+}
+
 /**
- * Whether `stored` (oldest first) is what `sent` allows: every 'ok' visit in its place, an
- * 'unknown' one there or not, nothing else. Consecutive visits of one user are of different items.
+ * Whether `stored` (oldest first, with the time the item process recorded each) is what `sent`
+ * allows: every 'ok' visit stored once, an 'unknown' one at most once, nothing else. A stored
+ * visit belongs to the request whose time span holds its time (a user's requests go one after
+ * another; the item process runs on this machine's clock): matched by time, not by position —
+ * with a hundred items in turn, an outage of a hundred views makes matching by order alone
+ * ambiguous.
  */
-function explains(sent: { item: number; outcome: Outcome }[], stored: number[]): string | true {
-  let j = 0;
-  for (const [i, s] of sent.entries()) {
-    if (stored[j] === s.item && s.outcome !== 'refused') j++;
-    else if (s.outcome === 'ok') return `visit ${i} of item ${s.item} (answered 200) is missing: stored ${JSON.stringify(stored.slice(Math.max(0, j - 2), j + 3))} at ${j}`;
+function explains(sent: Sent[], stored: { item: number; at: number }[]): string | true {
+  const claimed = new Set<number>();
+  for (const [k, row] of stored.entries()) {
+    // (the item process's milliseconds, rounded: a millisecond of slack either side)
+    // (consecutive requests of a user are of different items: the slack cannot mix two up)
+    const i = sent.findIndex((s) => s.from - 1 <= row.at && row.at <= s.to + 1 && s.item === row.item);
+    if (i < 0) return `stored visit ${k} (item ${row.item} at ${new Date(row.at).toISOString()}) belongs to no request for that item`;
+    const s = sent[i]!;
+    if (s.outcome === 'refused') return `stored visit ${k} belongs to request ${i}, which was refused`;
+    if (claimed.has(i)) return `request ${i} (item ${s.item}) is stored twice`;
+    claimed.add(i);
   }
-  return j === stored.length ? true : `${stored.length - j} visits stored that were never answered or were doubled (from ${j})`;
+  const lost = sent.findIndex((s, i) => s.outcome === 'ok' && !claimed.has(i));
+  return lost < 0 ? true : `visit ${lost} of item ${sent[lost]!.item} (answered 200) is missing`;
 }
 
 describe('visits under kill -9', () => {
   test('item process, then user process killed under load: every 2xx visit stored exactly once, /visit exact', async () => {
     const users = Array.from({ length: 16 }, (_, i) => i + 20);
-    const sent = new Map<number, { item: number; outcome: Outcome }[]>(users.map((u) => [u, []]));
+    const sent = new Map<number, Sent[]>(users.map((u) => [u, []]));
     let running = true;
     const worker = async (user: number) => {
       const log = sent.get(user)!;
@@ -57,6 +76,7 @@ describe('visits under kill -9', () => {
         const item = ((k * 7 + user) % 100) + 1;
         let outcome: Outcome;
         let res: Answer | undefined;
+        const from = Date.now();
         try {
           res = await shop.item.call('GET', `/${item}`, { token: tokens.get(user)! });
         } catch (error) {
@@ -70,7 +90,7 @@ describe('visits under kill -9', () => {
           outcome = 'unknown';
           await Bun.sleep(20);
         }
-        log.push({ item, outcome });
+        log.push({ item, outcome, from, to: Date.now() });
       }
     };
     const load = Promise.all(users.map(worker));
@@ -97,7 +117,7 @@ describe('visits under kill -9', () => {
     await db.connect();
     try {
       const storedOf = async (user: number) =>
-        (await db.query('SELECT item_id FROM visit WHERE user_id = $1 ORDER BY visit_id', [user])).rows.map((r) => Number(r.item_id));
+        (await db.query('SELECT item_id, visited_at FROM visit WHERE user_id = $1 ORDER BY visit_id', [user])).rows.map((r) => ({ item: Number(r.item_id), at: new Date(r.visited_at).getTime() }));
       // Events the killed user process had taken but not acknowledged come again (ack wait 10 s).
       await eventually(async () => {
         for (const u of users) if (explains(sent.get(u)!, await storedOf(u)) !== true) return false;
@@ -109,7 +129,7 @@ describe('visits under kill -9', () => {
         const res = await shop.user.call('GET', '/visit', { token: tokens.get(u)! });
         expect(res.status).toBe(200);
         const body = res.body as { count: number; payload: { id: number }[] };
-        expect(body.payload.map((i) => i.id)).toEqual(rule(stored));
+        expect(body.payload.map((i) => i.id)).toEqual(rule(stored.map((v) => v.item)));
         expect(body.count).toBe(body.payload.length);
       }
       // No visit twice, whatever was redelivered.

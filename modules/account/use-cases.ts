@@ -55,11 +55,14 @@ export function accountUseCases(deps: { db: Kysely<AccountDatabase>; outbox: Out
   const write = unitOfWork(db, outbox);
   /** Writes an account change as one unit of work: every copy of the account drops the old one. */
   function change<T>(id: string, apply: (tx: Transaction<AccountDatabase>) => Promise<T>): Promise<T> {
-    return write(async (tx, changes) => {
-      const value = await apply(tx);
-      await changes.snapshot(ACCOUNTS_BUCKET, accountKey(id));
-      return value;
-    });
+    return write(
+      async (tx, changes) => {
+        const value = await apply(tx);
+        await changes.snapshot(ACCOUNTS_BUCKET, accountKey(id));
+        return value;
+      },
+      { one: `account:${id}` },
+    );
   }
 
   async function requireAccount(id: string): Promise<AccountRow> {

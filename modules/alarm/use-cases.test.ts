@@ -1,3 +1,4 @@
+import type { AlarmSet } from './contract/index.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,8 @@ beforeAll(async () => {
   bus = new MemoryBus(log);
   outbox = new Outbox(db, bus, log);
   outbox.share(sharedAlarms());
-  alarms = alarmUseCases({ db, outbox, itemOf: (id) => items.get(id) });
+  const bucket = await bus.bucket('alarms');
+  alarms = alarmUseCases({ db, outbox, itemOf: (id) => items.get(id), published: async (userId) => (await bucket.get(String(userId)))?.value as AlarmSet | undefined });
 }, 60000);
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 
-/** Reaction counts of a post or comment, one column per type, kept with every reaction. */
+/** Reaction counts of a post or comment, one column per type, as of the last fold of its tallies. */
 export interface ReactionCounts {
   r1: Generated<number>;
   r2: Generated<number>;
@@ -15,7 +15,7 @@ export interface PostTable extends ReactionCounts {
   content: string;
   modified: Generated<boolean>;
   created_at: ColumnType<Date, never, never>;
-  /** Kept with every comment added or deleted: a page of posts needs no count query. */
+  /** As of the last fold of the post's tallies (post_counted adds the rest). */
   comment_count: Generated<number>;
 }
 
@@ -43,11 +43,34 @@ export interface CommentReactionTable {
   created_at: ColumnType<Date, never, never>;
 }
 
-/** Counters kept in the same transaction as what they count (`posts`). */
+/** Counters of the whole product (`posts`), folded from their tallies. */
 export interface FeedCounterTable {
   name: string;
   value: number;
 }
+
+/**
+ * A change of a post's counts not folded into its row yet: one row per write, so writers never
+ * wait on each other (see the migration `2026_12_07_0001_tallies` and tallies.ts).
+ */
+export interface PostTallyTable extends Partial<Record<'r1' | 'r2' | 'r3' | 'r4' | 'r5' | 'comments', number>> {
+  id: Generated<number>;
+  post_id: number;
+}
+
+export interface CommentTallyTable extends Partial<Record<'r1' | 'r2' | 'r3' | 'r4' | 'r5', number>> {
+  id: Generated<number>;
+  comment_id: number;
+}
+
+export interface FeedCounterTallyTable {
+  id: Generated<number>;
+  name: string;
+  delta: number;
+}
+
+/** A post or comment as readers see it: the row's counts plus its tallies (views, read only). */
+type Counted<T> = { [K in keyof T]: T[K] extends ColumnType<infer S, any, any> ? ColumnType<S, never, never> : ColumnType<T[K], never, never> };
 
 export interface FeedDatabase {
   post: PostTable;
@@ -55,4 +78,9 @@ export interface FeedDatabase {
   post_reaction: PostReactionTable;
   comment_reaction: CommentReactionTable;
   feed_counter: FeedCounterTable;
+  post_tally: PostTallyTable;
+  comment_tally: CommentTallyTable;
+  feed_counter_tally: FeedCounterTallyTable;
+  post_counted: Counted<PostTable>;
+  comment_counted: Counted<CommentTable>;
 }

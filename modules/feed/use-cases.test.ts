@@ -33,7 +33,7 @@ describe('feed use cases', () => {
   test('a page of posts is two queries, however many reactions and comments its posts have', async () => {
     const bus = new MemoryBus(log);
     const outbox = new Outbox(db as Kysely<any>, bus, log);
-    const feed = feedUseCases({ db, outbox, account });
+    const feed = feedUseCases({ db, background: db, outbox, account });
     for (let i = 0; i < 30; i++) {
       const p = await feed.createPost(me(people[i % 3]!), `post ${i}`);
       for (const who of people) await feed.reactToPost(me(who), p.id, (i % 5) + 1);
@@ -60,7 +60,7 @@ describe('feed use cases', () => {
   test('a page of comments is three queries (the post, the page, the caller\'s reactions)', async () => {
     const bus = new MemoryBus(log);
     const outbox = new Outbox(db as Kysely<any>, bus, log);
-    const feed = feedUseCases({ db, outbox, account });
+    const feed = feedUseCases({ db, background: db, outbox, account });
     const p = await feed.createPost(me('ann'), 'busy post');
     for (let i = 0; i < 25; i++) {
       const c = await feed.addComment(me(people[i % 3]!), p.id, `c${i}`);

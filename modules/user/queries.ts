@@ -23,9 +23,15 @@ export function usersAfter(db: Db, after: number, limit: number): Promise<User[]
   return db.selectFrom('user').select(columns).where('id', '>', after).orderBy('id').limit(limit).execute();
 }
 
-/** The user a token belongs to (if two share one, the newest: the snapshot's rule). */
+/**
+ * The user a token belongs to (if two share one, the newest: the snapshot's rule). Every row of
+ * the token, the newest picked here: with `ORDER BY id DESC LIMIT 1` a planner without
+ * statistics (a table just loaded) walks the primary key backwards through every user — 0.8 s
+ * at a million — instead of probing the token's index.
+ */
 export async function userByToken(db: Db, token: string): Promise<User | undefined> {
-  return db.selectFrom('user').select(columns).where('access_token', '=', token).orderBy('id', 'desc').limit(1).executeTakeFirst();
+  const rows = await db.selectFrom('user').select(columns).where('access_token', '=', token).execute();
+  return rows.reduce<User | undefined>((newest, row) => (newest === undefined || Number(row.id) > Number(newest.id) ? row : newest), undefined);
 }
 
 /**

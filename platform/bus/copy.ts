@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { DomainError } from '../errors.ts';
+import { DomainError, isUnavailable } from '../errors.ts';
+import { markLocal } from '../observability/request-context.ts';
 import type { Logger } from '../observability/log.ts';
 import { parserOf } from './schema.ts';
 import { call, type RequestDescriptor } from './rpc.ts';
@@ -19,6 +20,14 @@ export interface BucketDescriptor<K, V extends TSchema = TSchema, Req extends TS
    * "no such key".
    */
   owner?: { request: RequestDescriptor<Req, V>; payload: (k: K) => Static<Req> };
+  /**
+   * A key the bucket lacks means "none" (a user without alarms), so a copy holding the whole
+   * bucket answers it while NATS is away — marked local once its lease has lapsed, as every
+   * answer then is. Without it (a token, an account), a key not held while NATS is away is a
+   * 503: it may have been made meanwhile (a sign-up the account process took alone), and
+   * "unknown" would be a guess.
+   */
+  missingMeansNone?: boolean;
 }
 
 /**
@@ -35,19 +44,12 @@ export interface SnapshotMarker {
   after?: string;
   at: string;
 }
-/** How long after a reconnect a copy's misses ask the bucket's leader first (see `leaderReadsUntil`). */
-const LEADER_READS_AFTER_RESET_MS = 10_000;
 /** How long a copy waits for the bucket, or for the owner, before the request is a 503. */
 const READ_TIMEOUT_MS = 500;
-/**
- * How long a value a writer handed over (the bucket could not store it yet) is held at most
- * without the writer settling the key again once stored; then the bucket is read as usual.
- */
-const PIN_MS = 15_000;
 /** How long a read of a key not held waits for NATS to be reachable again before it is a 503. */
 const RECONNECT_WAIT_MS = 300;
-/** How long a held key waits, after the connection went away, for it to come back (see get). */
-const MOVING_MS = 1000;
+/** Keys of the hot set read again at once after a reset. */
+const REFILL_IN_FLIGHT = 8;
 /** Revision of a handed-over value: above any the bucket has, so no change of it drops the value. */
 const PINNED = Number.MAX_SAFE_INTEGER;
 
@@ -65,8 +67,10 @@ export interface CopyStats {
   entries: number;
   hits: number;
   misses: number;
-  /** Misses the owner answered (the bucket was still being filled). */
+  /** Misses the owner answered (its database first: the bucket only when it does not answer). */
   fallbacks: number;
+  /** Whether the copy holds every key of its bucket (it answers every key without NATS). */
+  whole: boolean;
 }
 
 export interface CopyOptions<V, D> {
@@ -88,8 +92,8 @@ interface Held<D> {
   /** undefined: the bucket has no such key. */
   value: D | undefined;
   revision: number;
-  /** A value its writer handed over before the bucket could store it: held until then. */
-  pinnedUntil?: number;
+  /** A value its writer handed over before the bucket could store it: held until it settles the key again. */
+  pinned?: true;
 }
 
 /** A read's answer, and whether the copy may hold it. */
@@ -105,7 +109,7 @@ type Loaded<D> = Held<D> & { keep: boolean };
  * - The copy follows the bucket's changes and drops the keys it holds that changed (a deletion
  *   it applies at once); a writer tells it to drop a key before answering (read-your-writes);
  *   when the feed of changes may have a gap (a reconnect), everything held is dropped and read
- *   again on demand.
+ *   again on demand — what was held answering meanwhile as `previous` (see there).
  * - When NATS is unreachable, held keys still answer and the others are a 503.
  */
 export class Copy<K, D> {
@@ -114,13 +118,6 @@ export class Copy<K, D> {
   private readonly loading = new Map<string, Promise<D | undefined>>();
   /** Keys a writer settled, with the revision of that write: a read must find it or later. */
   private readonly floors = new Map<string, number>();
-  /**
-   * Until when a miss asks the bucket's leader first. After a reconnect the copy may have missed
-   * settles (its writer took it for gone while it moved to another node), so it knows no floor for
-   * what changed meanwhile — and a replica that is behind (a node just back from a restart) would
-   * answer the old value. The leader has every write that was acknowledged.
-   */
-  private leaderReadsUntil = 0;
   /** Whether the owner has published every key; undefined: not read yet. */
   private complete: boolean | undefined;
   private markerRead: Promise<boolean> | undefined;
@@ -137,6 +134,33 @@ export class Copy<K, D> {
   private preloading: Promise<void> | undefined;
   /** A preload asked for while one runs: whether it must read even an unpublished bucket. */
   private preloadAgain: 'full' | 'published' | undefined;
+  /** Whether the bucket fits the copy (read whole); undefined until a fill looked. */
+  private fits: boolean | undefined;
+  /** The keys held before the last reset, least recently used first: what a refill reads again. */
+  private hot: string[] = [];
+  /**
+   * What was held before the feed of changes last had a gap (a reconnect), read again as keys are
+   * asked for. The lease makes them as good as held values: no write was answered without this
+   * process dropping what it changed — so while the lease is valid a key asked for is answered
+   * from here at once (and read again behind the answer), and otherwise when reading it fails
+   * (marked local). A change or a drop of a key takes it out; being counted out empties it.
+   */
+  private previous = new Map<string, Held<D>>();
+  /** Whether `previous` was the whole bucket (a key it lacks is none, where that is what it means). */
+  private previousWhole = false;
+  /** Keys a copy that holds its whole bucket is reading again (changed, dropped): not absent. */
+  private readonly rereading = new Set<string>();
+  /**
+   * When each key last changed or was dropped (a count, `touches`): a fill or a refill whose read
+   * of a key a change overtook does not hold what it read (it may be older).
+   */
+  private readonly touched = new Map<string, number>();
+  private touches = 0;
+  /** Fills and refills under way: touches are kept only while one is (and forgotten after). */
+  private reading = 0;
+  private failures = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly bus: Bus,
@@ -149,9 +173,15 @@ export class Copy<K, D> {
 
   async start() {
     const name = this.descriptor.bucket;
-    this.stoppers.push(await this.bus.follow(name, { change: (e) => this.change(e), reset: () => this.reset() }));
-    this.stoppers.push(await this.bus.hold(name, (keys, revision, values) => this.drop(keys, revision, values)));
+    // A gap in the feed of changes (a reconnect) keeps what was held as `previous`; being counted
+    // out as a holder (writes may have been answered without this process) keeps nothing.
+    this.stoppers.push(await this.bus.follow(name, { change: (e) => this.change(e), reset: () => this.reset(true) }));
+    this.stoppers.push(await this.bus.hold(name, { drop: (keys, revision, values) => this.drop(keys, revision, values), reset: () => this.reset(false) }));
+    this.stoppers.push({ stop: async () => void ((this.stopped = true), clearTimeout(this.retry)) });
+    // A copy that must hold its bucket whole (the catalog) has it before the module starts; any
+    // other fills itself in the background.
     if (this.options.preload) await this.preload();
+    else void this.preload();
   }
 
   /**
@@ -163,8 +193,10 @@ export class Copy<K, D> {
   }
 
   /**
-   * Reads every entry of the bucket into the copy (up to its capacity); single flight. `whenPublished`:
-   * only once the owner has published every key (a reading for wholeness, not for a start).
+   * Fills the copy in the background, so that a NATS that goes away costs nothing that fits
+   * (single flight, tried again until done): a bucket that fits the copy is read whole; one that
+   * does not, the keys held before the last reset (the hot set) are read again.
+   * `whenPublished`: only once the owner has published every key (a reading for wholeness).
    */
   private preload(whenPublished = false): Promise<void> {
     if (this.preloading) {
@@ -180,18 +212,51 @@ export class Copy<K, D> {
     return this.preloading;
   }
 
-  private async preloadOnce(whenPublished: boolean) {
-    if (!this.bus.connected) return;
-    const generation = this.generation;
+  private preloadOnce(whenPublished: boolean) {
+    return this.whileReading(() => this.fillOnce(whenPublished));
+  }
+
+  /** Runs a fill or refill: while any runs, the keys that change are touched (see `touched`). */
+  private async whileReading(read: () => Promise<void>) {
+    this.reading++;
     try {
-      const published = await this.store.get(SNAPSHOT_MARKER).then((m) => isComplete(m?.value));
+      await read();
+    } finally {
+      if (--this.reading === 0) this.touched.clear();
+    }
+  }
+
+  /** A key changed or was dropped: a fill or refill under way must not hold what it read of it. */
+  private touch(key: string) {
+    if (this.reading > 0) this.touched.set(key, ++this.touches);
+  }
+
+  private async fillOnce(whenPublished: boolean) {
+    clearTimeout(this.retry);
+    if (this.stopped) return;
+    const generation = this.generation;
+    const from = this.touches;
+    try {
+      if (!this.bus.connected) throw new DomainError('BUS.UNAVAILABLE', 'NATS is unreachable');
+      // (the marker, and any deletion markers, count too: a bucket a little over fits is read)
+      this.fits = (await this.store.size()) <= this.options.capacity + 1;
+      if (!this.fits && !this.options.preload) {
+        await this.refill(generation);
+        this.failures = 0;
+        return;
+      }
+      const published = await this.store.get(SNAPSHOT_MARKER, { fromLeader: true }).then((m) => isComplete(m?.value));
+      // Not published whole yet: the owner's marker, when it changes, calls for a fill again.
       if (whenPublished && !published) return;
       let held = 0;
       for await (const batch of this.store.entries(1000)) {
         for (const e of batch) {
           if ((this.entries.get(e.key)?.revision ?? -1) >= e.revision) continue;
+          // Changed since the fill began: read again on its own (lacking), not from this page.
+          if ((this.touched.get(e.key) ?? 0) > from) continue;
           if (this.entries.size >= this.options.capacity) {
-            this.options.log.warn('a preloaded bucket does not fit the copy; holding what fits', { bucket: this.descriptor.bucket, capacity: this.options.capacity });
+            this.options.log.warn('a bucket does not fit the copy; holding what fits', { bucket: this.descriptor.bucket, capacity: this.options.capacity });
+            this.fits = false;
             return;
           }
           this.entries.set(e.key, { value: this.decode(e.key, e.value), revision: e.revision });
@@ -199,28 +264,72 @@ export class Copy<K, D> {
         }
       }
       this.whole = published && generation === this.generation;
-      this.options.log.debug('copy preloaded', { bucket: this.descriptor.bucket, held });
+      // (held whole again: what was held before is all read again)
+      if (this.whole) {
+        this.previous.clear();
+        this.previousWhole = false;
+      }
+      this.failures = 0;
+      this.options.log.debug('copy filled', { bucket: this.descriptor.bucket, held, whole: this.whole });
     } catch (error) {
-      this.options.log.warn('could not preload a copy; it reads keys as they are asked for', { bucket: this.descriptor.bucket, error });
+      // Tried again until it is done (a NATS whose JetStream has no leaders yet, a cluster
+      // electing): 0.5 s, doubling to 5 s.
+      const wait = Math.min(500 * 2 ** this.failures++, 5000);
+      this.options.log.warn('could not fill a copy yet; it reads keys as they are asked for, and tries again', { bucket: this.descriptor.bucket, inMs: wait, error });
+      this.retry = setTimeout(() => void this.preload(whenPublished), wait);
     }
+  }
+
+  /** Reads the hot set again (most recently used first), a few keys at a time, from the bucket's leader. */
+  private refill(generation: number) {
+    return this.whileReading(() => this.refillOnce(generation));
+  }
+
+  private async refillOnce(generation: number) {
+    const keys = this.hot.reverse();
+    this.hot = [];
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < keys.length && generation === this.generation && !this.stopped; i = next++) {
+        const key = keys[i]!;
+        if (this.entries.has(key) || this.loading.has(key) || this.entries.size >= this.options.capacity) {
+          this.rereading.delete(key);
+          continue;
+        }
+        const from = this.touches;
+        const entry = await this.store.get(key, { minRevision: this.floors.get(key), fromLeader: true });
+        // A key the bucket lacks is none only once its owner has published every key: a bucket
+        // NATS re-created empty lacks them all until then (read on demand meanwhile: the owner).
+        const known = !!entry || (await this.ownerHasPublished().catch(() => false));
+        if (generation !== this.generation) continue;
+        // Changed again while this read was under way: what it read may be older; read once more.
+        if ((this.touched.get(key) ?? 0) > from) {
+          keys.push(key);
+          continue;
+        }
+        // (held meanwhile — handed over, or read on demand: what came first stays)
+        if (known && !this.entries.has(key) && !this.loading.has(key)) this.hold(key, entry ? this.decode(key, entry.value) : undefined, entry?.revision ?? 0);
+        this.rereading.delete(key);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: REFILL_IN_FLIGHT }, worker));
+    } catch (error) {
+      // (the keys not read yet stay the hot set: the next fill reads them)
+      if (generation === this.generation) this.hot.unshift(...keys.slice(next).reverse());
+      throw error;
+    }
+    if (keys.length > 0) this.options.log.debug('copy refilled its hot set', { bucket: this.descriptor.bucket, keys: keys.length });
   }
 
   /** The value of `k`, undefined when there is none. Synchronous when held. */
   get(k: K): D | undefined | Promise<D | undefined> {
     const key = this.descriptor.key(k);
-    let held = this.entries.get(key);
-    if (held?.pinnedUntil !== undefined && held.pinnedUntil < Date.now()) {
-      this.entries.delete(key);
-      held = undefined;
-    }
-    // The connection just went away: most likely this process is moving to another node of a
-    // NATS cluster, and writes it was not told of (it had no subscription meanwhile) may be
-    // under way; back, it drops what it holds. So a held key waits for that a moment first
-    // (then, with NATS really down, it answers from memory as ever).
-    if (held && !this.bus.connected && this.bus.disconnectedAt !== undefined && Date.now() - this.bus.disconnectedAt < MOVING_MS) {
-      const wait = MOVING_MS - (Date.now() - this.bus.disconnectedAt);
-      return this.bus.awaitConnection(wait).then(() => this.get(k));
-    }
+    const held = this.entries.get(key);
+    // While its lease is valid, no write can have been answered without this process dropping
+    // what it changed; once it is not, the answer says it may be behind (and when the process is
+    // counted out, it drops everything: reset).
+    if (!this.bus.vouches()) markLocal('copy-not-vouched');
     if (held) {
       this.counts.hits++;
       this.entries.delete(key);
@@ -228,6 +337,26 @@ export class Copy<K, D> {
       return held.value;
     }
     this.counts.misses++;
+    const before = this.previous.get(key);
+    if (before && this.bus.vouches()) {
+      // (read again behind the answer; a failure leaves the key here)
+      this.read(k, key).catch(() => {});
+      return before.value;
+    }
+    if (before || (this.previousWhole && this.descriptor.missingMeansNone)) {
+      return this.read(k, key).catch((error: unknown) => {
+        if (!isUnavailable(error)) throw error;
+        const still = this.previous.get(key);
+        if (!still && !(this.previousWhole && this.descriptor.missingMeansNone)) throw error;
+        markLocal('copy-not-vouched');
+        return still?.value;
+      });
+    }
+    return this.read(k, key);
+  }
+
+  /** Reads a key not held (one read at a time per key) and holds what it finds. */
+  private read(k: K, key: string): Promise<D | undefined> {
     let loading = this.loading.get(key);
     if (!loading) {
       const p: Promise<D | undefined> = this.load(k, key).then(
@@ -238,6 +367,7 @@ export class Copy<K, D> {
             if (keep) {
               this.hold(key, value, revision);
               this.floors.delete(key);
+              this.previous.delete(key);
             }
           }
           return value;
@@ -258,45 +388,57 @@ export class Copy<K, D> {
   }
 
   stats(): CopyStats {
-    return { bucket: this.descriptor.bucket, entries: this.entries.size, ...this.counts };
+    return { bucket: this.descriptor.bucket, entries: this.entries.size, ...this.counts, whole: this.whole };
   }
 
   async stop() {
     for (const s of this.stoppers.splice(0)) await s.stop().catch(() => {});
   }
 
+  /**
+   * A key not held: its owner is asked first — its database has every write a writer was
+   * answered for, whereas a bucket read may be answered by a node that has not caught up (one
+   * rejoining its peers after a partition still answers as the leader it was). Only when the
+   * owner does not answer (down, slow) is the bucket read: the last state the owner published.
+   */
   private async load(k: K, key: string, again = true): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
     // A process moving to another node of a NATS cluster is back within milliseconds.
+    // A copy that holds its whole bucket answers a key it does not hold as none, where that is
+    // what a missing key means (missingMeansNone) and it is not being read again after a change.
+    if (!this.bus.connected && this.whole && !this.rereading.has(key) && this.descriptor.missingMeansNone) {
+      return { value: undefined, revision: 0, keep: false };
+    }
     if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) {
       throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
     }
     const owner = this.descriptor.owner;
+    if (owner) {
+      try {
+        const value = this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: READ_TIMEOUT_MS }));
+        this.counts.fallbacks++;
+        // Held: a later change of the key is settled with this process (a holder) or followed.
+        return { value, revision: 0, keep: true };
+      } catch (error) {
+        // "No such key" from the owner is not held: a token of nobody asked for again and again
+        // must not fill the copy (a key made later is settled with this process anyway).
+        if (error instanceof DomainError && (error.kind === 'NOT_FOUND' || error.kind === 'UNAUTHORIZED')) return { value: undefined, revision: 0, keep: false };
+        if (!isUnavailable(error)) throw error;
+        this.options.log.debug('the owner did not answer; reading the bucket', { bucket: name, key, error });
+      }
+    }
     let entry;
     try {
-      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key), fromLeader: Date.now() < this.leaderReadsUntil }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key), fromLeader: true }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
     } catch (error) {
       // The connection went away while the read was in flight (its node stopped): the process
       // is back on another node within milliseconds, as before the read — once.
       if (again && !this.bus.connected && (await this.bus.awaitConnection(RECONNECT_WAIT_MS))) return this.load(k, key, false);
-      // The bucket cannot answer now (a cluster electing its leader, a replica that went away
-      // with the request): its owner can, from its database.
-      if (!owner || !this.bus.connected || (error instanceof DomainError && error.code === 'BUS.INVALID')) throw error;
-      this.options.log.debug('a bucket did not answer; asking its owner', { bucket: name, key, error });
-    }
-    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
-    if (entry === null && (await (owner ? this.ownerHasPublished().catch(() => false) : this.ownerHasPublished()))) return { value: undefined, revision: 0, keep: true };
-    if (!owner) throw new DomainError('BUS.UNAVAILABLE', `the ${name} bucket is still being filled by its owner`);
-    this.counts.fallbacks++;
-    // The owner's answer is held when it is a value (a later change of it is settled or
-    // followed); "no such key" is not: the fill may write the key any moment, and nobody settles
-    // a fill.
-    try {
-      return { value: this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: READ_TIMEOUT_MS })), revision: 0, keep: true };
-    } catch (error) {
-      if (error instanceof DomainError && (error.kind === 'NOT_FOUND' || error.kind === 'UNAUTHORIZED')) return { value: undefined, revision: 0, keep: false };
       throw error;
     }
+    if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
+    if (await this.ownerHasPublished()) return { value: undefined, revision: 0, keep: true };
+    throw new DomainError('BUS.UNAVAILABLE', `the ${name} bucket is still being filled by its owner, and the owner does not answer`);
   }
 
   private ownerHasPublished(): Promise<boolean> {
@@ -328,13 +470,13 @@ export class Copy<K, D> {
     return this.options.derive ? this.options.derive(value) : (value as D);
   }
 
-  private hold(key: string, value: D | undefined, revision: number, pinnedUntil?: number) {
+  private hold(key: string, value: D | undefined, revision: number, pinned = false) {
     if (this.entries.size >= this.options.capacity && !this.entries.has(key)) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
     this.entries.delete(key);
-    this.entries.set(key, pinnedUntil === undefined ? { value, revision } : { value, revision, pinnedUntil });
+    this.entries.set(key, pinned ? { value, revision, pinned } : { value, revision });
   }
 
   private change(c: BucketChange) {
@@ -343,11 +485,15 @@ export class Copy<K, D> {
       // What the marker says now is read on the next miss that needs it.
       this.complete = undefined;
       this.markerRead = undefined;
-      // A preloaded copy that is not whole may be now (the owner has finished publishing).
-      if (this.options.preload && !this.whole) void this.preload(true);
+      // A copy that is not whole may be now (the owner has finished publishing).
+      if (this.fillsWhole() && !this.whole) void this.preload(true);
       return;
     }
+    // The bucket's own keys (`_barrier`, a writer's fence) hold no value of the contract.
+    if (c.key.startsWith('_')) return;
+    this.touch(c.key);
     this.loading.delete(c.key);
+    this.previous.delete(c.key);
     const held = this.entries.get(c.key);
     if (held && c.revision <= held.revision) return;
     if (held && c.deleted) {
@@ -355,9 +501,9 @@ export class Copy<K, D> {
       held.revision = c.revision;
       return;
     }
-    // Read again when next asked for: one direct get, only for keys in use.
+    // Read again when next asked for: one read, only for keys in use.
     if (held) this.entries.delete(c.key);
-    if (!c.deleted) this.lacking();
+    if (!c.deleted) this.lacking([c.key]);
   }
 
   /**
@@ -368,17 +514,20 @@ export class Copy<K, D> {
    * must show the write all the same.
    */
   private drop(keys: string[], revision: number, values?: Record<string, Handed>) {
-    let dropped = false;
+    const dropped: string[] = [];
     for (const key of keys) {
+      this.touch(key);
       this.loading.delete(key);
+      this.previous.delete(key);
       const handed = values?.[key];
       const held = this.entries.get(key);
       // A settle that comes late (sent again) must not put an older value over a newer one.
-      if (handed && held && held.pinnedUntil === undefined && handed.revision > 0 && held.revision > handed.revision) continue;
-      if (handed && (handed.revision === 0 || held)) {
+      if (handed && held && !held.pinned && handed.revision > 0 && held.revision > handed.revision) continue;
+      // (a copy that holds its whole bucket takes a new key's value too)
+      if (handed && (handed.revision === 0 || held || this.whole)) {
         try {
           const value = handed.value == null ? undefined : this.decode(key, handed.value);
-          if (handed.revision === 0) this.hold(key, value, PINNED, Date.now() + PIN_MS);
+          if (handed.revision === 0) this.hold(key, value, PINNED, true);
           else this.hold(key, value, handed.revision);
           this.floors.delete(key);
           continue;
@@ -386,38 +535,67 @@ export class Copy<K, D> {
           // (an invalid value is logged by decode; the key is read from the bucket instead)
         }
       }
-      dropped = this.entries.delete(key) || dropped;
+      if (this.entries.delete(key) || this.whole || this.preloading) dropped.push(key);
       const floor = handed?.revision || revision;
       if (floor > 0) {
         if (this.floors.size >= this.options.capacity) this.floors.delete(this.floors.keys().next().value!);
         this.floors.set(key, floor);
       }
     }
-    if (dropped) this.lacking();
+    if (dropped.length > 0) this.lacking(dropped);
   }
 
-  /** The copy lacks a key of the bucket (new, changed or dropped): a preloaded one is whole again once it has read the bucket again. */
-  private lacking() {
-    if (!this.options.preload) return;
-    this.generation++;
-    if (this.whole || this.preloading) {
+  /** Whether the copy holds (or is to hold) its whole bucket: a catalog, or a bucket that fits. */
+  private fillsWhole(): boolean {
+    return this.options.preload === true || this.fits === true;
+  }
+
+  /**
+   * The copy lacks keys of the bucket (new, changed or dropped): one that fills whole reads them
+   * again, one by one (a fill under way leaves them to this: they are touched).
+   */
+  private lacking(keys: string[]) {
+    // Only a copy that is whole, or being filled, reads keys again: one whose bucket is still
+    // being published by its owner (a first start: every key changes once) reads it whole when
+    // the owner marks it complete, and meanwhile reads keys as they are asked for.
+    if (!this.fillsWhole() || (!this.whole && !this.preloading)) return;
+    const generation = this.generation;
+    for (const key of keys) this.rereading.add(key);
+    this.hot.push(...keys);
+    void this.refill(generation).catch(() => {
+      // (a key not read again is read when asked for; the next fill reads it anyway)
       this.whole = false;
-      void this.preload(true);
-    }
+    });
   }
 
-  private reset() {
-    this.leaderReadsUntil = Date.now() + LEADER_READS_AFTER_RESET_MS;
+  /**
+   * Drops what is held, to be read again: after a gap in the feed of changes (`keep`: what was
+   * held stays as `previous`), or after being counted out as a holder (nothing stays).
+   */
+  private reset(keep: boolean) {
+    if (keep) {
+      for (const [key, h] of this.entries) if (!h.pinned) this.previous.set(key, h);
+      this.previousWhole ||= this.whole;
+      while (this.previous.size > this.options.capacity) this.previous.delete(this.previous.keys().next().value!);
+    } else {
+      this.previous.clear();
+      this.previousWhole = false;
+    }
     this.whole = false;
     this.generation++;
     // Values handed over by writers stay: the bucket does not have them yet.
-    const pinned = [...this.entries].filter(([, h]) => h.pinnedUntil !== undefined && h.pinnedUntil >= Date.now());
+    const pinned = [...this.entries].filter(([, h]) => h.pinned);
+    // (a hot set not read again yet — NATS came back without its store, say — stays in it)
+    const held = [...this.entries.keys()].filter((key) => !this.entries.get(key)!.pinned);
+    this.hot = [...new Set([...this.hot, ...held])].slice(-this.options.capacity);
     this.entries.clear();
     for (const [key, h] of pinned) this.entries.set(key, h);
     this.loading.clear();
+    this.rereading.clear();
+    this.touched.clear();
     this.complete = undefined;
     this.markerRead = undefined;
-    if (this.options.preload) void this.preload();
+    void this.preload();
   }
 }
 

@@ -8,6 +8,7 @@ import type {
   ConsumerSpec,
   DeliveredEvent,
   Drop,
+  Holder,
   Follower,
   ServiceHandle,
   ServiceSpec,
@@ -164,10 +165,15 @@ export class MemoryBus implements Bus {
     return { stop: async () => void state.followers.delete(follower) };
   }
 
-  async hold(bucket: string, drop: Drop): Promise<Stoppable> {
+  async hold(bucket: string, holder: Holder): Promise<Stoppable> {
     const state = this.bucketState(bucket);
-    state.holders.add(drop);
-    return { stop: async () => void state.holders.delete(drop) };
+    state.holders.add(holder.drop);
+    return { stop: async () => void state.holders.delete(holder.drop) };
+  }
+
+  /** In process every holder is told of every write at once: what it holds is always current. */
+  vouches() {
+    return true;
   }
 
   async ensureStream(spec: StreamSpec): Promise<void> {

@@ -42,9 +42,16 @@ export interface Bus {
   follow(bucket: string, follower: Follower): Promise<Stoppable>;
   /**
    * Declares that this process holds keys of `bucket` (a cache of it). Before a writer answers,
-   * it calls `settle`, which reaches `drop` in every process that holds keys of the bucket.
+   * it calls `settle`, which reaches `holder.drop` in every process that holds keys of the
+   * bucket; `holder.reset` is called when writers may have counted this process out (its lease
+   * lapsed and was fenced): whatever it holds must be read again.
    */
-  hold(bucket: string, drop: Drop): Promise<Stoppable>;
+  hold(bucket: string, holder: Holder): Promise<Stoppable>;
+  /**
+   * Whether this process may answer from what it holds as current: its lease as a holder is
+   * valid (NATS: renewed within the lease; see presence.ts). Always in process.
+   */
+  vouches(): boolean;
 
   /** Creates or updates a stream capturing `subjects`. */
   ensureStream(spec: StreamSpec): Promise<void>;
@@ -97,6 +104,12 @@ export type ServiceHandle = Stoppable;
  */
 export type Drop = (keys: string[], revision: number, values?: Record<string, Handed>) => void;
 
+/** A process's copy of a bucket as writers reach it (see Bus.hold). */
+export interface Holder {
+  drop: Drop;
+  reset(): void;
+}
+
 /** A key's new value as its writer hands it to the holders (null: deleted). */
 export interface Handed {
   value: unknown;
@@ -136,8 +149,8 @@ export interface SnapshotBucket {
    * The key's last value (a direct get: any replica answers); null when it was never written or
    * is deleted. `minRevision`: a write the caller was told of (settle) — an answer older than it
    * (a replica behind the others) is not taken.
-   * `fromLeader`: the stream's leader is asked first (a replica may be behind, e.g. a node that
-   * has just come back while this process moved to another).
+   * `fromLeader`: only the stream's leader is asked (a replica may be behind, e.g. a node that
+   * has just come back from a partition); when it cannot answer, the read fails.
    */
   get(key: string, options?: { minRevision?: number; fromLeader?: boolean }): Promise<BucketEntry | null>;
   /**

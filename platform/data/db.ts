@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import { loadDump, type DumpRunner } from './pg-dump.ts';
 import { platformMigrations } from './migrations.ts';
+import { RequestPool } from './request-pool.ts';
 
 export type DatabaseKind = 'pg' | 'pglite';
 
@@ -43,15 +44,38 @@ export interface OpenDatabaseOptions {
   statementTimeoutMs?: number;
 }
 
-/** The default statement and lock timeout of request paths (DB_STATEMENT_TIMEOUT_MS). */
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 1000;
-/** How long a connect may take: a refused or hanging database is a 503 well within a second. */
-export const CONNECT_TIMEOUT_MS = 700;
-/** A request waits for a free connection of its pool at most this many statement timeouts. */
-const POOL_WAIT_FACTOR = 3;
+/**
+ * The waits of a request on its database, each bounded so that a fault is a 503 within about half
+ * a second of the client asking, while a queue that moves is only latency (see RequestPool):
+ *
+ * - the statement and lock timeout of request paths (DB_STATEMENT_TIMEOUT_MS, on the server):
+ *   a statement that runs, or waits on a lock held by somebody else, that long is cancelled and
+ *   its transaction rolled back;
+ * - a statement the server does not answer at all (a host gone without closing anything): the
+ *   client gives up QUERY_GRACE_MS after the server would have cancelled it;
+ * - the wait for a connection (a free one, or a new one being set up): none while the pool's
+ *   statements are answered; POOL_STALL_MS once none has been answered for that long (a refused
+ *   connect is refused at once);
+ * - a connect that hangs gives its slot back after CONNECT_TIMEOUT_MS (no request waits that
+ *   long: the stall refuses it first).
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 400;
+const QUERY_GRACE_MS = 100;
+const POOL_STALL_MS = 450;
+export const CONNECT_TIMEOUT_MS = 2000;
+/**
+ * The connect of the migrations at start: a database that hangs then holds the process's start
+ * up this long before the module is left to heal in the background (runtime.ts).
+ */
+const START_CONNECT_TIMEOUT_MS = 1000;
+/** Connects of background work (the relay, fills): nothing waits on them but that work. */
+const BACKGROUND_CONNECT_TIMEOUT_MS = 5000;
+/** Connections of a module's request pool (per process), and how many are kept open. */
+const POOL_SIZE = 10;
+const POOL_WARM = 2;
 
 /** pg's client with the connect limit of its own (the pool's limit is on waiting for a connection). */
-class FastConnectClient extends pg.Client {
+class BoundedConnectClient extends pg.Client {
   constructor(config?: string | pg.ClientConfig) {
     super(typeof config === 'string' ? { connectionString: config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS } : { ...config, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   }
@@ -74,40 +98,44 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
     const pool = new pg.Pool({
       connectionString: url,
-      max: 10,
-      // A stopped, refusing or hanging database must turn into a fast 503, never a hanging
-      // request: each connect is given up after CONNECT_TIMEOUT_MS (by the client). Waiting for a
-      // free connection of the pool is another thing — a burst of writes to one row queues here
-      // rather than on the row's lock — and may take a few statements' time.
-      Client: FastConnectClient,
-      connectionTimeoutMillis: Math.max(POOL_WAIT_FACTOR * statementTimeoutMs, CONNECT_TIMEOUT_MS),
+      max: POOL_SIZE,
+      Client: BoundedConnectClient,
+      // The queue in front (RequestPool) decides how long a request waits for a connection.
+      connectionTimeoutMillis: 0,
+      // A few connections stay open, made at start: a burst finds them set up and answering
+      // while the rest are being made (the others close after 10 s idle, as pg's default).
+      min: POOL_WARM,
       // Request paths: every statement and every lock wait ends within the budget on the server
       // (so a write blocked by a lock fails and is rolled back, never applied later); the
       // client-side limit is the backstop for a server that stops answering altogether.
       statement_timeout: statementTimeoutMs,
       lock_timeout: statementTimeoutMs,
-      query_timeout: statementTimeoutMs + 1000,
+      query_timeout: statementTimeoutMs + QUERY_GRACE_MS,
       types: pgTypes,
     });
+    const requestPool = new RequestPool(pool, { max: POOL_SIZE, stallMs: POOL_STALL_MS });
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: requestPool }) });
     // Work in the background (the outbox relay, snapshot fills) has no request waiting on it and
     // may take longer than a request's budget: a small pool without the limits.
-    const backgroundPool = new pg.Pool({ connectionString: url, max: 3, Client: FastConnectClient, connectionTimeoutMillis: 10 * CONNECT_TIMEOUT_MS, types: pgTypes });
+    const backgroundPool = new pg.Pool({ connectionString: url, max: 3, connectionTimeoutMillis: BACKGROUND_CONNECT_TIMEOUT_MS, types: pgTypes });
     for (const p of [pool, backgroundPool]) {
       // An idle connection that dies is reported by the pool; one in use by the client itself, and
       // an 'error' event nobody listens to ends the process. Its query fails (503) and the pool
       // drops it when it comes back.
-      p.on('error', (error) => log.warn('database connection lost', { error }));
-      p.on('connect', (client) => client.on('error', (error) => log.warn('database connection lost while in use', { error })));
+      // (What was said, not the error: pg hangs the whole client on it.)
+      const said = (error: Error) => ({ reason: error.message, code: (error as { code?: string }).code });
+      p.on('error', (error) => log.warn('database connection lost', said(error)));
+      p.on('connect', (client) => client.on('error', (error) => log.warn('database connection lost while in use', said(error))));
     }
-    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     const background = new Kysely<any>({ dialect: new PostgresDialect({ pool: backgroundPool }) });
     const close = async () => {
-      await Promise.all([db.destroy(), background.destroy()]);
+      // (Kysely ends a pool only once it has used it: the connections made at start may be all.)
+      await Promise.all([db.destroy(), background.destroy(), requestPool.end()]);
     };
     // Migrations run on a connection of their own with no time limit: on a large database an
     // index build takes what it takes, once (a request's limits are no measure of it).
     const migrations = new Kysely<any>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, types: pgTypes, options: '-c statement_timeout=0' }) }),
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: START_CONNECT_TIMEOUT_MS, types: pgTypes, options: '-c statement_timeout=0' }) }),
     });
     try {
       await migrate(migrations, module, options.migrations, log);
@@ -117,6 +145,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Module
     } finally {
       await migrations.destroy();
     }
+    await requestPool.warm(POOL_WARM);
     return { db, background, kind: 'pg', close };
   }
 

@@ -29,6 +29,7 @@ function cuttable(inner: MemoryBus) {
     },
     onReconnect: (l) => void listeners.push(l),
     awaitConnection: async () => up,
+    vouches: () => up,
     addService: (s) => inner.addService(s),
     request: (s, p, o) => inner.request(s, p, o),
     bucket: async (name) => {
@@ -76,7 +77,7 @@ for (const backend of ['pglite', 'pg'] as const) {
       const bucket = await memory.bucket('things');
       const valueOf = async (key: string) => (await bucket.get(key))?.value;
       const dropped: string[] = [];
-      await memory.hold('things', (keys) => void dropped.push(...keys));
+      await memory.hold('things', { drop: (keys) => void dropped.push(...keys), reset: () => {} });
       return { bus, memory, outbox, seen, valueOf, dropped };
     };
 

@@ -25,8 +25,14 @@ export type RelayOutcome =
 const RELAY_SOON_MS = 5;
 /** Rows read per step of a relay pass. */
 const BATCH = 500;
-/** How long a pass waits for the holders of a bucket to drop what it wrote. */
-const SETTLE_MS = 2000;
+/**
+ * How long a pass waits for the holders of a bucket to drop what it wrote: less than a write's
+ * budget, so that a holder that does not answer ends the pass (failed) before the writes behind
+ * it run out of theirs.
+ */
+const SETTLE_MS = 700;
+/** The least a flush waits for its pass, whatever its caller spent before (a settle takes milliseconds). */
+const MIN_FLUSH_MS = 100;
 /** How long a pass waits for a lost NATS connection to come back (another node of a cluster). */
 const RECONNECT_WAIT_MS = 400;
 /** How often an owner checks that its buckets still hold its snapshot (NATS may lose them). */
@@ -54,6 +60,8 @@ export class Outbox {
   private readonly shared = new Map<string, SharedBucket>();
   private readonly buckets = new Map<string, Promise<SnapshotBucket>>();
   private running: Promise<RelayOutcome> | null = null;
+  /** When a pass last ended well (everything relayed and settled): flush's measure of progress. */
+  private passedAt = 0;
   private queued: Promise<RelayOutcome> | null = null;
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopped = false;
@@ -135,16 +143,30 @@ export class Outbox {
   }
 
   /**
-   * Relays now what is waiting (a pass that starts after this call), bounded by `timeoutMs`.
-   * 'done' means the writes are on the bus and every copy holding a key written has dropped it:
-   * the caller's next read, in any process, shows the write.
+   * Relays now what is waiting (a pass that starts after this call). 'done' means the writes are
+   * on the bus and every copy holding a key written has dropped it: the caller's next read, in
+   * any process, shows the write. Bounded by progress: 'timeout' once no pass has ended well for
+   * `timeoutMs` while the caller waited — passes ahead that keep ending (a burst of writes) are
+   * waited for; one stuck on a holder that does not answer is not. `waitingSince`: when the
+   * caller started waiting (before its commit, say), so that time already spent counts, though
+   * never to less than MIN_FLUSH_MS from now.
    */
-  async flush(timeoutMs: number): Promise<RelayOutcome | 'timeout'> {
+  async flush(timeoutMs: number, waitingSince?: number): Promise<RelayOutcome | 'timeout'> {
+    const since = performance.now();
+    waitingSince ??= since;
+    const outcome = this.relay();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      this.relay(),
-      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
-    ]).finally(() => clearTimeout(timer));
+    try {
+      for (;;) {
+        const left = Math.max(Math.max(waitingSince, this.passedAt) + timeoutMs, since + MIN_FLUSH_MS) - performance.now();
+        if (left <= 0) return 'timeout';
+        const ended = await Promise.race([outcome, new Promise<undefined>((resolve) => void (timer = setTimeout(() => resolve(undefined), left)))]);
+        clearTimeout(timer);
+        if (ended !== undefined) return ended;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private soonTimer: ReturnType<typeof setTimeout> | undefined;
@@ -165,7 +187,12 @@ export class Outbox {
   /** Single flight: at most one pass runs, and at most one more waits behind it. */
   relay(): Promise<RelayOutcome> {
     if (!this.running) {
-      this.running = this.pass().finally(() => (this.running = null));
+      this.running = this.pass()
+        .then((outcome) => {
+          if (outcome === 'done' || outcome === 'held') this.passedAt = performance.now();
+          return outcome;
+        })
+        .finally(() => (this.running = null));
       return this.running;
     }
     if (!this.queued) {
@@ -237,9 +264,11 @@ export class Outbox {
         after = Number(rows[rows.length - 1]!.id);
         const outcome = await this.relayRows(rows);
         settled = outcome !== 'failed' && settled;
-        // Handed over but not stored: the rows stay for the next pass.
-        if (outcome === 'held') {
-          held = true;
+        // Handed over but not stored, or stored but not confirmed by every holder: the rows stay,
+        // and the next pass puts the keys' current values and settles them again — a holder that
+        // missed this one (unreachable for a while, not yet counted out) is told then.
+        if (outcome === 'held' || outcome === 'failed') {
+          held ||= outcome === 'held';
           continue;
         }
         await this.db

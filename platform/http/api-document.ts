@@ -1,5 +1,6 @@
 import { toOpenAPISchema } from '@elysiajs/openapi';
 import type { AnyElysia } from 'elysia';
+import { CONSISTENCY_HEADER } from '../observability/request-context.ts';
 import { CORS_ALLOWED_HEADERS } from './edge.ts';
 import { statusText } from './schemas.ts';
 import { problemHint } from '../text.ts';
@@ -128,6 +129,13 @@ function exampleHint(product: Product, status: number, op: Json, method: string,
   }
 }
 
+/** The header of an answer that reflects only the answering process's view (markLocal). */
+const CONSISTENCY: Json = {
+  description:
+    "`local`: this answer reflects only the view of the process that gave it. A read was answered from what it holds while it cannot vouch that it is current (NATS unreachable, its lease lapsed): another port may show a later write. A write (or a visit) was stored here, but other processes could not be told yet: other ports show it once NATS is back. Without the header, a write answered 2xx shows in every read that starts after it, on any port.",
+  schema: { type: 'string', enum: ['local'] },
+};
+
 /** Completes one generated operation in place. */
 function completeOperation(product: Product, op: Json, method: string, path: string, maxBodyBytes: number) {
   // Only JSON is read (any content type is parsed as JSON), so only JSON is documented.
@@ -176,7 +184,11 @@ export function apiDocument(app: AnyElysia, options: ApiDocumentOptions): Json {
   walkSchemas(generated, cleanSchema);
   const paths: Json = { ...generated.paths, ...structuredClone(options.extraPaths ?? {}) };
   for (const [path, operations] of Object.entries<Json>(paths)) {
-    for (const [method, op] of Object.entries<Json>(operations)) completeOperation(options.product, op, method, path, options.maxBodyBytes);
+    for (const [method, op] of Object.entries<Json>(operations)) {
+      completeOperation(options.product, op, method, path, options.maxBodyBytes);
+      // The app's answers may be local (request-context.ts, markLocal); the operators' never are.
+      if (!options.extraPaths?.[path]) for (const [status, response] of Object.entries<Json>(op.responses)) if (status.startsWith('2')) response.headers = { [CONSISTENCY_HEADER]: { $ref: '#/components/headers/Consistency' } };
+    }
   }
   return {
     openapi: '3.1.1',
@@ -185,6 +197,6 @@ export function apiDocument(app: AnyElysia, options: ApiDocumentOptions): Json {
     servers: [{ url: '/', description: `this ${PRODUCT_NAMES[options.product]} process` }],
     ...(options.product === 'homeshopping' ? { security: [{ userToken: [] }] } : {}),
     paths,
-    components: { ...generated.components, securitySchemes: usedSchemes(options.product, paths) },
+    components: { ...generated.components, headers: { Consistency: CONSISTENCY }, securitySchemes: usedSchemes(options.product, paths) },
   };
 }

@@ -56,8 +56,7 @@ export function edge(handler: Handler, { maxBodyBytes, corsOrigins }: EdgeOption
   const allowed = new Set(corsOrigins);
   const allows = (origin: string | null): origin is string => origin !== null && (anyOrigin || allowed.has(origin));
 
-  return async (request) => {
-    const origin = request.headers.get('origin');
+  const guarded = async (request: Request, origin: string | null): Promise<Response> => {
     if (request.method === 'OPTIONS' && origin !== null && request.headers.has('access-control-request-method')) {
       const headers: Record<string, string> = { vary: 'Origin' };
       if (allows(origin)) {
@@ -87,5 +86,10 @@ export function edge(handler: Handler, { maxBodyBytes, corsOrigins }: EdgeOption
     headers.set('access-control-allow-origin', origin);
     headers.append('vary', 'Origin');
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  };
+  // Most requests carry no body and come from no browser: nothing to check, nothing to add.
+  return (request) => {
+    const origin = request.headers.get('origin');
+    return origin === null && request.body === null ? handler(request) : guarded(request, origin);
   };
 }

@@ -35,20 +35,20 @@ export interface OperationsOptions {
 }
 
 export function withOperations(handler: Handler, { routes, api, metrics, readiness }: OperationsOptions): Handler {
-  return async (request) => {
-    const started = performance.now();
-    const path = pathOf(request.url);
-    const get = request.method === 'GET' || request.method === 'HEAD';
-    let response: Response;
-    let route: string;
-    if (get && path === '/healthz') [response, route] = [aliveResponse(), path];
-    else if (get && path === '/readyz') [response, route] = [await readiness.response(), path];
-    else if (get && path === '/metrics') [response, route] = [new Response(await metrics.text(), { headers: { 'content-type': metrics.contentType } }), path];
-    else {
-      response = await handler(request);
-      route = routes.of(request)?.route ?? '(no route)';
-    }
-    metrics.observeRequest(request.method, route, response.status, api, (performance.now() - started) / 1000);
+  const operation = async (request: Request, path: string, started: number): Promise<Response> => {
+    const response =
+      path === '/healthz' ? aliveResponse() : path === '/readyz' ? await readiness.response() : new Response(await metrics.text(), { headers: { 'content-type': metrics.contentType } });
+    metrics.observeRequest(request.method, path, response.status, api, (performance.now() - started) / 1000);
     return response;
+  };
+  return (request) => {
+    const started = performance.now();
+    const get = request.method === 'GET' || request.method === 'HEAD';
+    const path = get ? pathOf(request.url) : '';
+    if (path === '/healthz' || path === '/readyz' || path === '/metrics') return operation(request, path, started);
+    return handler(request).then((response) => {
+      metrics.observeRequest(request.method, routes.of(request)?.route ?? '(no route)', response.status, api, (performance.now() - started) / 1000);
+      return response;
+    });
   };
 }

@@ -27,6 +27,8 @@ interface CompiledRoute {
   regex: RegExp;
   /** Static segments weigh more than parameters, as in the router: `/me` beats `/{id}`. */
   weight: number;
+  /** What a hit answers, made once per method asked with (GET, and HEAD served by it). */
+  matches: Map<string, RouteMatch>;
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -45,6 +47,7 @@ export class RouteTable {
           path: '/' + segments.map((s) => (s.startsWith(':') ? `{${s.slice(1).replace(/\?$/, '')}}` : s)).join('/'),
           regex: new RegExp(`^/${source}/?$`),
           weight: segments.reduce((w, s, i) => w + (s.startsWith(':') ? 0 : 2 ** (16 - i)), 0),
+          matches: new Map(),
         };
       })
       .sort((a, b) => b.weight - a.weight);
@@ -54,7 +57,10 @@ export class RouteTable {
   match(method: string, path: string): RouteMatch | undefined {
     const wanted = method === 'HEAD' ? 'GET' : method;
     const hit = this.routes.find((r) => r.method === wanted && r.regex.test(path));
-    return hit && { pattern: `${method} ${hit.path}`, route: hit.path };
+    if (!hit) return undefined;
+    let match = hit.matches.get(method);
+    if (!match) hit.matches.set(method, (match = { pattern: `${method} ${hit.path}`, route: hit.path }));
+    return match;
   }
 
   /** Methods some route serves `path` with (empty when no route has the path at all). */

@@ -34,7 +34,8 @@ describe('readiness', () => {
     const slow = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: `postgres://x@127.0.0.1:${silent.port}/x` }) }) });
     const started = performance.now();
     expect(await databaseCheck('feed', slow, 100)()).toBe('feed database unreachable');
-    expect(performance.now() - started).toBeLessThan(1000);
+    // (bounded at 100 ms; the bound only catches a hang)
+    expect(performance.now() - started).toBeLessThan(2000);
     silent.stop(true);
     void slow.destroy().catch(() => {});
     await db.destroy();

@@ -1,6 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Copy } from '../bus/copy.ts';
 import type { Bus, Consumer, ConsumerSpec } from '../bus/types.ts';
+import { droppedLogLines } from './log.ts';
+import { countLocalAnswers } from './request-context.ts';
 
 /**
  * The process's Prometheus metrics (prom-client), one registry per process: in the embedded
@@ -11,7 +13,8 @@ import type { Bus, Consumer, ConsumerSpec } from '../bus/types.ts';
  * - `http_request_duration_seconds` by method, route pattern (never the raw path), status code
  *   and `api` (the modules of the port: the same route on two ports of one process differs);
  * - the system's own, read when scraped: outbox rows waiting, copy entries, hits, misses and
- *   the lag of the changes they follow, consumer pending, whether the bus is connected, and the
+ *   the lag of the changes they follow, consumer pending, whether the bus is connected, whether
+ *   the copies are vouched for (the lease), answers marked `X-Consistency: local`, and the
  *   seconds of request statistics waiting for it.
  */
 
@@ -86,6 +89,16 @@ export class Metrics {
         for (const { module, copy } of self.copies) this.set({ module, bucket: copy.stats().bucket }, copy.stats().entries);
       },
     });
+    new Gauge({
+      name: 'copy_whole',
+      help: 'Whether a copy holds every key of its snapshot bucket (1: it answers every key while NATS is away).',
+      labelNames: ['module', 'bucket'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { module, copy } of self.copies) this.set({ module, bucket: copy.stats().bucket }, copy.stats().whole ? 1 : 0);
+      },
+    });
     const counted = (name: string, help: string, pick: (s: ReturnType<Copy<unknown, unknown>['stats']>) => number) =>
       new Counter({
         name,
@@ -102,7 +115,7 @@ export class Metrics {
       });
     counted('copy_hits_total', 'Reads a bounded copy answered from memory.', (s) => s.hits);
     counted('copy_misses_total', 'Reads a bounded copy had to look up (in the bucket, or ask the owner).', (s) => s.misses);
-    counted('copy_owner_fallbacks_total', 'Misses the owner answered, the bucket being still filled.', (s) => s.fallbacks);
+    counted('copy_owner_fallbacks_total', 'Misses the owner answered (its database: the bucket is read only when the owner does not answer).', (s) => s.fallbacks);
     new Gauge({
       name: 'consumer_pending',
       help: 'Events of a stream not yet handled and acknowledged by a durable consumer of this process.',
@@ -124,6 +137,30 @@ export class Metrics {
       registers,
       collect() {
         this.set(self.bus?.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'copies_vouched',
+      help: 'Whether this process may answer from the copies it holds as current (its lease as a holder is valid): 1 or 0.',
+      registers,
+      collect() {
+        this.set(self.bus?.vouches() ? 1 : 0);
+      },
+    });
+    const local = new Counter({
+      name: 'answers_local_total',
+      help: 'Answers marked X-Consistency: local, by why: a copy that could not vouch for what it held, a write or a visit other processes were not told of.',
+      labelNames: ['reason'],
+      registers,
+    });
+    countLocalAnswers((reason) => local.inc({ reason }));
+    new Counter({
+      name: 'log_lines_dropped_total',
+      help: 'Log lines dropped because the buffer of lines waiting for stderr (LOG_BUFFER_BYTES) was full, or stderr refused them.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(droppedLogLines());
       },
     });
     new Gauge({

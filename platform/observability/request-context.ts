@@ -7,11 +7,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setLogContext, type Logger } from './log.ts';
 import { pathOf, type PortRoutes } from '../http/routes.ts';
-import { endSpan, extractContext, injectContext, SpanKind, startSpan, traceIds, type Context } from './tracing.ts';
+import { endSpan, extractContext, injectContext, ROOT_CONTEXT, SpanKind, startSpan, traceIds, tracing, type Context } from './tracing.ts';
 
 interface Handling {
   requestId: string | undefined;
   ctx: Context;
+  /** What the answer could not vouch for (see markLocal); undefined: nothing. */
+  local?: string;
 }
 
 const current = new AsyncLocalStorage<Handling>();
@@ -34,6 +36,27 @@ export const acceptRequestId = (value: string | null | undefined): string | unde
  * request being handled, so that its lines do not carry that request's id for ever.
  */
 export const detached = (run: () => Promise<unknown>): void => current.exit(() => void run());
+
+/**
+ * The header an answer carries when it reflects only this process's view: a read answered from
+ * what the process holds while it cannot vouch that it is current (its lease has lapsed, NATS is
+ * unreachable), or a write stored here that other processes have not been told of yet. Without
+ * it, the read-your-writes promise holds (ARCHITECTURE.md, "Read-your-writes").
+ */
+export const CONSISTENCY_HEADER = 'X-Consistency';
+let onLocal: (reason: string) => void = () => {};
+/** Who counts the answers marked (the metrics). */
+export const countLocalAnswers = (count: (reason: string) => void) => void (onLocal = count);
+
+/**
+ * Marks the answer to the request being handled as local (`X-Consistency: local`): `reason`
+ * says why, for the metrics (`copy-not-vouched`, `write-not-shared`, `visit-not-shared`).
+ * Outside a request it does nothing.
+ */
+export function markLocal(reason: string): void {
+  const h = current.getStore();
+  if (h && h.local === undefined) h.local = reason;
+}
 
 /** The request id being handled now, if any. */
 export const currentRequestId = (): string | undefined => current.getStore()?.requestId;
@@ -86,6 +109,36 @@ export async function inbound<T>(
   });
 }
 
+/**
+ * The answers already sent back: an app may answer several requests with one Response object, and
+ * one of those must not carry another request's id, trace or consistency mark. The first time an
+ * answer goes by, its headers are set where they are (a copy costs its headers and body stream
+ * again, on every request); any later time it is copied first.
+ */
+const stamped = new WeakSet<Response>();
+
+/** A copy of `response` without what observe sets: a fresh object whose headers can change. */
+function copyOf(response: Response): Response {
+  const headers = new Headers(response.headers);
+  for (const name of [REQUEST_ID_HEADER, CONSISTENCY_HEADER, 'traceparent', 'tracestate']) headers.delete(name);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** Sets the request id, the consistency mark and the trace on the answer. */
+function stamp(answer: Response, requestId: string, handling: Handling, ctx: Context): Response {
+  const sent = answer.headers;
+  sent.set(REQUEST_ID_HEADER, requestId);
+  if (handling.local !== undefined) {
+    sent.set(CONSISTENCY_HEADER, 'local');
+    onLocal(handling.local);
+  }
+  if (ctx !== ROOT_CONTEXT) {
+    const carried = injectContext(ctx, {});
+    if (carried.traceparent) sent.set('traceparent', carried.traceparent);
+  }
+  return answer;
+}
+
 /** Scrapes and health checks: logged at debug, not traced. */
 const QUIET = new Set(['/metrics', '/healthz', '/readyz']);
 
@@ -98,19 +151,26 @@ type Handler = (request: Request) => Promise<Response>;
  */
 export function observe(handler: Handler, options: { routes: PortRoutes; log: Logger }): Handler {
   const { log, routes } = options;
+  const line = (level: 'debug' | 'info', fields: { method: string; route: string | null; status: number; ms: number }) =>
+    log.plain ? log.plain(level, 'request', fields) : log[level]('request', fields);
   return async (request) => {
     const started = performance.now();
-    const requestId = acceptRequestId(request.headers.get(REQUEST_ID_HEADER)) ?? crypto.randomUUID();
+    const headers = request.headers;
+    const requestId = acceptRequestId(headers.get(REQUEST_ID_HEADER)) ?? crypto.randomUUID();
     const path = pathOf(request.url);
     const hit = routes.of(request);
     const pattern = hit?.pattern;
     const route = hit?.route;
     const quiet = QUIET.has(path);
-    const parent = extractContext((name) => request.headers.get(name));
-    const { span, ctx } = quiet
-      ? { span: undefined, ctx: parent }
-      : startSpan(pattern ?? request.method, SpanKind.SERVER, parent, { 'http.request.method': request.method, 'url.path': path, ...(route ? { 'http.route': route } : {}) });
-    return current.run({ requestId, ctx }, async () => {
+    const traceparent = headers.get('traceparent');
+    const parent = traceparent === null ? ROOT_CONTEXT : extractContext((name) => (name === 'traceparent' ? traceparent : headers.get(name)));
+    // Without a provider a span would be a wrapper of the parent's context: nothing to start.
+    const { span, ctx } =
+      quiet || !tracing()
+        ? { span: undefined, ctx: parent }
+        : startSpan(pattern ?? request.method, SpanKind.SERVER, parent, { 'http.request.method': request.method, 'url.path': path, ...(route ? { 'http.route': route } : {}) });
+    const handling: Handling = { requestId, ctx };
+    return current.run(handling, async () => {
       let response: Response | undefined;
       let failure: unknown;
       try {
@@ -124,16 +184,18 @@ export function observe(handler: Handler, options: { routes: PortRoutes; log: Lo
           span.setAttribute('http.response.status_code', status);
           endSpan(span, failure ?? (status >= 500 ? `HTTP ${status}` : undefined));
         }
-        const fields = { method: request.method, route: route ?? null, status, ms: Math.round((performance.now() - started) * 10) / 10 };
-        if (quiet) log.debug('request', fields);
-        else log.info('request', fields);
+        line(quiet ? 'debug' : 'info', { method: request.method, route: route ?? null, status, ms: Math.round((performance.now() - started) * 10) / 10 });
       }
-      // A copy: an app may answer several requests with one Response object.
-      const headers = new Headers(response.headers);
-      headers.set(REQUEST_ID_HEADER, requestId);
-      const sent = injectContext(ctx, {});
-      if (sent.traceparent) headers.set('traceparent', sent.traceparent);
-      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+      const fresh = stamped.has(response) ? copyOf(response) : response;
+      let answer: Response;
+      try {
+        answer = stamp(fresh, requestId, handling, ctx);
+      } catch {
+        // Headers that cannot change (a Response from fetch): the answer is a copy after all.
+        answer = stamp(copyOf(fresh), requestId, handling, ctx);
+      }
+      stamped.add(answer);
+      return answer;
     });
   };
 }

@@ -66,7 +66,8 @@ describe('tracing', () => {
       endSpan(startSpan('GET /x', SpanKind.SERVER, ROOT_CONTEXT).span);
       const started = performance.now();
       await stopTracing(300);
-      expect(performance.now() - started).toBeLessThan(1000);
+      // (bounded at 300 ms; twice that and more is a hang, whatever the machine is doing)
+      expect(performance.now() - started).toBeLessThan(2000);
     } finally {
       silent.stop(true);
     }

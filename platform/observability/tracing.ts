@@ -61,6 +61,13 @@ interface Provider {
 let provider: Provider | undefined;
 
 /**
+ * Whether spans are recorded (a provider is registered). When not, a span started under a parent
+ * is the no-op tracer's wrapper of the parent's span context: the same ids, the same
+ * `traceparent` on — so a caller may use the parent context itself and start nothing.
+ */
+export const tracing = (): boolean => provider !== undefined;
+
+/**
  * Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, or OTEL_EXPORTER_OTLP_ENDPOINT
  * with `/v1/traces` (as the specification says); undefined when neither is set.
  */

@@ -25,7 +25,8 @@ import { admin, PG_ADMIN_URL, urlOf } from './shop.ts';
 import { urlTransport } from '../conformance/kit.ts';
 import { answerProblem } from '../conformance/openapi.ts';
 import { apiClient, handlerTransport, inspection, once, type Answer, type ApiClient, type CallOptions, type Exchange, type Transport } from './client.ts';
-import { freePort, PrivateNats } from './split.ts';
+import { freePort, leaseRunOut, PrivateNats } from './split.ts';
+import { seedAccounts } from './seed.ts';
 
 export type Backend = 'pglite' | 'pg' | 'split';
 export const MINIFB_MODULES = allModules.filter((m) => m.product === 'minifb').map((m) => m.name);
@@ -65,6 +66,13 @@ export interface Minifb {
   /** Every answer given so far, for checks across a whole suite. */
   seen: { method: string; path: string; status: number; body: unknown }[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  /**
+   * `call`, but straight to a module's processes in turn (split), past the proxy: the proxy of
+   * the split topology runs in this process, where every fetch — the test's and the proxy's own —
+   * shares one limit of concurrent requests, so hundreds of requests in flight through it would
+   * wait on each other for ever. In process it is `call`.
+   */
+  direct(module: string): { call: Minifb['call'] };
   /** Prometheus text of every process. */
   metricsText(): Promise<string>;
   /**
@@ -190,9 +198,12 @@ async function split(env: Record<string, string>, prefix: string, external?: { n
         await eventually(async () => (await fetch(`http://127.0.0.1:${p.port}/openapi.json`).catch(() => null))?.ok, 30000, `${p.name} up`);
       },
       async kill(signal = 'SIGKILL') {
+        const pid = entry.proc?.pid;
         entry.proc?.kill(signal);
         await entry.proc?.exited;
         entry.proc = undefined;
+        // Writers wait for a killed holder's lease to run out: so does the harness (leaseRunOut).
+        if (signal === 'SIGKILL' && pid !== undefined) await leaseRunOut(nats.url, pid);
       },
     };
     processes.set(p.name, entry);
@@ -247,6 +258,8 @@ export async function startMinifb(opts: {
   dbPrefix?: string;
   /** A fault suite: a 5xx is what it asserts, so answers of 500 and more are not checked. */
   faults?: boolean;
+  /** Accounts `u1`..`uN` made before the start (password SCALE_PASSWORD; see seedAccounts). */
+  accounts?: number;
 }): Promise<Minifb> {
   const dataDir = mkdtempSync(join(tmpdir(), 'minifb-'));
   const env: Record<string, string> = {
@@ -277,6 +290,10 @@ export async function startMinifb(opts: {
       await prepareDatabases({ pgUrl: PG_ADMIN_URL, dbPrefix: prefix, modules: MINIFB_MODULES });
       delete env.MODULES;
     }
+    if (opts.accounts) {
+      const url = opts.backend === 'pglite' ? undefined : urlOf(databases.account!);
+      await seedAccounts({ url, dataDir }, opts.accounts);
+    }
     shape = opts.backend === 'split' ? await split(env, prefix, opts.nats && { nats: opts.nats, natsReplicas: opts.natsReplicas }) : await inProcess(env, opts.clock);
   } catch (error) {
     await cleanUp();
@@ -290,11 +307,13 @@ export async function startMinifb(opts: {
     return paths;
   };
   // The answers are held to the processes' own documents together.
-  const { call } = minifbClient(shape.transport, {
-    document: once(async () => ({ paths: await openapiPaths() })),
-    faults: opts.faults,
-    observe: ({ request, status, body }) => void seen.push({ method: request.method, path: request.path, status, body: structuredClone(body) }),
-  });
+  const clientOf = (transport: Transport) =>
+    minifbClient(transport, {
+      document: once(async () => ({ paths: await openapiPaths() })),
+      faults: opts.faults,
+      observe: ({ request, status, body }) => void seen.push({ method: request.method, path: request.path, status, body: structuredClone(body) }),
+    });
+  const { call } = clientOf(shape.transport);
   const login = async (id: string, pw = PASSWORD) => {
     const res = await call('POST', '/auth', { body: { id, pw } });
     if (res.status !== 200) throw new Error(`login of ${id} answered ${res.status} ${res.text}`);
@@ -316,6 +335,12 @@ export async function startMinifb(opts: {
     transport: shape.transport,
     seen,
     call,
+    direct(module) {
+      const ports = [...shape.processes.values()].filter((p) => p.plan.module === module).map((p) => p.plan.port);
+      if (ports.length === 0) return { call };
+      let turn = 0;
+      return clientOf((request) => urlTransport(`http://127.0.0.1:${ports[turn++ % ports.length]}`)(request));
+    },
     login,
     metricsText: shape.metricsText,
     openapiDocuments: () => shape.documents(),

@@ -11,8 +11,14 @@
  * minifb: accounts `u1`..`uN` (password `SCALE_PASSWORD`, one hash for all), posts 1..P owned in
  * turn by them, one a second back from now.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
+import { migrations as accountMigrations } from '../../modules/account/migrations.ts';
 import { hashPassword } from '../../modules/account/password.ts';
+import { openDatabase } from '../../platform/data/db.ts';
+import type { Logger } from '../../platform/observability/log.ts';
+
+const quietLog: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quietLog };
 
 export const SCALE_PASSWORD = 'scale-password';
 
@@ -74,4 +80,20 @@ export async function seedMinifb(urls: { account: string; feed: string }, sizes:
       'ANALYZE post',
     ]),
   ]);
+}
+
+/**
+ * minifb accounts `u1`..`uN` (password SCALE_PASSWORD, one cheap hash for all) in the account
+ * database a system is about to start on — embedded (`url` undefined: the PGlite database under
+ * `dataDir`) or Postgres — as if they had signed up earlier: the owner's start publishes them.
+ * A crowd of users in seconds, where signing each up through the API hashes for a quarter second.
+ */
+export async function seedAccounts(target: { url?: string; dataDir: string }, count: number) {
+  const hash = await hashPassword(SCALE_PASSWORD, 1000);
+  const database = await openDatabase({ module: 'account', url: target.url, dataDir: target.dataDir, migrations: accountMigrations, log: quietLog });
+  try {
+    await sql`INSERT INTO account (id, password_hash, name) SELECT 'u' || g, ${hash}, 'User ' || g FROM generate_series(1, ${count}::int) g ON CONFLICT DO NOTHING`.execute(database.background);
+  } finally {
+    await database.close();
+  }
 }

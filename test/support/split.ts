@@ -41,6 +41,38 @@ export async function eventually<T>(probe: () => Promise<T> | T, ms = 10000, wha
   }
 }
 
+/**
+ * Resolves once NATS has forgotten every copy-holder entry of process `pid`: a process killed
+ * without a word is counted out only when its lease has run out (presence.ts), and writers
+ * answer 503 for what it held until then. A harness that kills a process waits for this, so
+ * that the next test does not meet that window (the fault suite measures it).
+ */
+export async function leaseRunOut(natsUrl: string, pid: number, namespace = '', ms = 15000) {
+  const { connect } = await import('nats');
+  const nc = await connect({ servers: natsUrl.split(','), timeout: 2000 });
+  try {
+    const name = namespace ? `${namespace}_copy_holders` : 'copy_holders';
+    const jsm = await nc.jetstreamManager();
+    // (every key's last message, as the stream lists them: a KV view's key listing may end early
+    // while others write)
+    // (a request that fails proves nothing: it throws, and `eventually` asks again)
+    const held = async () => {
+      const info = await jsm.streams.info(`KV_${name}`, { subjects_filter: '>' });
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const last = await jsm.streams.getMessage(`KV_${name}`, { last_by_subj: subject }).catch((error: Error) => {
+          if (/no message found/i.test(error.message)) return undefined;
+          throw error;
+        });
+        if (last && last.data.length > 0 && last.json<{ pid?: number }>().pid === pid) return true;
+      }
+      return false;
+    };
+    await eventually(async () => !(await held()), ms, `the copy holders of process ${pid} forgotten`);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Deletes the streams (buckets too) of namespace `ns` on a shared nats-server: what a test made there. */
 export async function dropNamespace(servers: string, ns: string) {
   const { connect } = await import('nats');
@@ -105,6 +137,19 @@ export async function onPrivateNats(namespace: string, log: Logger, body: (nats:
   }
 }
 
+export interface NatsClusterOptions {
+  /**
+   * Where node `from` reaches node `to`'s cluster port (`host:port`; default: that port itself) —
+   * a fault suite's proxy. Given, every connection goes only where it was told: a node advertises
+   * no route of its own to the others (they cannot go around the proxies) and tells clients of no
+   * other node (a client reaches the nodes through the URLs it was given).
+   */
+  route?(from: string, to: string): string;
+}
+
+/** Where a node tells its peers it can be reached when no peer may find its own way: nowhere (port 1 refuses). */
+const UNREACHABLE_ROUTE = '127.0.0.1:1';
+
 /**
  * A NATS cluster of our own: `size` nats-servers (JetStream, each its own store under one temp
  * dir, routes to the others, one cluster name), each restartable on its ports and store.
@@ -116,8 +161,13 @@ export class NatsCluster {
   readonly nodes: { name: string; port: number; clusterPort: number; storeDir: string; proc?: ReturnType<typeof Bun.spawn> }[];
   readonly url: string;
   private nc: import('nats').NatsConnection | undefined;
+  private starts = 0;
 
-  constructor(size = 3, ports?: { client: number[]; cluster: number[] }) {
+  constructor(
+    size = 3,
+    ports?: { client: number[]; cluster: number[] },
+    private readonly options: NatsClusterOptions = {},
+  ) {
     this.nodes = Array.from({ length: size }, (_, i) => ({
       name: `node${i + 1}`,
       port: ports?.client[i] ?? freePort(),
@@ -141,15 +191,22 @@ export class NatsCluster {
 
   private spawn(name: string) {
     const n = this.node(name);
-    const routes = this.nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.clusterPort}`).join(',');
+    const { route } = this.options;
+    const routes = this.nodes
+      .filter((o) => o !== n)
+      .map((o) => `nats://${route ? route(n.name, o.name) : `127.0.0.1:${o.clusterPort}`}`)
+      .join(',');
+    const only = route ? ['--cluster_advertise', UNREACHABLE_ROUTE, '--no_advertise'] : [];
+    // TEST_CHILD_LOG_DIR=dir keeps each node's log in dir/nats-<node>-<n>.log.
+    const logDir = process.env.TEST_CHILD_LOG_DIR;
     n.proc = Bun.spawn(
-      ['/usr/sbin/nats-server', '-js', '-a', '127.0.0.1', '-p', String(n.port), '-sd', n.storeDir, '--cluster', `nats://127.0.0.1:${n.clusterPort}`, '--routes', routes, '--cluster_name', this.name, '-n', n.name],
-      { stdout: 'ignore', stderr: 'ignore' },
+      ['/usr/sbin/nats-server', '-js', '-a', '127.0.0.1', '-p', String(n.port), '-sd', n.storeDir, '--cluster', `nats://127.0.0.1:${n.clusterPort}`, '--routes', routes, '--cluster_name', this.name, '-n', n.name, ...only],
+      { stdout: 'ignore', stderr: logDir ? Bun.file(join(logDir, `nats-${n.name}-${++this.starts}.log`)) : 'ignore' },
     );
   }
 
   /** JetStream answers on the node's own port (the node is in the cluster, a meta leader exists). */
-  private async waitNode(name: string, ms = 20000) {
+  private async waitNode(name: string, ms = 60000) {
     const n = this.node(name);
     await eventually(async () => {
       const { connect } = await import('nats');
@@ -199,7 +256,7 @@ export class NatsCluster {
   }
 
   /** The node leading a stream (`KV_alarms`, `ITEM_EVENTS`), once one does. */
-  async leaderOf(stream: string, ms = 20000): Promise<string> {
+  async leaderOf(stream: string, ms = 60000): Promise<string> {
     return (await eventually(async () => (await this.streamInfo(stream))?.cluster?.leader as string | undefined, ms, `a leader of ${stream}`))!;
   }
 
@@ -218,10 +275,12 @@ export class NatsCluster {
       for (const stream of await this.streams()) {
         const info = await this.streamInfo(stream);
         const c = info?.cluster;
-        if (!c?.leader || except.includes(c.leader)) return false;
-        const replicas = (c.replicas ?? []) as { name: string; current: boolean }[];
-        if (replicas.length < info.config.num_replicas - 1) return false;
-        if (replicas.some((r) => !except.includes(r.name) && !r.current)) return false;
+        // (what is not healthy yet is thrown: the timeout's message names it)
+        if (!c?.leader || except.includes(c.leader)) throw new Error(`${stream}: led by ${c?.leader ?? 'nobody'}`);
+        const replicas = (c.replicas ?? []) as { name: string; current: boolean; lag?: number; active?: number }[];
+        if (replicas.length < info.config.num_replicas - 1) throw new Error(`${stream}: ${replicas.length + 1} of ${info.config.num_replicas} replicas`);
+        const behind = replicas.filter((r) => !except.includes(r.name) && !r.current);
+        if (behind.length > 0) throw new Error(`${stream} (led by ${c.leader}): ${behind.map((r) => `${r.name} not current (lag ${r.lag ?? 0}, active ${r.active ?? '?'} ns ago)`).join(', ')}`);
       }
       return true;
     }, ms, 'every stream led, every replica current');
@@ -245,6 +304,8 @@ export interface SplitShopOptions {
   dbPrefix?: string;
   /** Each process's NATS_REPLICAS. */
   natsReplicas?: number;
+  /** Each process's own NATS_URL (default: the NATS's `url`): a fault suite's proxies. */
+  natsUrl?(module: string): string;
   /** A fault suite: the clients do not check answers of 500 and more (see `shopClient`). */
   faults?: boolean;
 }
@@ -303,6 +364,7 @@ export class SplitShop<Nats extends { url: string } = { url: string }> implement
     const ports = Object.fromEntries(this.modules.map((m) => [m, freePort()]));
     const { natsReplicas } = this.options;
     for (const plan of planSplit({ pgUrl: PG_ADMIN, dbPrefix: this.prefix, natsUrl: this.nats.url, natsReplicas, modules: this.modules, ports })) {
+      if (this.options.natsUrl) plan.env.NATS_URL = this.options.natsUrl(plan.module);
       this.processes.set(plan.module, { plan, port: ports[plan.module]! });
     }
     await Promise.all(this.modules.map((m) => this.startProcess(m)));
@@ -329,11 +391,14 @@ export class SplitShop<Nats extends { url: string } = { url: string }> implement
     await eventually(async () => (await fetch(this.url(module, '/openapi.json'))).ok, 30000, `${module} process up`);
   }
 
+  /** Kills a module's process; SIGKILL waits until its lease as a copy holder has run out (see leaseRunOut). */
   async kill(module: string, signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL') {
     const p = this.processes.get(module)!;
+    const pid = p.proc?.pid;
     p.proc?.kill(signal);
     await p.proc?.exited;
     p.proc = undefined;
+    if (signal === 'SIGKILL' && pid !== undefined) await leaseRunOut(this.nats.url, pid);
   }
 
   async stop() {

@@ -36,4 +36,6 @@ export const alarmsBucket = {
   value: AlarmSet,
   key: (userId: number) => String(userId),
   owner: { request: alarmRequests.ofUser, payload: (userId: number) => ({ userId }) },
+  // (a user the bucket lacks has no alarms)
+  missingMeansNone: true,
 };

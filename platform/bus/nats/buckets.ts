@@ -27,20 +27,22 @@ export interface Holders {
 export async function openBucket(c: Connection, name: string, options: { storage: StorageType; ttl?: number }, made = () => {}): Promise<KV> {
   const kv = await c.js!.views.kv(c.named(name), { history: 1, replicas: c.replicas, ...options });
   made();
-  await applyReplicas(c, `KV_${c.named(name)}`);
+  await applySettings(c, `KV_${c.named(name)}`, options.ttl);
   return kv;
 }
 
 /**
- * A bucket made before NATS_REPLICAS changed (or by a process with another setting) gets this
- * process's replicas: `views.kv` leaves an existing bucket as it is. Done once a connection.
+ * A bucket made before NATS_REPLICAS changed (or by a process with another setting, or an older
+ * release with another time to live) gets this process's: `views.kv` leaves an existing bucket
+ * as it is. Done once a connection.
  */
-async function applyReplicas(c: Connection, stream: string) {
+async function applySettings(c: Connection, stream: string, ttlMs?: number) {
   const info = await c.jsm!.streams.info(stream);
-  if ((info.config.num_replicas || 1) === c.replicas && info.config.allow_direct) return;
-  c.log.info('changing the replicas of a bucket', { stream, from: info.config.num_replicas, to: c.replicas });
+  const maxAge = ttlMs === undefined ? info.config.max_age : Math.round(ttlMs) * 1_000_000;
+  if ((info.config.num_replicas || 1) === c.replicas && info.config.allow_direct && info.config.max_age === maxAge) return;
+  c.log.info('changing the settings of a bucket', { stream, replicas: [info.config.num_replicas, c.replicas], maxAgeMs: [info.config.max_age / 1e6, maxAge / 1e6] });
   // Direct gets answered by any replica: a read needs no leader (see the copies' floor).
-  await c.jsm!.streams.update(stream, { num_replicas: c.replicas, allow_direct: true });
+  await c.jsm!.streams.update(stream, { num_replicas: c.replicas, allow_direct: true, max_age: maxAge });
 }
 
 type ReadEntry = { value: unknown; revision: number; deleted: boolean } | 'missing';
@@ -67,6 +69,17 @@ function storedEntry(key: string, data: Uint8Array): ReadEntry {
   const headers = m.hdrs ? Buffer.from(m.hdrs, 'base64').toString('utf8') : '';
   const deleted = /^KV-Operation:\s*(DEL|PURGE)\s*$/im.test(headers);
   return { value: deleted || !m.data ? null : decode(Buffer.from(m.data, 'base64')), revision: m.seq, deleted };
+}
+
+/**
+ * The last entry of `key` in bucket `name` as the bucket's leader has it (not a replica, which may
+ * be behind): null when there is none or it was deleted. Throws when no leader answers.
+ */
+export async function leaderEntry(c: Connection, name: string, key: string, timeoutMs = 500): Promise<{ value: unknown; revision: number } | null> {
+  if (!c.connected || !c.nc) throw unavailable(`bucket ${name}`);
+  const msg = await c.nc.request(`$JS.API.STREAM.MSG.GET.KV_${c.named(name)}`, encode({ last_by_subj: `$KV.${c.named(name)}.${key}` }), { timeout: timeoutMs });
+  const entry = storedEntry(key, msg.data);
+  return entry === 'missing' || entry.deleted ? null : { value: entry.value, revision: entry.revision };
 }
 
 /** Snapshot buckets over JetStream KV: reads, writes, batches, and following a bucket's changes. */
@@ -174,8 +187,8 @@ export class Buckets {
         // A replica that just went away (a node killed with the request in flight) never answers:
         // each try is short, and the next one goes to another replica (the queue group picks).
         for (let attempt = 0; Date.now() < deadline; attempt++) {
-          // Direct, direct, then the leader and a replica in turn (the leader first when asked).
-          const leader = options.fromLeader ? attempt % 2 === 0 : attempt >= 2 && attempt % 2 === 0;
+          // Direct, direct, then the leader and a replica in turn; only the leader when asked.
+          const leader = options.fromLeader ? true : attempt >= 2 && attempt % 2 === 0;
           const timeout = Math.max(1, Math.min(DIRECT_TRY_MS, deadline - Date.now()));
           try {
             const msg = leader ? await request(`$JS.API.STREAM.MSG.GET.${stream}`, last, timeout) : await request(`$JS.API.DIRECT.GET.${stream}`, last, timeout);

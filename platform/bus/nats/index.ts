@@ -1,4 +1,4 @@
-import type { Bus, ConsumerSpec, Drop, Follower, ServiceSpec, StreamSpec } from '../types.ts';
+import type { Bus, ConsumerSpec, Follower, Holder, ServiceSpec, StreamSpec } from '../types.ts';
 import { Buckets } from './buckets.ts';
 import { Connection, type ConnectOptions } from './connection.ts';
 import { Presence } from './presence.ts';
@@ -43,7 +43,7 @@ export class NatsBus implements Bus {
         bus.presence.forget();
       },
       restore: async () => {
-        void bus.presence.announce();
+        void bus.presence.renew();
         await bus.streams.restore();
       },
     });
@@ -83,8 +83,12 @@ export class NatsBus implements Bus {
     return this.buckets.follow(bucket, follower);
   }
 
-  hold(bucket: string, drop: Drop) {
-    return this.presence.hold(bucket, drop);
+  hold(bucket: string, holder: Holder) {
+    return this.presence.hold(bucket, holder);
+  }
+
+  vouches() {
+    return this.presence.vouches();
   }
 
   ensureStream(spec: StreamSpec) {
@@ -104,7 +108,8 @@ export class NatsBus implements Bus {
   }
 
   async close(): Promise<void> {
-    this.presence.stop();
+    // A clean stop says so: writers stop waiting for this process's copies at once.
+    await this.presence.stop();
     await this.connection.close(() => this.services.stopAll());
   }
 }

@@ -220,25 +220,27 @@ export class Streams {
     };
     c.stoppers.add(stop);
     return {
-      // Looks at the consumer once, and again only when this process acknowledged more (or, for
-      // other processes of the durable, every CAUGHT_UP_LOOK_MS): no polling every millisecond.
+      // The target is the last event the stream's leader has stored for the consumer (a leader
+      // answers, not a replica: the consumer's own numbers come from the replica it runs on,
+      // which may not have an event the leader acknowledged yet). Then the consumer is looked at
+      // once, and again only when this process acknowledged more (or, for other processes of the
+      // durable, every CAUGHT_UP_LOOK_MS): no polling every millisecond.
       caughtUp: async (timeoutMs) => {
         const deadline = Date.now() + timeoutMs;
         const left = () => Math.max(1, deadline - Date.now());
-        let target = Number.POSITIVE_INFINITY;
+        if (!c.connected) return false;
+        let target: number;
+        try {
+          target = await lastStored(c, stream, c.subject(spec.filterSubject ?? '>'), left());
+        } catch {
+          return false;
+        }
+        if (target === 0) return true;
         while (c.connected && Date.now() <= deadline) {
           try {
             const info = await withTimeout(c.jsm!.consumers.info(stream, spec.durable), left());
-            if (info.num_pending === 0 && info.num_ack_pending === 0) return true;
-            // Everything stored by now: the last event delivered when none is left to deliver,
-            // else the stream's last sequence.
-            if (target === Number.POSITIVE_INFINITY) {
-              target = info.num_pending === 0 ? info.delivered.stream_seq : (await withTimeout(c.jsm!.streams.info(stream), left())).state.last_seq;
-            }
-            // Once nothing is left to deliver, every event up to the target was delivered by the
-            // last delivery: acknowledging up to there is enough (the target may be another subject).
-            if (info.num_pending === 0) target = Math.min(target, info.delivered.stream_seq);
             if (info.ack_floor.stream_seq >= target) return true;
+            if (info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= target) return true;
           } catch {
             return false;
           }
@@ -261,4 +263,19 @@ export class Streams {
       stop,
     };
   }
+}
+
+/**
+ * The sequence of the last message on `subject` (wildcards allowed) as the stream's leader has
+ * it (`STREAM.MSG.GET` is answered by the leader alone); 0 when there is none. Throws when no
+ * leader answers in time.
+ */
+async function lastStored(c: Connection, stream: string, subject: string, timeoutMs: number): Promise<number> {
+  const msg = await c.nc!.request(`$JS.API.STREAM.MSG.GET.${stream}`, encode({ last_by_subj: subject }), { timeout: timeoutMs });
+  const answer = decode(msg.data) as { message?: { seq: number }; error?: { code: number; description: string } };
+  if (answer.error) {
+    if (answer.error.code === 404) return 0;
+    throw new Error(`${stream}: ${answer.error.code} ${answer.error.description}`);
+  }
+  return answer.message!.seq;
 }
