@@ -207,17 +207,26 @@ export class NatsCluster {
 
   /** JetStream answers on the node's own port (the node is in the cluster, a meta leader exists). */
   private async waitNode(name: string, ms = 60000) {
-    const n = this.node(name);
-    await eventually(async () => {
-      const { connect } = await import('nats');
-      const nc = await connect({ servers: `nats://127.0.0.1:${n.port}`, timeout: 500 });
-      try {
-        const info = JSON.parse(new TextDecoder().decode((await nc.request('$JS.API.INFO', new Uint8Array(0), { timeout: 1000 })).data));
-        return !info.error;
-      } finally {
-        await nc.close();
-      }
-    }, ms, `${name} up with JetStream`);
+    await eventually(() => this.jetStreamThrough(name), ms, `${name} up with JetStream`);
+  }
+
+  /**
+   * Whether `$JS.API.INFO` is answered through the node's own port: only the JetStream meta
+   * leader answers it, so a node that is up, in the cluster, and sees a meta leader. (Streams can
+   * have leaders while the meta group has none — for seconds after a partitioned node rejoins —
+   * and then nothing that asks JetStream's API is answered: stream info, consumers, leader gets.)
+   */
+  private async jetStreamThrough(name: string): Promise<boolean> {
+    const { connect } = await import('nats');
+    const nc = await connect({ servers: `nats://127.0.0.1:${this.node(name).port}`, timeout: 500 });
+    try {
+      const info = JSON.parse(new TextDecoder().decode((await nc.request('$JS.API.INFO', new Uint8Array(0), { timeout: 1000 })).data));
+      return !info.error;
+    } catch {
+      return false;
+    } finally {
+      await nc.close();
+    }
   }
 
   /** SIGKILL: the node is gone at once; SIGTERM: it shuts down as an operator's restart does. */
@@ -260,6 +269,22 @@ export class NatsCluster {
     return (await eventually(async () => (await this.streamInfo(stream))?.cluster?.leader as string | undefined, ms, `a leader of ${stream}`))!;
   }
 
+  /**
+   * The durable consumers of a stream, each as `$JS.API.CONSUMER.INFO` has it. Names the server
+   * made (ephemeral and ordered consumers: 22 capitals and digits) are left out: after a partition
+   * their orphaned assignments keep `CONSUMER.LIST` from answering for a minute on nats-server 2.9.
+   */
+  async durables(stream: string): Promise<{ name: string; cluster?: { leader?: string } }[]> {
+    const nc = await this.connection();
+    const ask = async (subject: string, body = '{}') => {
+      const answer = JSON.parse(new TextDecoder().decode((await nc.request(subject, new TextEncoder().encode(body), { timeout: 2000 })).data));
+      if (answer.error) throw new Error(`${subject}: ${answer.error.description}`);
+      return answer;
+    };
+    const names = ((await ask(`$JS.API.CONSUMER.NAMES.${stream}`)).consumers ?? []) as string[];
+    return Promise.all(names.filter((n) => !/^[A-Z0-9]{22}(_\d+)?$/.test(n)).map((n) => ask(`$JS.API.CONSUMER.INFO.${stream}.${n}`, '')));
+  }
+
   async streams(): Promise<string[]> {
     const nc = await this.connection();
     const m = await nc.request('$JS.API.STREAM.NAMES', new TextEncoder().encode('{}'), { timeout: 2000 });
@@ -271,6 +296,7 @@ export class NatsCluster {
    * (`except`): what must hold before the next node may go.
    */
   async healthy(ms = 30000, except: string[] = []) {
+    const deadline = performance.now() + ms;
     await eventually(async () => {
       for (const stream of await this.streams()) {
         const info = await this.streamInfo(stream);
@@ -281,9 +307,19 @@ export class NatsCluster {
         if (replicas.length < info.config.num_replicas - 1) throw new Error(`${stream}: ${replicas.length + 1} of ${info.config.num_replicas} replicas`);
         const behind = replicas.filter((r) => !except.includes(r.name) && !r.current);
         if (behind.length > 0) throw new Error(`${stream} (led by ${c.leader}): ${behind.map((r) => `${r.name} not current (lag ${r.lag ?? 0}, active ${r.active ?? '?'} ns ago)`).join(', ')}`);
+        // A durable consumer is a raft group of its own: nats-server 2.9 can leave one without a
+        // leader ("has NO quorum, stalled") for half a minute after its stream is led again.
+        for (const consumer of await this.durables(stream)) {
+          const leader = consumer.cluster?.leader;
+          if (!leader || except.includes(leader)) throw new Error(`${stream} > ${consumer.name}: led by ${leader ?? 'nobody'}`);
+        }
       }
       return true;
-    }, ms, 'every stream led, every replica current');
+    }, ms, 'every stream and durable consumer led, every stream replica current');
+    await eventually(async () => {
+      for (const n of this.nodes) if (!except.includes(n.name) && !(await this.jetStreamThrough(n.name))) throw new Error(`no JetStream meta leader answers through ${n.name}`);
+      return true;
+    }, Math.max(1, deadline - performance.now()), 'a JetStream meta leader answering through every node');
   }
 
   async destroy() {

@@ -82,6 +82,18 @@ export async function leaderEntry(c: Connection, name: string, key: string, time
   return entry === 'missing' || entry.deleted ? null : { value: entry.value, revision: entry.revision };
 }
 
+/**
+ * The last entry of `key` in bucket `name` as any replica has it (a direct get): it needs neither
+ * the stream's leader nor JetStream's meta leader, so it answers while a cluster re-elects —
+ * but a replica may be behind. Null when there is none or it was deleted; throws when none answers.
+ */
+export async function replicaEntry(c: Connection, name: string, key: string, timeoutMs = 500): Promise<{ value: unknown; revision: number } | null> {
+  if (!c.connected || !c.nc) throw unavailable(`bucket ${name}`);
+  const msg = await c.nc.request(`$JS.API.DIRECT.GET.KV_${c.named(name)}`, encode({ last_by_subj: `$KV.${c.named(name)}.${key}` }), { timeout: timeoutMs });
+  const entry = directEntry(key, msg.headers, msg.data);
+  return entry === 'missing' || entry.deleted ? null : { value: entry.value, revision: entry.revision };
+}
+
 /** Snapshot buckets over JetStream KV: reads, writes, batches, and following a bucket's changes. */
 export class Buckets {
   /** KV views by bucket: opening one asks for the stream's info, so it is done once a connection. */

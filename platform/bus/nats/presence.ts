@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { type KV, StorageType } from 'nats';
 import { detached } from '../../observability/request-context.ts';
 import type { Handed, Holder, Stoppable } from '../types.ts';
-import { leaderEntry, openBucket, type Holders } from './buckets.ts';
+import { leaderEntry, openBucket, replicaEntry, type Holders } from './buckets.ts';
 import type { Connection } from './connection.ts';
 import { decode, EMPTY, encode, sleep } from './wire.ts';
 
@@ -311,7 +311,12 @@ export class Presence implements Holders {
             // leader went away after storing it), or NATS forgot the entry. Only this process
             // writes its key, so an entry still there is ours: the lease was never broken, but
             // that renewal's send time is unknown, so it does not extend the lease.
-            const stored = await leaderEntry(this.c, HOLDERS_BUCKET, key);
+            // The leader is asked; while JetStream has no meta leader (for seconds after a
+            // partitioned node rejoins its peers) that API is not answered, and a replica is
+            // asked instead: its answer is only a guess at the revision, which the
+            // compare-and-set below checks at the leader (a wrong one counts this process out:
+            // it drops what it holds and announces itself again, the safe side).
+            const stored = await leaderEntry(this.c, HOLDERS_BUCKET, key).catch(() => replicaEntry(this.c, HOLDERS_BUCKET, key));
             if (stored === null) throw error;
             this.revisions.set(bucket, await kv.update(key, value, stored.revision));
           }
