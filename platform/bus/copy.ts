@@ -44,10 +44,18 @@ export interface SnapshotMarker {
   after?: string;
   at: string;
 }
-/** How long a copy waits for the bucket, or for the owner, before the request is a 503. */
-const READ_TIMEOUT_MS = 500;
-/** How long a read of a key not held waits for NATS to be reachable again before it is a 503. */
+/**
+ * All a read of a key not held may take before it is a 503 — NATS reachable again, the owner,
+ * then the bucket, against one deadline — so that a 503 is answered well within a second.
+ */
+const READ_BUDGET_MS = 650;
+/** The owner's share at most; the bucket (a direct get, sub-millisecond when answered) keeps at least BUCKET_MIN_MS. */
+const OWNER_BUDGET_MS = 400;
+const BUCKET_MIN_MS = 150;
+/** How long a read of a key not held waits for NATS to be reachable again (within its budget). */
 const RECONNECT_WAIT_MS = 300;
+/** A read whose connection went while it was in flight is read once more, with this much more time (under a second in all). */
+const AGAIN_MS = 300;
 /** Keys of the hot set read again at once after a reset. */
 const REFILL_IN_FLIGHT = 8;
 /** Revision of a handed-over value: above any the bucket has, so no change of it drops the value. */
@@ -401,21 +409,22 @@ export class Copy<K, D> {
    * rejoining its peers after a partition still answers as the leader it was). Only when the
    * owner does not answer (down, slow) is the bucket read: the last state the owner published.
    */
-  private async load(k: K, key: string, again = true): Promise<Loaded<D>> {
+  private async load(k: K, key: string, again = true, deadline = performance.now() + READ_BUDGET_MS): Promise<Loaded<D>> {
     const name = this.descriptor.bucket;
+    const left = () => Math.max(1, deadline - performance.now());
     // A process moving to another node of a NATS cluster is back within milliseconds.
     // A copy that holds its whole bucket answers a key it does not hold as none, where that is
     // what a missing key means (missingMeansNone) and it is not being read again after a change.
     if (!this.bus.connected && this.whole && !this.rereading.has(key) && this.descriptor.missingMeansNone) {
       return { value: undefined, revision: 0, keep: false };
     }
-    if (!this.bus.connected && !(await this.bus.awaitConnection(RECONNECT_WAIT_MS))) {
+    if (!this.bus.connected && !(await this.bus.awaitConnection(Math.min(RECONNECT_WAIT_MS, left())))) {
       throw new DomainError('BUS.UNAVAILABLE', `NATS is unreachable and this process does not hold ${name} ${key}`);
     }
     const owner = this.descriptor.owner;
     if (owner) {
       try {
-        const value = this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: READ_TIMEOUT_MS }));
+        const value = this.derive(await call(this.bus, owner.request, owner.payload(k), { timeoutMs: Math.max(1, Math.min(OWNER_BUDGET_MS, left() - BUCKET_MIN_MS)) }));
         this.counts.fallbacks++;
         // Held: a later change of the key is settled with this process (a holder) or followed.
         return { value, revision: 0, keep: true };
@@ -429,11 +438,11 @@ export class Copy<K, D> {
     }
     let entry;
     try {
-      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key), fromLeader: true }), READ_TIMEOUT_MS, `reading ${name} ${key}`);
+      entry = await withTimeout(this.store.get(key, { minRevision: this.floors.get(key), fromLeader: true }), left(), `reading ${name} ${key}`);
     } catch (error) {
       // The connection went away while the read was in flight (its node stopped): the process
       // is back on another node within milliseconds, as before the read — once.
-      if (again && !this.bus.connected && (await this.bus.awaitConnection(RECONNECT_WAIT_MS))) return this.load(k, key, false);
+      if (again && !this.bus.connected && (await this.bus.awaitConnection(Math.min(RECONNECT_WAIT_MS, left())))) return this.load(k, key, false, deadline + AGAIN_MS);
       throw error;
     }
     if (entry) return { value: this.decode(key, entry.value), revision: entry.revision, keep: true };
