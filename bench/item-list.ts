@@ -85,7 +85,9 @@ try {
     const { default: pg } = await import('pg');
     const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
     await admin.connect();
-    for (const m of ['item', 'alarm', 'user']) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
+    // (every database the split processes made: the local split starts minifb's modules too)
+    const { rows } = await admin.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${prefix}_`]);
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await admin.end();
     const { connect } = await import('nats');
     const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
