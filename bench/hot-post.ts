@@ -20,10 +20,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { planSplit, prepareDatabases } from '../platform/dev/split.ts';
 import { SCALE_PASSWORD, seedAccounts } from '../test/support/seed.ts';
-import { waitForHttp } from './load.ts';
+import { dropDatabases, waitForHttp } from './load.ts';
 import { benchPort } from './wrk.ts';
 
 // Hundreds of requests in flight from this one process: fetch's default limit is 256.
@@ -205,10 +204,7 @@ async function run(mode: string): Promise<string[]> {
     await Promise.all(children.map((c) => c.exited));
     rmSync(dataDir, { recursive: true, force: true });
     if (mode === 'split') {
-      const admin = new pg.Client({ connectionString: pgAdmin });
-      await admin.connect();
-      for (const m of MODULES) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
-      await admin.end();
+      await dropDatabases(prefix, pgAdmin);
     }
   }
 }

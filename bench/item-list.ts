@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fmt, freePort, load, loadAverage, startRawServer, systemLog, waitForHttp, type LoadResult } from './load.ts';
+import { dropDatabases, fmt, freePort, load, loadAverage, startRawServer, systemLog, waitForHttp, type LoadResult } from './load.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -82,13 +82,7 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
   if (split) {
     // Leave the shared Postgres and NATS as we found them.
-    const { default: pg } = await import('pg');
-    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-    await admin.connect();
-    // (every database the split processes made: the local split starts minifb's modules too)
-    const { rows } = await admin.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${prefix}_`]);
-    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    await admin.end();
+    await dropDatabases(prefix);
     const { connect } = await import('nats');
     const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
     const jsm = await nc.jetstreamManager();

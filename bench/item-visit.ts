@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { planSplit, prepareDatabases } from '../platform/dev/split.ts';
-import { fmt, loadAverage, startRawServer, systemLog, waitForHttp, type LoadResult } from './load.ts';
+import { dropDatabases, fmt, loadAverage, startRawServer, systemLog, waitForHttp, type LoadResult } from './load.ts';
 import { benchPort, cpuSeconds, wrk, type WrkRequest } from './wrk.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -114,8 +114,5 @@ try {
   await Promise.all(children.map((c) => c.exited));
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(storeDir, { recursive: true, force: true });
-  const admin = new pg.Client({ connectionString: pgAdmin });
-  await admin.connect();
-  for (const m of modules) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
-  await admin.end();
+  await dropDatabases(prefix, pgAdmin);
 }

@@ -106,3 +106,19 @@ export async function systemLog(file: string): Promise<string> {
   const loud = lines.filter((l) => /"level":"(warn|error)"/.test(l));
   return `system log: ${lines.length} lines, ${loud.length} warn/error${loud.length > 0 ? `; the last:\n${loud.slice(-3).join('\n')}` : ''}`;
 }
+
+/**
+ * Drops every database whose name starts with `${prefix}_`: all a bench's split processes made,
+ * whichever modules they ran (the local split starts every module unless MODULES says otherwise).
+ */
+export async function dropDatabases(prefix: string, url = 'postgres://postgres@127.0.0.1:5432/postgres') {
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${prefix}_`]);
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}

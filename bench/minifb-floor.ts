@@ -20,9 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { planSplit, prepareDatabases } from '../platform/dev/split.ts';
-import { waitForHttp } from './load.ts';
+import { dropDatabases, waitForHttp } from './load.ts';
 import { benchPort, wrk, type WrkRequest, type WrkResult } from './wrk.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -156,10 +155,7 @@ async function run(mode: string) {
     await Promise.all(children.map((c) => c.exited));
     rmSync(dataDir, { recursive: true, force: true });
     if (mode === 'split') {
-      const admin = new pg.Client({ connectionString: pgAdmin });
-      await admin.connect();
-      for (const m of splitModules) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
-      await admin.end();
+      await dropDatabases(prefix, pgAdmin);
     }
   }
 }

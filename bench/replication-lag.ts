@@ -11,7 +11,7 @@ import { connect } from 'nats';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForHttp } from './load.ts';
+import { dropDatabases, freePort, waitForHttp } from './load.ts';
 
 const writes = Number(process.env.BENCH_WRITES ?? 300);
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -80,11 +80,7 @@ try {
   split.kill('SIGTERM');
   await split.exited;
   rmSync(dataDir, { recursive: true, force: true });
-  const { default: pg } = await import('pg');
-  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await admin.connect();
-  for (const m of ['item', 'alarm', 'user']) await admin.query(`DROP DATABASE IF EXISTS "${prefix}_${m}" WITH (FORCE)`);
-  await admin.end();
+  await dropDatabases(prefix);
   const nc = await connect({ servers: natsUrl });
   const jsm = await nc.jetstreamManager();
   for await (const st of jsm.streams.list()) if (st.config.name.includes(prefix)) await jsm.streams.delete(st.config.name);
